@@ -1,0 +1,493 @@
+//! The command line: runc's global flags and subcommands, plus hezi's `image` and `validate`.
+//!
+//! Flag names, short forms and defaults follow runc so that containerd (go-runc) and podman can
+//! call `hezi` wherever they call `runc`.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+/// The parsed command line.
+#[derive(Debug, Parser)]
+#[command(
+    name = "hezi",
+    about = "hezi (盒子): an OCI container runtime with a built-in image store",
+    disable_version_flag = true
+)]
+pub struct Cli {
+    /// Flags that apply to every subcommand.
+    #[command(flatten)]
+    pub global: GlobalOpts,
+    /// The subcommand to run.
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+/// Format of log lines written to `--log` (or stderr).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Default)]
+pub enum LogFormat {
+    /// Human-readable lines.
+    #[default]
+    Text,
+    /// One JSON object per line (`level`, `msg`, `time`), as containerd and podman read them.
+    Json,
+}
+
+/// runc's global flags.
+#[derive(Debug, Args, Clone)]
+pub struct GlobalOpts {
+    /// Print the version and exit.
+    #[arg(short = 'v', long = "version", global = true)]
+    pub version: bool,
+    /// Enable debug logging (phase timings of create and start).
+    #[arg(long, global = true)]
+    pub debug: bool,
+    /// Write logs to this file instead of stderr.
+    #[arg(long, global = true, value_name = "FILE")]
+    pub log: Option<PathBuf>,
+    /// Log format: text or json.
+    #[arg(long = "log-format", global = true, value_enum, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
+    /// Root directory for container state (a tmpfs is best).
+    #[arg(long, global = true, default_value = "/run/hezi", env = "HEZI_ROOT")]
+    pub root: PathBuf,
+    /// Path to criu (accepted for compatibility; checkpoint/restore is not supported).
+    #[arg(long, global = true, hide = true)]
+    pub criu: Option<PathBuf>,
+    /// Manage cgroups through systemd (cgroupsPath is "slice:prefix:name").
+    #[arg(long = "systemd-cgroup", global = true)]
+    pub systemd_cgroup: bool,
+    /// Rootless mode: true, false or auto (accepted for compatibility).
+    #[arg(long, global = true, value_name = "true|false|auto")]
+    pub rootless: Option<String>,
+    /// Image store directory (an OCI image layout).
+    #[arg(long, global = true, default_value = "/var/lib/hezi", env = "HEZI_STORE")]
+    pub store: PathBuf,
+}
+
+/// Every subcommand.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Create a container from a bundle; it waits for `start`.
+    Create(CreateArgs),
+    /// Start the user process of a created container.
+    Start(IdArgs),
+    /// Create and start a container (attached unless --detach).
+    Run(RunArgs),
+    /// Print the runtime-spec state of a container as JSON.
+    State(IdArgs),
+    /// Send a signal to a container's init (or, with --all, to all its processes).
+    Kill(KillArgs),
+    /// Delete a container and everything it holds.
+    Delete(DeleteArgs),
+    /// List containers under --root.
+    List(ListArgs),
+    /// List the processes of a container.
+    Ps(PsArgs),
+    /// Run a new process inside a running container.
+    Exec(ExecArgs),
+    /// Freeze all processes of a container.
+    Pause(IdArgs),
+    /// Thaw a paused container.
+    Resume(IdArgs),
+    /// Change a running container's resource limits.
+    Update(UpdateArgs),
+    /// Stream stats and OOM events of a container.
+    Events(EventsArgs),
+    /// Write a default config.json into the bundle.
+    Spec(SpecArgs),
+    /// Print the runtime-spec features JSON of this build.
+    Features,
+    /// Validate a bundle's config.json and report every problem with its JSON path.
+    Validate(BundleArgs),
+    /// Work with the image store.
+    #[command(subcommand)]
+    Image(ImageCommand),
+}
+
+/// A command that takes only a container id.
+#[derive(Debug, Args)]
+pub struct IdArgs {
+    /// The container id.
+    pub id: String,
+}
+
+/// `--bundle` alone.
+#[derive(Debug, Args)]
+pub struct BundleArgs {
+    /// Path to the bundle (the directory holding config.json).
+    #[arg(short, long, default_value = ".")]
+    pub bundle: PathBuf,
+}
+
+/// Flags shared by `create` and `run`.
+#[derive(Debug, Args)]
+pub struct CreateOpts {
+    /// Path to the bundle.
+    #[arg(short, long, default_value = ".")]
+    pub bundle: PathBuf,
+    /// Unix socket to which the pty master of a terminal container is sent.
+    #[arg(long = "console-socket", value_name = "PATH")]
+    pub console_socket: Option<PathBuf>,
+    /// Write the container init's host pid to this file.
+    #[arg(long = "pid-file", value_name = "PATH")]
+    pub pid_file: Option<PathBuf>,
+    /// Do not use pivot_root (for ramfs roots); uses MS_MOVE + chroot.
+    #[arg(long = "no-pivot")]
+    pub no_pivot: bool,
+    /// Do not create a new session keyring for the container.
+    #[arg(long = "no-new-keyring")]
+    pub no_new_keyring: bool,
+    /// Pass N extra file descriptors (3..3+N) to the container.
+    #[arg(long = "preserve-fds", default_value_t = 0)]
+    pub preserve_fds: u32,
+}
+
+/// `hezi create`.
+#[derive(Debug, Args)]
+pub struct CreateArgs {
+    /// The container id.
+    pub id: String,
+    /// Bundle and process flags.
+    #[command(flatten)]
+    pub opts: CreateOpts,
+}
+
+/// `hezi run`.
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// The container id.
+    pub id: String,
+    /// Bundle and process flags.
+    #[command(flatten)]
+    pub opts: CreateOpts,
+    /// Detach from the container's process.
+    #[arg(short, long)]
+    pub detach: bool,
+    /// Do not delete the container after it exits.
+    #[arg(long)]
+    pub keep: bool,
+    /// Do not make hezi a child subreaper (accepted for compatibility).
+    #[arg(long = "no-subreaper")]
+    pub no_subreaper: bool,
+    /// Make the bundle from this image in the store instead of using --bundle.
+    #[arg(long, value_name = "REF")]
+    pub image: Option<String>,
+    /// With --image: the command to run instead of the image's entrypoint and cmd.
+    #[arg(last = true)]
+    pub command: Vec<String>,
+}
+
+/// `hezi kill`.
+#[derive(Debug, Args)]
+pub struct KillArgs {
+    /// The container id.
+    pub id: String,
+    /// Signal name (TERM, SIGKILL, ...) or number.
+    #[arg(default_value = "SIGTERM")]
+    pub signal: String,
+    /// Send the signal to every process in the container.
+    #[arg(short, long)]
+    pub all: bool,
+}
+
+/// `hezi delete`.
+#[derive(Debug, Args)]
+pub struct DeleteArgs {
+    /// The container id.
+    pub id: String,
+    /// Kill a running container (SIGKILL) and delete it.
+    #[arg(short, long)]
+    pub force: bool,
+}
+
+/// Output format of `list` and `ps`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Default)]
+pub enum OutputFormat {
+    /// Aligned columns.
+    #[default]
+    Table,
+    /// JSON.
+    Json,
+}
+
+/// `hezi list`.
+#[derive(Debug, Args)]
+pub struct ListArgs {
+    /// Output format.
+    #[arg(short, long, value_enum, default_value_t = OutputFormat::Table)]
+    pub format: OutputFormat,
+    /// Print only the container ids.
+    #[arg(short, long)]
+    pub quiet: bool,
+}
+
+/// `hezi ps`.
+#[derive(Debug, Args)]
+pub struct PsArgs {
+    /// The container id.
+    pub id: String,
+    /// Output format (json is a plain array of pids).
+    #[arg(short, long, value_enum, default_value_t = OutputFormat::Table)]
+    pub format: OutputFormat,
+    /// Options passed to ps(1) in table format.
+    #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+    pub ps_args: Vec<String>,
+}
+
+/// `hezi exec`.
+#[derive(Debug, Args)]
+pub struct ExecArgs {
+    /// The container id.
+    pub id: String,
+    /// The command and its arguments (unless --process is given).
+    #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+    pub command: Vec<String>,
+    /// Path to a process.json (runtime-spec Process) describing the process.
+    #[arg(short, long, value_name = "FILE")]
+    pub process: Option<PathBuf>,
+    /// Allocate a pseudo-terminal.
+    #[arg(short, long)]
+    pub tty: bool,
+    /// Detach from the process.
+    #[arg(short, long)]
+    pub detach: bool,
+    /// Write the process's host pid to this file.
+    #[arg(long = "pid-file", value_name = "PATH")]
+    pub pid_file: Option<PathBuf>,
+    /// Current working directory inside the container.
+    #[arg(long)]
+    pub cwd: Option<String>,
+    /// Set an environment variable (KEY=VALUE); may repeat.
+    #[arg(short, long)]
+    pub env: Vec<String>,
+    /// UID[:GID] to run as.
+    #[arg(short, long)]
+    pub user: Option<String>,
+    /// Additional group ids; may repeat.
+    #[arg(short = 'g', long = "additional-gids")]
+    pub additional_gids: Vec<u32>,
+    /// Add a capability (CAP_NET_ADMIN, ...); may repeat.
+    #[arg(short, long)]
+    pub cap: Vec<String>,
+    /// Set no_new_privs for the process.
+    #[arg(long = "no-new-privs")]
+    pub no_new_privs: bool,
+    /// Pass N extra file descriptors to the process.
+    #[arg(long = "preserve-fds", default_value_t = 0)]
+    pub preserve_fds: u32,
+    /// Unix socket to which the pty master is sent.
+    #[arg(long = "console-socket", value_name = "PATH")]
+    pub console_socket: Option<PathBuf>,
+    /// Unix socket to which a pidfd of the process is sent.
+    #[arg(long = "pidfd-socket", value_name = "PATH")]
+    pub pidfd_socket: Option<PathBuf>,
+    /// SELinux process label (accepted; labels are not applied by this build).
+    #[arg(long = "process-label")]
+    pub process_label: Option<String>,
+    /// AppArmor profile (accepted; profiles are not applied by this build).
+    #[arg(long)]
+    pub apparmor: Option<String>,
+    /// Run in this sub-cgroup of the container (v2) or controller:path list (v1).
+    #[arg(long)]
+    pub cgroup: Vec<String>,
+    /// Allow exec in a paused container.
+    #[arg(long = "ignore-paused")]
+    pub ignore_paused: bool,
+}
+
+/// `hezi update`.
+#[derive(Debug, Args)]
+pub struct UpdateArgs {
+    /// The container id.
+    pub id: String,
+    /// LinuxResources JSON file, or - for stdin.
+    #[arg(short, long, value_name = "FILE")]
+    pub resources: Option<String>,
+    /// Block IO weight (10..1000).
+    #[arg(long = "blkio-weight")]
+    pub blkio_weight: Option<u16>,
+    /// CPU CFS period (microseconds).
+    #[arg(long = "cpu-period")]
+    pub cpu_period: Option<u64>,
+    /// CPU CFS quota (microseconds).
+    #[arg(long = "cpu-quota")]
+    pub cpu_quota: Option<i64>,
+    /// CPU CFS burst (microseconds).
+    #[arg(long = "cpu-burst")]
+    pub cpu_burst: Option<u64>,
+    /// CPU realtime period (microseconds).
+    #[arg(long = "cpu-rt-period")]
+    pub cpu_rt_period: Option<u64>,
+    /// CPU realtime runtime (microseconds).
+    #[arg(long = "cpu-rt-runtime")]
+    pub cpu_rt_runtime: Option<i64>,
+    /// CPU shares (relative weight).
+    #[arg(long = "cpu-share")]
+    pub cpu_share: Option<u64>,
+    /// CPUs in which to allow execution (0-3, 0,1).
+    #[arg(long = "cpuset-cpus")]
+    pub cpuset_cpus: Option<String>,
+    /// Memory nodes in which to allow execution (0-3, 0,1).
+    #[arg(long = "cpuset-mems")]
+    pub cpuset_mems: Option<String>,
+    /// Kernel memory limit (ignored, as by runc).
+    #[arg(long = "kernel-memory")]
+    pub kernel_memory: Option<String>,
+    /// Kernel TCP memory limit (ignored, as by runc).
+    #[arg(long = "kernel-memory-tcp")]
+    pub kernel_memory_tcp: Option<String>,
+    /// Memory limit (bytes, or with k/m/g suffix).
+    #[arg(long)]
+    pub memory: Option<String>,
+    /// Memory soft limit.
+    #[arg(long = "memory-reservation")]
+    pub memory_reservation: Option<String>,
+    /// Memory plus swap limit (-1 for unlimited).
+    #[arg(long = "memory-swap")]
+    pub memory_swap: Option<String>,
+    /// Maximum number of pids (-1 for unlimited).
+    #[arg(long = "pids-limit")]
+    pub pids_limit: Option<i64>,
+    /// Intel RDT L3 cache schema (not supported).
+    #[arg(long = "l3-cache-schema")]
+    pub l3_cache_schema: Option<String>,
+    /// Intel RDT memory bandwidth schema (not supported).
+    #[arg(long = "mem-bw-schema")]
+    pub mem_bw_schema: Option<String>,
+    /// SCHED_IDLE for the cgroup (0 or 1).
+    #[arg(long = "cpu-idle")]
+    pub cpu_idle: Option<i64>,
+}
+
+/// `hezi events`.
+#[derive(Debug, Args)]
+pub struct EventsArgs {
+    /// The container id.
+    pub id: String,
+    /// Interval between stats samples (5s, 500ms, ...).
+    #[arg(long, default_value = "5s")]
+    pub interval: String,
+    /// Print the stats once and exit.
+    #[arg(long)]
+    pub stats: bool,
+}
+
+/// `hezi spec`.
+#[derive(Debug, Args)]
+pub struct SpecArgs {
+    /// Where to write config.json.
+    #[arg(short, long, default_value = ".")]
+    pub bundle: PathBuf,
+    /// Write a config for a rootless container (user namespace with the caller's ids).
+    #[arg(long)]
+    pub rootless: bool,
+}
+
+/// `hezi image ...`.
+#[derive(Debug, Subcommand)]
+pub enum ImageCommand {
+    /// Import an OCI layout directory, oci-archive or docker-archive into the store.
+    Import(ImageImportArgs),
+    /// Export an image from the store as an OCI layout, oci-archive or docker-archive.
+    Export(ImageExportArgs),
+    /// List images in the store.
+    Ls(ImageLsArgs),
+    /// Show an image's manifest and config.
+    Inspect(ImageRefArgs),
+    /// Remove image names (blobs go at the next gc).
+    Rm(ImageRmArgs),
+    /// Give an image another name.
+    Tag(ImageTagArgs),
+    /// Unpack an image into a rootfs or a runtime bundle.
+    Unpack(ImageUnpackArgs),
+    /// Remove blobs no name reaches.
+    Gc,
+    /// Re-hash every blob and report damage.
+    Verify,
+}
+
+/// Archive and layout formats for import and export.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ArchiveFormat {
+    /// An OCI image layout directory.
+    OciDir,
+    /// A tarball of an OCI image layout.
+    OciArchive,
+    /// A `docker save` tarball.
+    DockerArchive,
+}
+
+/// `hezi image import`.
+#[derive(Debug, Args)]
+pub struct ImageImportArgs {
+    /// Path of the layout directory or archive.
+    pub source: PathBuf,
+    /// Name to give the imported image (default: the names in the source).
+    pub name: Option<String>,
+    /// Source format (default: detected).
+    #[arg(long, value_enum)]
+    pub format: Option<ArchiveFormat>,
+}
+
+/// `hezi image export`.
+#[derive(Debug, Args)]
+pub struct ImageExportArgs {
+    /// The image reference.
+    pub reference: String,
+    /// Destination path.
+    pub dest: PathBuf,
+    /// Destination format.
+    #[arg(long, value_enum, default_value_t = ArchiveFormat::OciArchive)]
+    pub format: ArchiveFormat,
+}
+
+/// `hezi image ls`.
+#[derive(Debug, Args)]
+pub struct ImageLsArgs {
+    /// Output format.
+    #[arg(short, long, value_enum, default_value_t = OutputFormat::Table)]
+    pub format: OutputFormat,
+    /// Print only the names.
+    #[arg(short, long)]
+    pub quiet: bool,
+}
+
+/// A command that takes one image reference.
+#[derive(Debug, Args)]
+pub struct ImageRefArgs {
+    /// The image reference (name or digest).
+    pub reference: String,
+}
+
+/// `hezi image rm`.
+#[derive(Debug, Args)]
+pub struct ImageRmArgs {
+    /// The image references to remove.
+    #[arg(required = true)]
+    pub references: Vec<String>,
+}
+
+/// `hezi image tag`.
+#[derive(Debug, Args)]
+pub struct ImageTagArgs {
+    /// The existing reference.
+    pub source: String,
+    /// The new name.
+    pub target: String,
+}
+
+/// `hezi image unpack`.
+#[derive(Debug, Args)]
+pub struct ImageUnpackArgs {
+    /// The image reference.
+    pub reference: String,
+    /// Destination directory (a bundle with config.json and rootfs/, unless --rootfs-only).
+    pub dest: PathBuf,
+    /// Write only the root filesystem, no config.json.
+    #[arg(long = "rootfs-only")]
+    pub rootfs_only: bool,
+    /// Platform to pick from an index (os/arch[/variant]).
+    #[arg(long)]
+    pub platform: Option<String>,
+}

@@ -1,0 +1,80 @@
+//! `hezi`: the thin binary. It parses runc's command line and composes the hezi crates;
+//! every real job lives in a library crate.
+
+mod cli;
+mod commands;
+mod logging;
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+use crate::cli::{Cli, Command};
+
+/// The runtime-spec version this build implements.
+pub const SPEC_VERSION: &str = "1.2.1";
+
+/// Text of `hezi --version`, in runc's form.
+fn version_text() -> String {
+    format!(
+        "hezi version {}\ncommit: {}\nspec: {}\n",
+        env!("CARGO_PKG_VERSION"),
+        env!("HEZI_COMMIT"),
+        SPEC_VERSION
+    )
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    if cli.global.version {
+        print!("{}", version_text());
+        return ExitCode::SUCCESS;
+    }
+    let Some(command) = cli.command else {
+        use clap::CommandFactory;
+        let _ = Cli::command().print_help();
+        return ExitCode::from(1);
+    };
+    let g = &cli.global;
+    if let Err(e) = logging::init(g.log.as_deref(), g.log_format, g.debug) {
+        eprintln!("hezi: cannot open log file: {e}");
+        return ExitCode::from(1);
+    }
+    match dispatch(g, command) {
+        Ok(code) => ExitCode::from(code),
+        Err(err) => {
+            // One line, outermost context first, as runc prints it; containerd reads the
+            // `msg` of the last error line in the log file.
+            let msg = format!("{err:#}");
+            tracing::error!("{msg}");
+            if !logging::logs_to_stderr(g.log.as_deref()) || g.log_format == cli::LogFormat::Json {
+                eprintln!("hezi: {msg}");
+            }
+            ExitCode::from(1)
+        }
+    }
+}
+
+/// Runs one subcommand and returns the process exit code.
+fn dispatch(g: &cli::GlobalOpts, command: Command) -> anyhow::Result<u8> {
+    use commands::*;
+    match command {
+        Command::Create(a) => create::run(g, &a),
+        Command::Start(a) => start::run(g, &a),
+        Command::Run(a) => run::run(g, &a),
+        Command::State(a) => state::run(g, &a),
+        Command::Kill(a) => kill::run(g, &a),
+        Command::Delete(a) => delete::run(g, &a),
+        Command::List(a) => list::run(g, &a),
+        Command::Ps(a) => ps::run(g, &a),
+        Command::Exec(a) => exec::run(g, &a),
+        Command::Pause(a) => freeze::pause(g, &a),
+        Command::Resume(a) => freeze::resume(g, &a),
+        Command::Update(a) => update::run(g, &a),
+        Command::Events(a) => events::run(g, &a),
+        Command::Spec(a) => spec::run(g, &a),
+        Command::Features => features::run(g),
+        Command::Validate(a) => validate::run(g, &a),
+        Command::Image(c) => image::run(g, c),
+    }
+}
