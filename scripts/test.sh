@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# hezi's test command (the README's): installs what the tests need, checks formatting and
+# lints, builds, runs the cgroup v2 suite in a throwaway VM (as root), and runs every unit
+# and integration test. Without root, root-only tests skip themselves with a message.
+#
+#   scripts/test.sh              everything
+#   HEZI_SKIP_VM=1 scripts/test.sh   without the VM suite
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export CARGO_TERM_COLOR=never
+
+step() { printf '\n=== %s\n' "$*"; }
+
+step "dependencies"
+scripts/deps.sh
+
+step "format"
+cargo fmt --all -- --check
+
+step "clippy"
+cargo clippy --workspace --all-targets -- -D warnings
+
+step "build"
+cargo build --workspace --all-targets
+
+if [ "$(id -u)" -eq 0 ] && [ "${HEZI_SKIP_VM:-0}" != 1 ] && [ -x scripts/vm/run.sh ] && [ -f tests/vm/v2-suite.sh ]; then
+    step "cgroup v2 suite in a throwaway VM"
+    scripts/vm/run.sh --timeout 1200 -- bash "$PWD/tests/vm/v2-suite.sh"
+else
+    step "cgroup v2 suite: skipped (needs root, scripts/vm/run.sh and tests/vm/v2-suite.sh; HEZI_SKIP_VM=${HEZI_SKIP_VM:-0})"
+fi
+
+step "unit and integration tests"
+if cargo nextest --version >/dev/null 2>&1; then
+    cargo nextest run --workspace --no-fail-fast --failure-output final
+else
+    cargo test --workspace --no-fail-fast
+fi
