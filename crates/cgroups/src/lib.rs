@@ -28,6 +28,7 @@ pub mod devices;
 pub mod error;
 pub mod fsutil;
 pub mod hierarchy;
+pub mod hugetlb;
 pub mod path;
 pub mod stats;
 pub mod systemd;

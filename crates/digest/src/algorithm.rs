@@ -84,7 +84,10 @@ impl Algorithm {
                 actual: encoded.len(),
             });
         }
-        if !encoded.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')) {
+        if !encoded
+            .bytes()
+            .all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
+        {
             return Err(DigestError::InvalidFormat {
                 input: input.to_string(),
                 reason: "encoded part must be lower-case hex",

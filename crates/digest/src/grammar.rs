@@ -22,8 +22,7 @@ pub(crate) fn is_algorithm(s: &str) -> bool {
 /// True if `s` is a valid `encoded` production.
 pub(crate) fn is_encoded(s: &str) -> bool {
     !s.is_empty()
-        && s
-            .bytes()
+        && s.bytes()
             .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'=' | b'_' | b'-'))
 }
 
@@ -33,10 +32,18 @@ mod tests {
 
     #[test]
     fn algorithm_grammar() {
-        for ok in ["sha256", "sha256+b64u", "multihash+base58", "a.b_c-d+e", "0"] {
+        for ok in [
+            "sha256",
+            "sha256+b64u",
+            "multihash+base58",
+            "a.b_c-d+e",
+            "0",
+        ] {
             assert!(is_algorithm(ok), "{ok}");
         }
-        for bad in ["", "SHA256", "sha256+", "+sha", "sha__256", "sha 256", "sha:256"] {
+        for bad in [
+            "", "SHA256", "sha256+", "+sha", "sha__256", "sha 256", "sha:256",
+        ] {
             assert!(!is_algorithm(bad), "{bad}");
         }
     }

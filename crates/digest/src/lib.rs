@@ -38,3 +38,8 @@ pub use digester::Digester;
 pub use error::DigestError;
 pub use reader::HashingReader;
 pub use verifier::Verifier;
+
+/// The README's example, compiled and run as a doctest.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;

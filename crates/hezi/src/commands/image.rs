@@ -1,8 +1,123 @@
-//! `hezi image ...`.
+//! `hezi image ...`: the image store from the command line.
 
-use crate::cli::{GlobalOpts, ImageCommand};
+use anyhow::Context;
+use hezi_image::archive::{self, Format};
+use hezi_image::gc;
+use hezi_image::unpack::UnpackOptions;
+use hezi_image::{create_bundle, BundleOptions, Platform, Store};
+
+use crate::cli::{ArchiveFormat, GlobalOpts, ImageCommand, ImageUnpackArgs, OutputFormat};
+
+fn format_of(f: ArchiveFormat) -> Format {
+    match f {
+        ArchiveFormat::OciDir => Format::OciDir,
+        ArchiveFormat::OciArchive => Format::OciArchive,
+        ArchiveFormat::DockerArchive => Format::DockerArchive,
+    }
+}
+
+fn open(g: &GlobalOpts) -> anyhow::Result<Store> {
+    Store::open(&g.store).with_context(|| format!("opening image store {}", g.store.display()))
+}
 
 /// Runs one `hezi image` subcommand.
-pub fn run(_g: &GlobalOpts, _c: ImageCommand) -> anyhow::Result<u8> {
-    anyhow::bail!("hezi image: not implemented in this build")
+pub fn run(g: &GlobalOpts, c: ImageCommand) -> anyhow::Result<u8> {
+    let store = open(g)?;
+    match c {
+        ImageCommand::Import(a) => {
+            let imported = archive::import(&store, &a.source, a.format.map(format_of), a.name.as_deref())
+                .with_context(|| format!("importing {}", a.source.display()))?;
+            for i in imported {
+                println!("{}\t{}", i.name.as_deref().unwrap_or("<none>"), i.descriptor.digest);
+            }
+        }
+        ImageCommand::Export(a) => {
+            archive::export(&store, &a.reference, &a.dest, format_of(a.format))
+                .with_context(|| format!("exporting {} to {}", a.reference, a.dest.display()))?;
+        }
+        ImageCommand::Ls(a) => {
+            let names = store.names()?;
+            if a.quiet {
+                for (n, _) in &names {
+                    println!("{n}");
+                }
+            } else if a.format == OutputFormat::Json {
+                let rows: Vec<_> = names
+                    .iter()
+                    .map(|(n, d)| serde_json::json!({"name": n, "digest": d.digest.to_string(), "mediaType": d.media_type, "size": d.size}))
+                    .collect();
+                println!("{}", serde_json::to_string_pretty(&rows)?);
+            } else {
+                println!("{:<40} {:<20} MEDIA TYPE", "NAME", "DIGEST");
+                for (n, d) in &names {
+                    let short = &d.digest.encoded()[..12];
+                    println!("{:<40} {:<20} {}", n, format!("{}:{short}", d.digest.algorithm()), d.media_type);
+                }
+            }
+        }
+        ImageCommand::Inspect(a) => {
+            let image = store.image(&a.reference, None).with_context(|| format!("inspecting {}", a.reference))?;
+            let out = serde_json::json!({
+                "descriptor": image.manifest_descriptor,
+                "manifest": image.manifest,
+                "config": image.config,
+            });
+            println!("{}", serde_json::to_string_pretty(&out)?);
+        }
+        ImageCommand::Rm(a) => {
+            let mut failed = false;
+            for r in &a.references {
+                match store.remove_name(r) {
+                    Ok(d) => println!("untagged {r} ({})", d.digest),
+                    Err(e) => {
+                        tracing::error!("{e}");
+                        eprintln!("hezi image rm: {e}");
+                        failed = true;
+                    }
+                }
+            }
+            return Ok(u8::from(failed));
+        }
+        ImageCommand::Tag(a) => {
+            let d = store.resolve(&a.source).with_context(|| format!("resolving {}", a.source))?;
+            store.set_name(&a.target, &d)?;
+        }
+        ImageCommand::Unpack(a) => unpack(&store, &a)?,
+        ImageCommand::Gc => {
+            let r = gc::gc(&store)?;
+            println!(
+                "removed {} blobs ({} bytes), {} layer directories, {} stale ingest files",
+                r.removed.len(),
+                r.bytes,
+                r.layer_dirs,
+                r.ingest_files
+            );
+        }
+        ImageCommand::Verify => {
+            let r = gc::verify(&store)?;
+            for p in &r.problems {
+                println!("{p}");
+            }
+            println!("checked {} blobs ({} bytes): {} problems", r.blobs, r.bytes, r.problems.len());
+            if !r.problems.is_empty() {
+                return Ok(1);
+            }
+        }
+    }
+    Ok(0)
+}
+
+fn unpack(store: &Store, a: &ImageUnpackArgs) -> anyhow::Result<()> {
+    let platform = a.platform.as_deref().map(Platform::parse).transpose()?;
+    if !a.rootfs_only {
+        let opts = BundleOptions { platform, ..BundleOptions::default() };
+        create_bundle(store, &a.reference, &a.dest, &opts)
+            .with_context(|| format!("creating bundle {} from {}", a.dest.display(), a.reference))?;
+        return Ok(());
+    }
+    let image = store.image(&a.reference, platform.as_ref()).with_context(|| format!("resolving {}", a.reference))?;
+    store
+        .unpack(&image, &a.dest, UnpackOptions::default())
+        .with_context(|| format!("unpacking {} into {}", a.reference, a.dest.display()))?;
+    Ok(())
 }

@@ -1,8 +1,48 @@
-//! `hezi spec`.
+//! `hezi spec`: write a default `config.json` (runc's shape) into the bundle.
+
+use std::fs::OpenOptions;
+use std::io::{ErrorKind, Write};
+
+use anyhow::Context;
+use hezi_spec::defaults;
 
 use crate::cli::{GlobalOpts, SpecArgs};
 
 /// Runs `hezi spec`.
-pub fn run(_g: &GlobalOpts, _a: &SpecArgs) -> anyhow::Result<u8> {
-    anyhow::bail!("hezi spec: not implemented in this build")
+pub fn run(_g: &GlobalOpts, a: &SpecArgs) -> anyhow::Result<u8> {
+    let spec = if a.rootless {
+        defaults::rootless_spec(
+            nix::unistd::geteuid().as_raw(),
+            nix::unistd::getegid().as_raw(),
+        )
+    } else {
+        defaults::default_spec()
+    };
+    let text = defaults::config_json(&spec).context("cannot encode the default config")?;
+    let path = a.bundle.join("config.json");
+    // create_new: never overwrite, and no window between a check and the write.
+    let mut file = match OpenOptions::new().write(true).create_new(true).open(&path) {
+        Ok(f) => f,
+        Err(e) if e.kind() == ErrorKind::AlreadyExists => {
+            anyhow::bail!(
+                "File {} exists. Remove it first",
+                path_for_message(a, &path)
+            )
+        }
+        Err(e) => return Err(e).with_context(|| format!("cannot create {}", path.display())),
+    };
+    file.write_all(text.as_bytes())
+        .with_context(|| format!("cannot write {}", path.display()))?;
+    tracing::debug!(path = %path.display(), rootless = a.rootless, "wrote default config");
+    Ok(0)
+}
+
+/// runc says "File config.json exists" for the current directory; name the full path
+/// for any other bundle.
+fn path_for_message(a: &SpecArgs, path: &std::path::Path) -> String {
+    if a.bundle.as_os_str() == "." {
+        "config.json".to_string()
+    } else {
+        path.display().to_string()
+    }
 }

@@ -1,8 +1,13 @@
 //! `hezi start`.
 
+use anyhow::Context as _;
+
 use crate::cli::{GlobalOpts, IdArgs};
 
 /// Runs `hezi start`.
-pub fn run(_g: &GlobalOpts, _a: &IdArgs) -> anyhow::Result<u8> {
-    anyhow::bail!("hezi start: not implemented in this build")
+pub fn run(g: &GlobalOpts, a: &IdArgs) -> anyhow::Result<u8> {
+    let c = hezi_runtime::Container::load(&g.root, &a.id)?;
+    c.start()
+        .with_context(|| format!("start container {}", a.id))?;
+    Ok(0)
 }

@@ -1,8 +1,21 @@
-//! `hezi validate`.
+//! `hezi validate`: check a bundle's `config.json` and list every problem with its path.
 
-use crate::cli::{GlobalOpts, BundleArgs};
+use crate::cli::{BundleArgs, GlobalOpts};
 
-/// Runs `hezi validate`.
-pub fn run(_g: &GlobalOpts, _a: &BundleArgs) -> anyhow::Result<u8> {
-    anyhow::bail!("hezi validate: not implemented in this build")
+/// Runs `hezi validate`: prints `valid` and exits 0 for a good bundle; prints each
+/// problem (`path: message`) on stderr and exits 1 for a bad one.
+pub fn run(_g: &GlobalOpts, a: &BundleArgs) -> anyhow::Result<u8> {
+    match hezi_spec::validate::validate_bundle(&a.bundle) {
+        Ok(_) => {
+            println!("valid");
+            Ok(0)
+        }
+        Err(errors) => {
+            for p in errors.problems() {
+                eprintln!("{p}");
+            }
+            tracing::debug!(problems = errors.problems().len(), bundle = %a.bundle.display(), "invalid bundle");
+            Ok(1)
+        }
+    }
 }

@@ -1,1 +1,79 @@
 //! The container's root filesystem: mounts, devices, pivot_root, masked and read-only paths.
+//!
+//! The pipeline is: [`RootfsPlan::new`] in the parent (plain data, printable, testable without
+//! root), then in the container's init child, inside its new mount namespace:
+//! [`prepare`] → optionally [`mount_console`] → [`pivot`] → [`finish`].
+//!
+//! Security: every path inside the rootfs (mount destinations, device nodes, masked and
+//! read-only paths, `/dev/console`) is resolved with `openat2(RESOLVE_IN_ROOT)` relative to an
+//! fd of the rootfs, and every mount is attached to that fd with the new mount API
+//! (`open_tree`/`fsopen`/`fsmount`/`mount_setattr`/`move_mount`), so a symlink in the rootfs
+//! can never redirect a mount to the host. `/proc`, `/sys` and `/dev` must be real
+//! directories (no symlink anywhere on their path); the `/dev/null` used to mask files is
+//! checked to be the 1:3 character device through the very fd that is mounted.
+//!
+//! ```no_run
+//! use std::path::Path;
+//! use hezi_runtime::rootfs::{self, RootfsOptions, RootfsPlan};
+//!
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let spec = oci_spec::runtime::Spec::load("/bundle/config.json")?;
+//! let opts = RootfsOptions { new_mount_ns: true, ..Default::default() };
+//! let plan = RootfsPlan::new(&spec, Path::new("/bundle"), opts)?;
+//! // ... in the child, after unshare(CLONE_NEWNS):
+//! rootfs::prepare(&plan)?;
+//! rootfs::pivot(&plan)?;
+//! rootfs::finish(&plan)?;
+//! # Ok(()) }
+//! ```
+
+use std::os::fd::BorrowedFd;
+
+pub mod cgroup;
+mod error;
+mod exec;
+pub mod linux;
+pub mod mounter;
+pub mod options;
+mod plan;
+pub mod procfs;
+pub mod sys;
+
+#[cfg(test)]
+mod recorder;
+#[cfg(test)]
+mod tests;
+
+pub use error::RootfsError;
+pub use exec::{finish_with, mount_console_with, pivot_with, prepare_with};
+pub use plan::{
+    clean_container_path, DeviceMethod, DeviceStep, MountKind, MountStep, RootfsOptions, RootfsPlan,
+};
+pub use procfs::ProcfsHandle;
+
+/// Runs in the container init child, already inside its new mount namespace (and user ns if
+/// any, with mappings written), BEFORE pivot: `/` propagation, rootfs bind, `mounts`,
+/// devices, `/dev` symlinks and `/dev/ptmx`. Single-threaded child: allocation is fine.
+pub fn prepare(plan: &RootfsPlan) -> Result<(), RootfsError> {
+    prepare_with(&mut linux::LinuxMounter::new(), plan)
+}
+
+/// Binds the pty slave `slave` (an fd open in the child) over `/dev/console` inside the
+/// rootfs. Call between [`prepare`] and [`pivot`]. `/dev/console` being a symlink is an error.
+pub fn mount_console(plan: &RootfsPlan, slave: BorrowedFd<'_>) -> Result<(), RootfsError> {
+    let slave = slave
+        .try_clone_to_owned()
+        .map_err(|e| RootfsError::sys("console: dup pty slave fd", e))?;
+    mount_console_with(&mut linux::LinuxMounter::new(), plan, &slave)
+}
+
+/// `pivot_root` into the rootfs (or `MS_MOVE` + `chroot` with `no_pivot`) and `chdir("/")`.
+pub fn pivot(plan: &RootfsPlan) -> Result<(), RootfsError> {
+    pivot_with(&mut linux::LinuxMounter::new(), plan)
+}
+
+/// After [`pivot`]: read-only paths, masked paths, read-only root remount, final
+/// `rootfsPropagation`.
+pub fn finish(plan: &RootfsPlan) -> Result<(), RootfsError> {
+    finish_with(&mut linux::LinuxMounter::new(), plan)
+}

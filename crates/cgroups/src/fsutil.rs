@@ -1,0 +1,155 @@
+//! Small helpers for cgroupfs files: every error names the path (and the value written).
+
+use std::fs;
+use std::io::Write;
+use std::path::Path;
+
+use crate::CgroupError;
+
+/// Writes `value` to `dir/file` in one write(2), never creating it (a missing file means the
+/// kernel lacks the feature, and the error names it).
+pub fn write(dir: &Path, file: &str, value: &str) -> Result<(), CgroupError> {
+    let path = dir.join(file);
+    tracing::debug!(path = %path.display(), value, "cgroup write");
+    let res = fs::OpenOptions::new()
+        .write(true)
+        .truncate(true)
+        .open(&path)
+        .and_then(|mut f| f.write_all(value.as_bytes()));
+    res.map_err(|source| CgroupError::Write {
+        path,
+        value: value.to_string(),
+        source,
+    })
+}
+
+/// Reads `dir/file` as a string.
+pub fn read(dir: &Path, file: &str) -> Result<String, CgroupError> {
+    let path = dir.join(file);
+    fs::read_to_string(&path).map_err(|source| CgroupError::Io {
+        op: "read",
+        path,
+        source,
+    })
+}
+
+/// Reads `dir/file` and parses its trimmed contents as u64 (`max` is [`u64::MAX`]).
+pub fn read_u64(dir: &Path, file: &str) -> Result<u64, CgroupError> {
+    let text = read(dir, file)?;
+    parse_u64(text.trim()).ok_or_else(|| CgroupError::Parse {
+        path: dir.join(file),
+        reason: format!("expected a number, found {:?}", text.trim()),
+    })
+}
+
+/// Parses a cgroup number; `max` means unlimited ([`u64::MAX`]).
+pub fn parse_u64(s: &str) -> Option<u64> {
+    if s == "max" {
+        Some(u64::MAX)
+    } else {
+        s.parse().ok()
+    }
+}
+
+/// Parses `key value` lines (memory.stat, cpu.stat, memory.events, ...) into a map.
+/// Lines that do not have that shape are skipped.
+pub fn parse_flat_keyed(text: &str) -> std::collections::BTreeMap<String, u64> {
+    text.lines()
+        .filter_map(|l| {
+            let mut it = l.split_whitespace();
+            let k = it.next()?;
+            let v = parse_u64(it.next()?)?;
+            Some((k.to_string(), v))
+        })
+        .collect()
+}
+
+/// Reads a pid list file (`cgroup.procs`, `tasks`).
+pub fn read_pids(dir: &Path, file: &str) -> Result<Vec<i32>, CgroupError> {
+    let text = read(dir, file)?;
+    let mut out = Vec::new();
+    for l in text.lines().map(str::trim).filter(|l| !l.is_empty()) {
+        let pid = l.parse().map_err(|_| CgroupError::Parse {
+            path: dir.join(file),
+            reason: format!("bad pid {l:?}"),
+        })?;
+        out.push(pid);
+    }
+    Ok(out)
+}
+
+/// Creates `dir` and its missing parents; returns the directories that were created,
+/// outermost first.
+pub fn mkdir_all(dir: &Path) -> Result<Vec<std::path::PathBuf>, CgroupError> {
+    let mut missing = Vec::new();
+    let mut cur = Some(dir);
+    while let Some(d) = cur {
+        if d.exists() {
+            break;
+        }
+        missing.push(d.to_path_buf());
+        cur = d.parent();
+    }
+    missing.reverse();
+    for d in &missing {
+        match fs::create_dir(d) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+            Err(source) => {
+                return Err(CgroupError::Io {
+                    op: "mkdir",
+                    path: d.clone(),
+                    source,
+                })
+            }
+        }
+    }
+    Ok(missing)
+}
+
+/// Removes a cgroup directory, retrying while the kernel says it is busy (tasks still
+/// exiting). A missing directory is success.
+pub fn rmdir_retry(dir: &Path) -> Result<(), CgroupError> {
+    let mut delay = std::time::Duration::from_millis(1);
+    let mut waited = std::time::Duration::ZERO;
+    loop {
+        match fs::remove_dir(dir) {
+            Ok(()) => return Ok(()),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+            Err(e) if e.raw_os_error() == Some(libc::EBUSY) && waited.as_millis() < 2000 => {
+                std::thread::sleep(delay);
+                waited += delay;
+                delay = (delay * 2).min(std::time::Duration::from_millis(100));
+            }
+            Err(source) => {
+                return Err(CgroupError::Io {
+                    op: "rmdir",
+                    path: dir.to_path_buf(),
+                    source,
+                })
+            }
+        }
+    }
+}
+
+/// Sends `signal` to every pid in `pids`; a pid that is already gone is fine.
+pub fn signal_pids(pids: &[i32], signal: i32) -> Result<(), CgroupError> {
+    for &pid in pids {
+        let sig = nix::sys::signal::Signal::try_from(signal).map_err(|_| CgroupError::Invalid {
+            setting: "signal".into(),
+            value: signal.to_string(),
+            reason: "not a signal number".into(),
+        })?;
+        match nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), sig) {
+            Ok(()) | Err(nix::errno::Errno::ESRCH) => {}
+            Err(e) => {
+                return Err(CgroupError::Io {
+                    op: "kill",
+                    path: std::path::PathBuf::from(format!("/proc/{pid}")),
+                    source: std::io::Error::from(e),
+                })
+            }
+        }
+    }
+    Ok(())
+}

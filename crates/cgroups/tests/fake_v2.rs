@@ -1,0 +1,186 @@
+//! cgroup v2 backend against a fake unified tree: conversions, file writes, controller
+//! enabling, freezer protocol, stats. No root needed.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use hezi_cgroups::{manager_for, resources_from_json, CgroupConfig, CgroupManager, FreezerState, Hierarchy};
+
+struct Fake {
+    _t: tempfile::TempDir,
+    root: PathBuf,
+    leaf: PathBuf,
+}
+
+fn fake_unified() -> Fake {
+    let t = tempfile::tempdir().unwrap();
+    let root = t.path().to_path_buf();
+    let leaf = root.join("hezi/c1");
+    fs::create_dir_all(&leaf).unwrap();
+    fs::write(root.join("cgroup.controllers"), "cpuset cpu io memory hugetlb pids\n").unwrap();
+    fs::write(root.join("cgroup.subtree_control"), "memory\n").unwrap();
+    fs::write(root.join("hezi/cgroup.controllers"), "cpuset cpu io memory hugetlb pids\n").unwrap();
+    fs::write(root.join("hezi/cgroup.subtree_control"), "\n").unwrap();
+    let files = [
+        ("cpu.weight", "100\n"),
+        ("cpu.max", "max 100000\n"),
+        ("cpu.max.burst", "0\n"),
+        ("cpu.idle", "0\n"),
+        ("cpuset.cpus", "\n"),
+        ("cpuset.mems", "\n"),
+        ("memory.max", "max\n"),
+        ("memory.low", "0\n"),
+        ("memory.swap.max", "max\n"),
+        ("memory.current", "8192\n"),
+        ("memory.peak", "16384\n"),
+        ("memory.swap.current", "100\n"),
+        ("memory.stat", "anon 4096\nfile 2048\n"),
+        ("memory.events", "low 0\nhigh 0\nmax 4\noom 1\noom_kill 1\n"),
+        ("memory.high", "max\n"),
+        ("pids.max", "max\n"),
+        ("pids.current", "2\n"),
+        ("io.weight", "default 100\n"),
+        ("io.max", "\n"),
+        ("io.stat", "8:0 rbytes=4096 wbytes=1024 rios=2 wios=1 dbytes=0 dios=0\n"),
+        ("cpu.stat", "usage_usec 1500\nuser_usec 1000\nsystem_usec 500\nnr_periods 7\nnr_throttled 2\nthrottled_usec 30\n"),
+        ("cgroup.procs", "\n"),
+        ("cgroup.freeze", "0\n"),
+        ("cgroup.events", "populated 1\nfrozen 0\n"),
+    ];
+    for (f, v) in files {
+        fs::write(leaf.join(f), v).unwrap();
+    }
+    Fake { _t: t, root, leaf }
+}
+
+fn manager(root: &Path) -> Box<dyn CgroupManager> {
+    let mut cfg = CgroupConfig::new("c1");
+    cfg.root = root.to_path_buf();
+    manager_for(&cfg).unwrap()
+}
+
+fn read(f: &Fake, file: &str) -> String {
+    fs::read_to_string(f.leaf.join(file)).unwrap()
+}
+
+#[test]
+fn creates_and_enables_controllers_in_ancestors() {
+    let f = fake_unified();
+    let m = manager(&f.root);
+    assert_eq!(m.hierarchy(), Hierarchy::Unified);
+    assert_eq!(m.paths()[""], f.leaf);
+    m.create().unwrap();
+    // Each missing controller is enabled with its own "+name" write; the plain file keeps the
+    // last one. The root already had memory, so memory is not re-enabled there.
+    assert_eq!(fs::read_to_string(f.root.join("cgroup.subtree_control")).unwrap(), "+pids");
+    assert_eq!(fs::read_to_string(f.root.join("hezi/cgroup.subtree_control")).unwrap(), "+pids");
+    assert!(m.clone_into_fd().is_some());
+}
+
+#[test]
+fn converts_v1_values() {
+    let f = fake_unified();
+    let m = manager(&f.root);
+    let r = resources_from_json(
+        r#"{"cpu": {"shares": 1024, "quota": 50000, "period": 200000, "burst": 10, "idle": 1, "cpus": "0-1", "mems": "0"},
+            "memory": {"limit": 1048576, "swap": 3145728, "reservation": 524288},
+            "pids": {"limit": 10},
+            "blockIO": {"weight": 500, "throttleReadBpsDevice": [{"major": 8, "minor": 0, "rate": 1000}]},
+            "unified": {"memory.high": "2000000"}}"#,
+        Path::new("x"),
+    )
+    .unwrap();
+    m.apply(&r).unwrap();
+    assert_eq!(read(&f, "cpu.weight"), "39");
+    assert_eq!(read(&f, "cpu.max"), "50000 200000");
+    assert_eq!(read(&f, "cpu.max.burst"), "10");
+    assert_eq!(read(&f, "cpu.idle"), "1");
+    assert_eq!(read(&f, "cpuset.cpus"), "0-1");
+    assert_eq!(read(&f, "memory.max"), "1048576");
+    assert_eq!(read(&f, "memory.swap.max"), "2097152");
+    assert_eq!(read(&f, "memory.low"), "524288");
+    assert_eq!(read(&f, "pids.max"), "10");
+    assert_eq!(read(&f, "io.weight"), (1 + (500 - 10) * 9999 / 990).to_string());
+    assert_eq!(read(&f, "io.max"), "8:0 rbps=1000");
+    assert_eq!(read(&f, "memory.high"), "2000000");
+}
+
+#[test]
+fn period_alone_keeps_quota() {
+    let f = fake_unified();
+    fs::write(f.leaf.join("cpu.max"), "30000 100000\n").unwrap();
+    let m = manager(&f.root);
+    m.apply(&resources_from_json(r#"{"cpu": {"period": 50000}}"#, Path::new("x")).unwrap()).unwrap();
+    assert_eq!(read(&f, "cpu.max"), "30000 50000");
+}
+
+#[test]
+fn refuses_v1_only_settings() {
+    let f = fake_unified();
+    let m = manager(&f.root);
+    let cases = [
+        (r#"{"network": {"classID": 1}}"#, "network"),
+        (r#"{"memory": {"swappiness": 1}}"#, "memory.swappiness"),
+        (r#"{"memory": {"disableOOMKiller": true}}"#, "memory.disableOOMKiller"),
+        (r#"{"memory": {"swap": 100, "limit": 200}}"#, "memory.swap"),
+        (r#"{"cpu": {"realtimeRuntime": 100}}"#, "cpu.realtimeRuntime"),
+        (r#"{"blockIO": {"leafWeight": 100}}"#, "blockIO.leafWeight"),
+        (r#"{"rdma": {"mlx": {"hcaHandles": 1}}}"#, "rdma"),
+        (r#"{"unified": {"rdma.max": "x"}}"#, "unified.\"rdma.max\""),
+        (r#"{"unified": {"../../etc/passwd": "x"}}"#, "unified."),
+        (r#"{"unified": {"cgroup.procs": "1"}}"#, "unified.\"cgroup.procs\""),
+    ];
+    for (json, setting) in cases {
+        let r = resources_from_json(json, Path::new("x")).unwrap();
+        let e = m.apply(&r).unwrap_err().to_string();
+        assert!(e.contains(&format!("linux.resources.{setting}")), "{json}: {e}");
+    }
+    assert_eq!(read(&f, "memory.max"), "max\n");
+}
+
+#[test]
+fn freezer_uses_cgroup_freeze_and_events() {
+    let f = fake_unified();
+    let m = manager(&f.root);
+    // The fake kernel never reports frozen: freeze must time out, not pretend.
+    fs::write(f.leaf.join("cgroup.events"), "populated 1\nfrozen 1\n").unwrap();
+    m.freeze(FreezerState::Frozen).unwrap();
+    assert_eq!(read(&f, "cgroup.freeze"), "1");
+    assert_eq!(m.freezer_state().unwrap(), FreezerState::Frozen);
+    fs::write(f.leaf.join("cgroup.events"), "populated 1\nfrozen 0\n").unwrap();
+    assert_eq!(m.freezer_state().unwrap(), FreezerState::Freezing);
+    m.freeze(FreezerState::Thawed).unwrap();
+    assert_eq!(m.freezer_state().unwrap(), FreezerState::Thawed);
+}
+
+#[test]
+fn stats_from_v2_files() {
+    let f = fake_unified();
+    let m = manager(&f.root);
+    let s = m.stats().unwrap();
+    assert_eq!(s.cpu.usage.total, 1_500_000);
+    assert_eq!(s.cpu.usage.user, 1_000_000);
+    assert_eq!(s.cpu.usage.kernel, 500_000);
+    assert_eq!(s.cpu.throttling.throttled_time, 30_000);
+    assert_eq!(s.memory.usage.usage, 8192);
+    assert_eq!(s.memory.usage.max, 16384);
+    assert_eq!(s.memory.usage.limit, u64::MAX);
+    assert_eq!(s.memory.usage.failcnt, 4);
+    assert_eq!(s.memory.cache, 2048);
+    assert_eq!(s.memory.swap.usage, 8292);
+    assert_eq!(s.pids.current, 2);
+    assert_eq!(s.blkio.io_service_bytes_recursive[0].value, 4096);
+    assert_eq!(m.oom_kill_count().unwrap(), 1);
+}
+
+#[test]
+fn destroy_removes_leaf_and_tolerates_missing() {
+    let t = tempfile::tempdir().unwrap();
+    fs::write(t.path().join("cgroup.controllers"), "pids\n").unwrap();
+    let m = manager(t.path());
+    // Nothing created yet: destroy of a missing cgroup is fine.
+    m.destroy().unwrap();
+    fs::create_dir_all(t.path().join("hezi/c1")).unwrap();
+    m.destroy().unwrap();
+    assert!(!t.path().join("hezi/c1").exists());
+}

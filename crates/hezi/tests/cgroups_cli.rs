@@ -1,0 +1,183 @@
+//! `hezi pause|resume|update|events` on a real container (root only; skipped otherwise).
+//! Each test uses its own `--root`, a unique id and a guard that force-deletes the container.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use hezi_testsupport::{busybox_bundle, require_root, unique_id, TempRoot};
+
+struct Ctr {
+    root: PathBuf,
+    id: String,
+    _tmp: TempRoot,
+}
+
+fn hezi(root: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_hezi"))
+        .arg("--root")
+        .arg(root)
+        .args(args)
+        .stdin(Stdio::null())
+        .output()
+        .expect("run hezi")
+}
+
+fn ok(o: &Output) -> String {
+    assert!(
+        o.status.success(),
+        "hezi failed: {}\nstdout: {}",
+        String::from_utf8_lossy(&o.stderr),
+        String::from_utf8_lossy(&o.stdout)
+    );
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+impl Ctr {
+    /// Creates and starts `sh -c script` from a busybox bundle.
+    fn start(script: &str) -> Self {
+        let tmp = TempRoot::new("hezi-cgcli").expect("temp root");
+        let bundle = tmp.path().join("bundle");
+        busybox_bundle(&bundle, &["sh", "-c", script]).expect("bundle");
+        let c = Ctr {
+            root: tmp.state_dir(),
+            id: unique_id("cg"),
+            _tmp: tmp,
+        };
+        ok(&hezi(&c.root, &["create", "--bundle", bundle.to_str().expect("utf8"), &c.id]));
+        ok(&hezi(&c.root, &["start", &c.id]));
+        c
+    }
+
+    fn run(&self, args: &[&str]) -> Output {
+        let mut v: Vec<&str> = args.to_vec();
+        v.push(&self.id);
+        hezi(&self.root, &v)
+    }
+
+    fn status(&self) -> String {
+        let out = ok(&self.run(&["state"]));
+        let v: serde_json::Value = serde_json::from_str(&out).expect("state json");
+        v["status"].as_str().unwrap_or("").to_string()
+    }
+
+    fn stats(&self) -> serde_json::Value {
+        let out = ok(&self.run(&["events", "--stats"]));
+        let v: serde_json::Value = serde_json::from_str(out.trim()).expect("events json");
+        assert_eq!(v["type"], "stats");
+        assert_eq!(v["id"], self.id.as_str());
+        v["data"].clone()
+    }
+}
+
+impl Drop for Ctr {
+    fn drop(&mut self) {
+        let _ = hezi(&self.root, &["delete", "--force", &self.id]);
+    }
+}
+
+/// The counter the container writes to its rootfs (/c).
+fn counter(c: &Ctr) -> u64 {
+    let cfg = c.root.parent().expect("tmp").join("bundle/rootfs/c");
+    std::fs::read_to_string(cfg).unwrap_or_default().trim().parse().unwrap_or(0)
+}
+
+#[test]
+fn pause_and_resume_stop_and_restart_the_container() {
+    require_root!();
+    let c = Ctr::start("i=0; while true; do i=$((i+1)); echo $i > /c; done");
+    let t = Instant::now();
+    while counter(&c) < 20 && t.elapsed() < Duration::from_secs(10) {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert_eq!(c.status(), "running");
+    ok(&c.run(&["pause"]));
+    assert_eq!(c.status(), "paused");
+    let a = counter(&c);
+    std::thread::sleep(Duration::from_millis(400));
+    assert_eq!(a, counter(&c), "container ran while paused");
+    let again = c.run(&["pause"]);
+    assert!(!again.status.success(), "pausing a paused container must fail");
+    ok(&c.run(&["resume"]));
+    assert_eq!(c.status(), "running");
+    let t = Instant::now();
+    while counter(&c) <= a + 10 && t.elapsed() < Duration::from_secs(10) {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert!(counter(&c) > a + 10, "container did not resume");
+    let e = c.run(&["resume"]);
+    assert!(String::from_utf8_lossy(&e.stderr).contains("not paused"));
+}
+
+#[test]
+fn update_changes_limits_and_events_reports_them() {
+    require_root!();
+    let c = Ctr::start("sleep 1000");
+    ok(&c.run(&["update", "--memory", "64m", "--pids-limit", "17"]));
+    let s = c.stats();
+    assert_eq!(s["memory"]["usage"]["limit"], 64u64 << 20);
+    assert_eq!(s["pids"]["limit"], 17);
+    assert!(s["pids"]["current"].as_u64().unwrap_or(0) >= 1);
+    // --resources from a file, as containerd sends it (on stdin with -).
+    let f = c.root.parent().expect("tmp").join("r.json");
+    std::fs::write(&f, r#"{"pids": {"limit": 23}}"#).expect("write");
+    ok(&c.run(&["update", "--resources", f.to_str().expect("utf8")]));
+    assert_eq!(c.stats()["pids"]["limit"], 23);
+    // Unsupported settings are refused, never ignored.
+    let e = c.run(&["update", "--l3-cache-schema", "L3:0=f"]);
+    assert!(!e.status.success());
+}
+
+#[test]
+fn events_streams_until_the_container_stops() {
+    require_root!();
+    let c = Ctr::start("sleep 2");
+    let out = c.run(&["events", "--interval", "300ms"]);
+    let text = ok(&out);
+    let lines: Vec<&str> = text.lines().collect();
+    assert!(lines.len() >= 2, "expected several samples: {text}");
+    for l in lines {
+        let v: serde_json::Value = serde_json::from_str(l).expect("json line");
+        assert_eq!(v["type"], "stats");
+    }
+}
+
+#[test]
+fn events_reports_oom() {
+    require_root!();
+    let tmp_guard;
+    let c = {
+        let tmp = TempRoot::new("hezi-cgcli").expect("temp root");
+        let bundle = tmp.path().join("bundle");
+        busybox_bundle(&bundle, &["sh", "-c", "sleep 1; dd if=/dev/zero of=/dev/null bs=64M count=1; sleep 1000"]).expect("bundle");
+        let cfg_path = bundle.join("config.json");
+        let mut cfg: serde_json::Value = serde_json::from_slice(&std::fs::read(&cfg_path).expect("read")).expect("json");
+        cfg["linux"]["resources"]["memory"] = serde_json::json!({"limit": 16777216, "swap": 16777216});
+        std::fs::write(&cfg_path, serde_json::to_vec(&cfg).expect("ser")).expect("write");
+        let c = Ctr {
+            root: tmp.state_dir(),
+            id: unique_id("cgoom"),
+            _tmp: tmp,
+        };
+        ok(&hezi(&c.root, &["create", "--bundle", bundle.to_str().expect("utf8"), &c.id]));
+        tmp_guard = ();
+        c
+    };
+    let _ = tmp_guard;
+    let mut child = Command::new(env!("CARGO_BIN_EXE_hezi"))
+        .arg("--root")
+        .arg(&c.root)
+        .args(["events", "--interval", "10s", &c.id])
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("events");
+    ok(&c.run(&["start"]));
+    std::thread::sleep(Duration::from_secs(4));
+    let _ = child.kill();
+    let out = child.wait_with_output().expect("events output");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.lines().any(|l| l.contains(r#""type":"oom""#)),
+        "no oom event in: {text}"
+    );
+}

@@ -1,0 +1,379 @@
+//! End-to-end tests of create/start/run/state/kill/delete/list/ps through the real binary on
+//! busybox bundles. Root only; plain `cargo test` skips them.
+
+#[path = "runtime_helpers.rs"]
+mod helpers;
+
+use std::time::{Duration, Instant};
+
+use helpers::{default_memory_cgroup, host_ns, World};
+use hezi_testsupport::require_root;
+use serde_json::json;
+
+#[test]
+fn namespaces_differ_from_the_host() {
+    require_root!();
+    let w = World::new("rt-ns");
+    let (code, out, err) = w.sh(
+        "for n in pid net ipc uts mnt; do echo $n $(readlink /proc/self/ns/$n); done",
+        |_| {},
+    );
+    assert_eq!(code, 0, "stderr: {err}");
+    for line in out.lines() {
+        let (name, link) = line.split_once(' ').expect("line");
+        assert_ne!(link, host_ns(name), "{name} namespace is the host's");
+        assert!(link.starts_with(&format!("{name}:[")), "{line}");
+    }
+    assert_eq!(out.lines().count(), 5, "{out}");
+}
+
+#[test]
+fn user_groups_env_cwd_hostname_and_rlimits() {
+    require_root!();
+    let w = World::new("rt-proc");
+    let (code, out, err) = w.sh(
+        "id; echo FOO=$FOO; pwd; hostname; ulimit -n; ulimit -Hn; umask",
+        |c| {
+            c["process"]["user"] =
+                json!({"uid": 1000, "gid": 1000, "additionalGids": [10, 29], "umask": 63});
+            c["process"]["env"]
+                .as_array_mut()
+                .expect("env")
+                .push(json!("FOO=bar"));
+            c["process"]["cwd"] = json!("/tmp");
+            c["hostname"] = json!("boxy");
+            c["process"]["rlimits"] =
+                json!([{"type": "RLIMIT_NOFILE", "soft": 4242, "hard": 5000}]);
+        },
+    );
+    assert_eq!(code, 0, "stderr: {err}");
+    let lines: Vec<&str> = out.lines().collect();
+    assert!(
+        lines[0].starts_with("uid=1000(alice) gid=1000(alice)"),
+        "{out}"
+    );
+    assert!(
+        lines[0].contains("10(wheel)") && lines[0].contains("29(audio)"),
+        "{out}"
+    );
+    assert_eq!(
+        &lines[1..],
+        &["FOO=bar", "/tmp", "boxy", "4242", "5000", "0077"],
+        "{out}"
+    );
+}
+
+#[test]
+fn capabilities_match_the_config() {
+    require_root!();
+    let w = World::new("rt-caps");
+    let (code, out, err) = w.sh("grep ^Cap /proc/self/status", |c| {
+        c["process"]["capabilities"] = json!({
+            "bounding": ["CAP_KILL", "CAP_NET_BIND_SERVICE", "CAP_CHOWN"],
+            "effective": ["CAP_KILL", "CAP_CHOWN"],
+            "permitted": ["CAP_KILL", "CAP_CHOWN"],
+            "inheritable": ["CAP_KILL"],
+            "ambient": ["CAP_KILL"]
+        });
+    });
+    assert_eq!(code, 0, "stderr: {err}");
+    // After exec by root: permitted/effective = bounding-limited (inh|amb) plus root's full set
+    // masked by bounding? No: exec as uid 0 gives P' = bounding (root), so read the raw sets.
+    let get = |k: &str| {
+        out.lines()
+            .find(|l| l.starts_with(k))
+            .and_then(|l| l.split_whitespace().nth(1))
+            .map(|h| u64::from_str_radix(h, 16).expect("hex"))
+            .unwrap_or(u64::MAX)
+    };
+    let kill = 1u64 << 5;
+    let chown = 1u64 << 0;
+    let nbs = 1u64 << 10;
+    assert_eq!(get("CapBnd:"), kill | chown | nbs, "{out}");
+    assert_eq!(get("CapInh:"), kill, "{out}");
+    assert_eq!(get("CapAmb:"), kill, "{out}");
+    // uid 0 execve: P' = (P_inh & F_inh) | (F_perm & bset) with a root file = bset; the
+    // runtime's own permitted set is what the kernel then reports.
+    assert_eq!(get("CapPrm:") & !(kill | chown | nbs), 0, "{out}");
+}
+
+#[test]
+fn exit_codes_and_signals_propagate() {
+    require_root!();
+    let w = World::new("rt-exit");
+    let (code, _, err) = w.sh("exit 7", |_| {});
+    assert_eq!(code, 7, "{err}");
+    // Killed from outside while `run` waits: 128 + signal.
+    let id = w.id("sig");
+    let b = w.bundle("sig", &["sleep", "1000"], |_| {});
+    let child = w
+        .hezi()
+        .args(["run", "-b", &b.display().to_string(), &id])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawn run");
+    let t = Instant::now();
+    while w.status(&id) != "running" && t.elapsed() < Duration::from_secs(10) {
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    assert!(w.out(&["kill", &id, "SIGKILL"]).status.success());
+    let o = child.wait_with_output().expect("wait run");
+    assert_eq!(
+        o.status.code(),
+        Some(128 + 9),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    // run deletes the container after it exits
+    assert!(!w.root().join(&id).exists());
+}
+
+#[test]
+fn lifecycle_transitions_and_error_texts() {
+    require_root!();
+    let w = World::new("rt-life");
+    let id = w.id("life");
+    let b = w.bundle("life", &["sleep", "1000"], |_| {});
+    let pidfile = w.tmp.path().join("pid");
+    let (ok, err) = w.detached(&[
+        "create",
+        "-b",
+        &b.display().to_string(),
+        "--pid-file",
+        &pidfile.display().to_string(),
+        &id,
+    ]);
+    assert!(ok, "create: {err}");
+    let pid: i32 = std::fs::read_to_string(&pidfile)
+        .expect("pid file")
+        .trim()
+        .parse()
+        .expect("pid");
+    let st = w.state(&id);
+    assert_eq!(st["status"], "created");
+    assert_eq!(st["pid"], pid);
+    assert_eq!(st["id"], id.as_str());
+    assert_eq!(st["bundle"], b.display().to_string());
+    // a second create with the same id
+    let (ok, err) = w.detached(&["create", "-b", &b.display().to_string(), &id]);
+    assert!(!ok && err.contains("container with id exists"), "{err}");
+    // list shows it
+    let o = w.out(&["list", "-q"]);
+    assert!(String::from_utf8_lossy(&o.stdout).lines().any(|l| l == id));
+    let o = w.out(&["list", "--format", "json"]);
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).expect("list json");
+    assert_eq!(v[0]["status"], "created");
+    // start
+    let o = w.out(&["start", &id]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert_eq!(w.status(&id), "running");
+    let o = w.out(&["start", &id]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("cannot start an already running container")
+    );
+    // ps
+    let o = w.out(&["ps", "--format", "json", &id]);
+    let pids: Vec<i32> = serde_json::from_slice(&o.stdout).expect("ps json");
+    assert_eq!(pids, vec![pid]);
+    // delete refuses a running container
+    let o = w.out(&["delete", &id]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&o.stderr).contains(&format!(
+        "cannot delete container {id} that is not stopped: running"
+    )));
+    // kill
+    let o = w.out(&["kill", &id, "KILL"]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let t = Instant::now();
+    while w.status(&id) != "stopped" && t.elapsed() < Duration::from_secs(10) {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let st = w.state(&id);
+    assert_eq!(st["status"], "stopped");
+    assert_eq!(st["pid"], 0);
+    let o = w.out(&["kill", &id]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("container not running"));
+    let o = w.out(&["start", &id]);
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("cannot start a container that has stopped")
+    );
+    // delete
+    let o = w.out(&["delete", &id]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(!w.root().join(&id).exists());
+    assert!(!default_memory_cgroup(&id).exists());
+    for cmd in ["state", "start", "kill", "delete", "ps"] {
+        let o = w.out(&[cmd, &id]);
+        assert_eq!(o.status.code(), Some(1), "{cmd}");
+        let err = String::from_utf8_lossy(&o.stderr);
+        // The log line escapes the quotes: container \"<id>\" does not exist.
+        assert!(
+            err.contains("does not exist") && err.contains(&id),
+            "{cmd}: {err}"
+        );
+    }
+    assert!(w.out(&["delete", "--force", &id]).status.success());
+}
+
+#[test]
+fn kill_all_and_created_delete() {
+    require_root!();
+    let w = World::new("rt-killall");
+    let id = w.id("ka");
+    let b = w.bundle(
+        "ka",
+        &["sh", "-c", "sleep 1000 & sleep 1000 & wait"],
+        |_| {},
+    );
+    let (ok, err) = w.detached(&["run", "-d", "-b", &b.display().to_string(), &id]);
+    assert!(ok, "{err}");
+    let t = Instant::now();
+    let mut pids: Vec<i32> = Vec::new();
+    while pids.len() < 3 && t.elapsed() < Duration::from_secs(10) {
+        pids =
+            serde_json::from_slice(&w.out(&["ps", "-f", "json", &id]).stdout).unwrap_or_default();
+    }
+    assert_eq!(pids.len(), 3, "{pids:?}");
+    let o = w.out(&["kill", "--all", &id, "9"]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let t = Instant::now();
+    while w.status(&id) != "stopped" && t.elapsed() < Duration::from_secs(10) {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert_eq!(w.status(&id), "stopped");
+    assert!(w.out(&["delete", &id]).status.success());
+    // a created container is deleted without --force (as runc does)
+    let id2 = w.id("ka2");
+    let (ok, err) = w.detached(&["create", "-b", &b.display().to_string(), &id2]);
+    assert!(ok, "{err}");
+    let pid = w.state(&id2)["pid"].as_i64().expect("pid") as i32;
+    assert!(w.out(&["delete", &id2]).status.success());
+    assert!(
+        !std::path::Path::new(&format!("/proc/{pid}/stat")).exists() || {
+            let s = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+            s.contains(") Z")
+        }
+    );
+}
+
+#[test]
+fn failed_create_leaves_nothing_behind() {
+    require_root!();
+    let w = World::new("rt-fail");
+    let cases: Vec<(&str, Box<dyn Fn(&mut serde_json::Value)>, &str)> = vec![
+        (
+            "nocmd",
+            Box::new(|c| c["process"]["args"] = json!(["no-such-command-xyz"])),
+            "executable file not found in $PATH",
+        ),
+        (
+            "badcwd",
+            Box::new(|c| c["process"]["cwd"] = json!("relative")),
+            "process.cwd",
+        ),
+        (
+            "badmount",
+            Box::new(|c| {
+                c["mounts"]
+                    .as_array_mut()
+                    .expect("m")
+                    .push(json!({"destination": "/x", "type": "nosuchfs", "source": "none"}))
+            }),
+            "/x",
+        ),
+        (
+            "badns",
+            Box::new(|c| c["linux"]["namespaces"] = json!([{"type": "pid"}, {"type": "pid"}])),
+            "linux.namespaces[1]",
+        ),
+        (
+            "badhook",
+            Box::new(|c| c["hooks"] = json!({"createRuntime": [{"path": "/bin/false"}]})),
+            "hooks.createRuntime[0]",
+        ),
+        (
+            "badrdt",
+            Box::new(|c| c["linux"]["intelRdt"] = json!({"closID": "x"})),
+            "linux.intelRdt",
+        ),
+    ];
+    for (name, edit, needle) in cases {
+        let id = w.id(name);
+        let b = w.bundle(name, &["true"], |c| edit(c));
+        let (ok, err) = w.detached(&["create", "-b", &b.display().to_string(), &id]);
+        assert!(!ok, "{name}: create should fail");
+        assert!(err.contains(needle), "{name}: {err}");
+        assert!(
+            !w.root().join(&id).exists(),
+            "{name}: state dir left behind"
+        );
+        assert!(
+            !default_memory_cgroup(&id).exists(),
+            "{name}: cgroup left behind"
+        );
+    }
+    let o = w.out(&["list", "-q"]);
+    assert!(String::from_utf8_lossy(&o.stdout).trim().is_empty());
+}
+
+#[test]
+fn hooks_run_in_order_with_state_on_stdin() {
+    require_root!();
+    let w = World::new("rt-hooks");
+    let log = w.tmp.path().join("hooks.log");
+    let hook = |name: &str| json!({"path": "/bin/sh", "args": ["sh", "-c", format!("read -r s; case \"$s\" in *'\"id\"'*) echo {name} >> {};; *) echo {name}-nostate >> {};; esac", log.display(), log.display())]});
+    let id = w.id("hk");
+    let b = w.bundle("hk", &["true"], |c| {
+        c["hooks"] = json!({
+            "prestart": [hook("prestart")],
+            "createRuntime": [hook("createRuntime")],
+            "createContainer": [hook("createContainer")],
+            "poststart": [hook("poststart")],
+            "poststop": [hook("poststop")]
+        });
+    });
+    let (code, _, err) = w.run(&b, &id);
+    assert_eq!(code, 0, "{err}");
+    let text = std::fs::read_to_string(&log).expect("log");
+    assert_eq!(
+        text.lines().collect::<Vec<_>>(),
+        vec![
+            "prestart",
+            "createRuntime",
+            "createContainer",
+            "poststart",
+            "poststop"
+        ],
+        "{text}"
+    );
+}
+
+#[test]
+fn runtime_exe_is_not_reachable_from_the_container_during_setup() {
+    // CVE-2019-5736: while a container's init still runs hezi code (created, waiting on the
+    // exec fifo), a root process of the same pid namespace without CAP_SYS_PTRACE must not
+    // be able to open /proc/1/exe (the host hezi binary).
+    require_root!();
+    let w = World::new("rt-exe");
+    let a = w.id("exea");
+    let ba = w.bundle("exea", &["true"], |_| {});
+    let (ok, err) = w.detached(&["create", "-b", &ba.display().to_string(), &a]);
+    assert!(ok, "{err}");
+    let pid = w.state(&a)["pid"].as_i64().expect("pid");
+    let (code, out, err) = w.sh(
+        "if cat /proc/1/exe > /dev/null 2>&1; then echo OPENED; else echo DENIED; fi; readlink /proc/1/exe || echo NOLINK",
+        |c| {
+            c["linux"]["namespaces"] = json!([
+                {"type": "pid", "path": format!("/proc/{pid}/ns/pid")},
+                {"type": "network"}, {"type": "ipc"}, {"type": "uts"}, {"type": "mount"}
+            ]);
+        },
+    );
+    assert_eq!(code, 0, "{err}");
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines.first().copied(), Some("DENIED"), "{out}");
+    assert_eq!(lines.get(1).copied(), Some("NOLINK"), "{out}");
+}

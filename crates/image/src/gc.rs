@@ -1,0 +1,242 @@
+//! Reachability over names (index.json → indexes → manifests → config + layers), garbage
+//! collection of what no name reaches, and verification of every blob.
+
+use std::collections::{BTreeSet, HashSet};
+use std::fs;
+use std::time::{Duration, SystemTime};
+
+use hezi_digest::Digest;
+
+use crate::document::{self, Descriptor, ImageConfig, Index, Manifest};
+use crate::error::ImageError;
+use crate::media;
+use crate::store::{sniff, BlobInfo, Store};
+
+/// A reference that points at something missing or wrong.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Problem {
+    /// A blob's content does not hash to its name.
+    Corrupt {
+        /// The blob's name.
+        digest: String,
+        /// What it hashes to.
+        actual: String,
+    },
+    /// A blob referenced (from `referrer`) is missing.
+    Missing {
+        /// The missing digest.
+        digest: String,
+        /// The name or document that refers to it.
+        referrer: String,
+    },
+    /// A blob's size differs from its descriptor.
+    WrongSize {
+        /// The blob.
+        digest: String,
+        /// Size in the descriptor.
+        expected: u64,
+        /// Size on disk.
+        actual: u64,
+    },
+    /// A manifest, index or config does not parse.
+    BadDocument {
+        /// The blob.
+        digest: String,
+        /// Why.
+        reason: String,
+    },
+}
+
+impl std::fmt::Display for Problem {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Problem::Corrupt { digest, actual } => write!(f, "blob {digest} is corrupt: content hashes to {actual}"),
+            Problem::Missing { digest, referrer } => write!(f, "blob {digest} is missing (referenced by {referrer})"),
+            Problem::WrongSize { digest, expected, actual } => {
+                write!(f, "blob {digest} has {actual} bytes, its descriptor says {expected}")
+            }
+            Problem::BadDocument { digest, reason } => write!(f, "document {digest} is invalid: {reason}"),
+        }
+    }
+}
+
+/// What the names reach.
+#[derive(Debug, Default)]
+pub struct Reachable {
+    /// Blobs reached (present or not).
+    pub blobs: HashSet<Digest>,
+    /// diffIDs of reached configs (for the overlay layer cache).
+    pub diff_ids: HashSet<Digest>,
+    /// References that could not be followed.
+    pub problems: Vec<Problem>,
+}
+
+/// Walks from every descriptor in index.json. Manifests listed by an index but absent
+/// (other platforms not copied) are not problems.
+pub fn reachable(store: &Store) -> Result<Reachable, ImageError> {
+    let mut r = Reachable::default();
+    for d in store.index()?.manifests {
+        let who = d.ref_name().map(|n| format!("name {n:?}")).unwrap_or_else(|| format!("index.json entry {}", d.digest));
+        visit(store, &d, &who, false, &mut r);
+    }
+    Ok(r)
+}
+
+fn visit(store: &Store, d: &Descriptor, referrer: &str, optional: bool, r: &mut Reachable) {
+    if !r.blobs.insert(d.digest.clone()) {
+        return;
+    }
+    let info = match store.info(&d.digest) {
+        Ok(i) => i,
+        Err(_) => {
+            if !optional {
+                r.problems.push(Problem::Missing { digest: d.digest.to_string(), referrer: referrer.to_string() });
+            }
+            return;
+        }
+    };
+    if info.size != d.size {
+        r.problems.push(Problem::WrongSize { digest: d.digest.to_string(), expected: d.size, actual: info.size });
+        return;
+    }
+    let is_doc = media::is_index(&d.media_type) || media::is_manifest(&d.media_type) || d.media_type.is_empty();
+    let is_config = d.media_type == media::OCI_CONFIG || d.media_type == media::DOCKER_CONFIG;
+    if !is_doc && !is_config {
+        return;
+    }
+    let bytes = match store.read_bytes(&d.digest) {
+        Ok(b) => b,
+        Err(e) => {
+            r.problems.push(Problem::BadDocument { digest: d.digest.to_string(), reason: e.to_string() });
+            return;
+        }
+    };
+    let me = format!("{} {}", if is_config { "config" } else { "document" }, d.digest);
+    if is_config {
+        if let Ok(c) = document::parse::<ImageConfig>(&bytes, &me) {
+            r.diff_ids.extend(c.rootfs.diff_ids);
+        }
+        return;
+    }
+    let mt = if d.media_type.is_empty() { sniff(&bytes) } else { d.media_type.clone() };
+    if media::is_index(&mt) {
+        match document::parse::<Index>(&bytes, &me) {
+            Ok(i) => {
+                for c in &i.manifests {
+                    visit(store, c, &me, true, r);
+                }
+            }
+            Err(e) => r.problems.push(Problem::BadDocument { digest: d.digest.to_string(), reason: e.to_string() }),
+        }
+    } else {
+        match document::parse::<Manifest>(&bytes, &me) {
+            Ok(m) => {
+                visit(store, &m.config, &me, false, r);
+                for l in &m.layers {
+                    visit(store, l, &me, false, r);
+                }
+            }
+            Err(e) => r.problems.push(Problem::BadDocument { digest: d.digest.to_string(), reason: e.to_string() }),
+        }
+    }
+}
+
+/// What garbage collection removed.
+#[derive(Debug, Default)]
+pub struct GcReport {
+    /// Blobs removed.
+    pub removed: Vec<BlobInfo>,
+    /// Bytes freed by removed blobs.
+    pub bytes: u64,
+    /// Unpacked overlay layer directories removed.
+    pub layer_dirs: usize,
+    /// Stale ingest files removed.
+    pub ingest_files: usize,
+}
+
+/// Removes blobs no name reaches, overlay layer directories no reached config lists, and
+/// ingest leftovers older than an hour (from killed imports). Holds the gc lock
+/// exclusively, so it waits for running imports.
+pub fn gc(store: &Store) -> Result<GcReport, ImageError> {
+    let _lock = store.lock_gc(true)?;
+    let reach = reachable(store)?;
+    let mut report = GcReport::default();
+    for b in store.walk()? {
+        if !reach.blobs.contains(&b.digest) {
+            store.delete(&b.digest)?;
+            report.bytes += b.size;
+            report.removed.push(b);
+        }
+    }
+    let layers = store.path().join("layers");
+    if let Ok(rd) = fs::read_dir(&layers) {
+        let keep: BTreeSet<String> = reach.diff_ids.iter().map(|d| d.encoded().to_string()).collect();
+        for ent in rd.flatten() {
+            let name = ent.file_name().to_string_lossy().into_owned();
+            if !keep.contains(&name) {
+                let p = ent.path();
+                fs::remove_dir_all(&p).map_err(ImageError::io_with("remove", &p))?;
+                report.layer_dirs += 1;
+            }
+        }
+    }
+    let ingest = store.path().join("ingest");
+    if let Ok(rd) = fs::read_dir(&ingest) {
+        let cutoff = SystemTime::now() - Duration::from_secs(3600);
+        for ent in rd.flatten() {
+            let old = ent.metadata().and_then(|m| m.modified()).map(|t| t < cutoff).unwrap_or(false);
+            if old {
+                let p = ent.path();
+                let r = if p.is_dir() { fs::remove_dir_all(&p) } else { fs::remove_file(&p) };
+                r.map_err(ImageError::io_with("remove", &p))?;
+                report.ingest_files += 1;
+            }
+        }
+    }
+    Ok(report)
+}
+
+/// What verification found.
+#[derive(Debug, Default)]
+pub struct VerifyReport {
+    /// Blobs re-hashed.
+    pub blobs: usize,
+    /// Bytes re-hashed.
+    pub bytes: u64,
+    /// Damage found (empty means the store is sound).
+    pub problems: Vec<Problem>,
+}
+
+/// Re-hashes every blob and follows every name; reports corrupt blobs, missing blobs,
+/// wrong sizes and unreadable documents.
+pub fn verify(store: &Store) -> Result<VerifyReport, ImageError> {
+    let mut report = VerifyReport::default();
+    for b in store.walk()? {
+        let f = store.reader(&b.digest)?;
+        let actual = Digest::from_reader(b.digest.algorithm(), std::io::BufReader::with_capacity(1 << 20, f))
+            .map_err(ImageError::io_with("read", store.blob_path(&b.digest)))?;
+        report.blobs += 1;
+        report.bytes += b.size;
+        if actual != b.digest {
+            report.problems.push(Problem::Corrupt { digest: b.digest.to_string(), actual: actual.to_string() });
+        }
+    }
+    let corrupt: HashSet<String> = report
+        .problems
+        .iter()
+        .filter_map(|p| match p {
+            Problem::Corrupt { digest, .. } => Some(digest.clone()),
+            _ => None,
+        })
+        .collect();
+    for p in reachable(store)?.problems {
+        // A corrupt document is already reported; do not report it twice.
+        if let Problem::BadDocument { digest, .. } = &p {
+            if corrupt.contains(digest) {
+                continue;
+            }
+        }
+        report.problems.push(p);
+    }
+    Ok(report)
+}

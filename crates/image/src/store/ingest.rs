@@ -1,0 +1,120 @@
+//! Ingest writers: content goes to a uniquely named temp file in `ingest/` and becomes a
+//! blob only after its size and digest are verified, by fsync + rename + directory fsync.
+
+use std::fs::{self, File};
+use std::io::{self, Read, Write};
+use std::path::PathBuf;
+
+use hezi_digest::{Algorithm, Digest, Digester};
+use tempfile::NamedTempFile;
+
+use super::{sync_dir, BlobInfo, Store};
+use crate::error::ImageError;
+
+/// An ingest in progress. Dropping it without [`Writer::commit`] deletes the temp file.
+pub struct Writer {
+    tmp: NamedTempFile,
+    digester: Digester,
+    written: u64,
+    store: Store,
+    buf: io::BufWriter<File>,
+}
+
+impl Writer {
+    pub(super) fn new(store: &Store) -> Result<Writer, ImageError> {
+        Writer::with_algorithm(store, Algorithm::Sha256)
+    }
+
+    pub(super) fn with_algorithm(store: &Store, alg: Algorithm) -> Result<Writer, ImageError> {
+        let dir = store.root.join("ingest");
+        let tmp = tempfile::Builder::new()
+            .prefix("blob-")
+            .tempfile_in(&dir)
+            .map_err(ImageError::io_with("create ingest file in", &dir))?;
+        let file = tmp.as_file().try_clone().map_err(ImageError::io_with("dup", tmp.path().to_path_buf()))?;
+        Ok(Writer {
+            tmp,
+            digester: alg.digester(),
+            written: 0,
+            store: store.clone(),
+            buf: io::BufWriter::with_capacity(1 << 20, file),
+        })
+    }
+
+    /// Bytes written so far.
+    pub fn written(&self) -> u64 {
+        self.written
+    }
+
+    /// The digest of what was written so far.
+    pub fn digest(&self) -> Digest {
+        self.digester.current()
+    }
+
+    /// Copies `reader` in, failing early (naming `expected`) once more than `size` bytes come.
+    pub fn copy_from(&mut self, mut reader: impl Read, size: Option<u64>, expected: &Digest) -> Result<(), ImageError> {
+        let mut buf = vec![0u8; 1 << 20];
+        loop {
+            let n = match reader.read(&mut buf) {
+                Ok(0) => return Ok(()),
+                Ok(n) => n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(ImageError::io("read content of", expected.to_string(), e)),
+            };
+            if let Some(size) = size {
+                if self.written + n as u64 > size {
+                    return Err(ImageError::SizeMismatch {
+                        digest: expected.to_string(),
+                        expected: size,
+                        actual: self.written + n as u64,
+                        truncated_read: true,
+                    });
+                }
+            }
+            self.write_all(&buf[..n]).map_err(ImageError::io_with("write", self.tmp.path().to_path_buf()))?;
+        }
+    }
+
+    /// Verifies size and digest (each only if given), fsyncs and renames the content into
+    /// place. If the blob is already present the temp file is dropped.
+    pub fn commit(mut self, size: Option<u64>, expected: Option<&Digest>) -> Result<BlobInfo, ImageError> {
+        let tmp_path = self.tmp.path().to_path_buf();
+        self.buf.flush().map_err(ImageError::io_with("write", tmp_path.clone()))?;
+        let actual = self.digester.current();
+        let label = expected.map(|d| d.to_string()).unwrap_or_else(|| actual.to_string());
+        if let Some(size) = size {
+            if size != self.written {
+                return Err(ImageError::SizeMismatch { digest: label, expected: size, actual: self.written, truncated_read: false });
+            }
+        }
+        if let Some(d) = expected {
+            if *d != actual {
+                return Err(ImageError::DigestMismatch { expected: d.to_string(), actual: actual.to_string() });
+            }
+        }
+        let target = self.store.blob_path(&actual);
+        let info = BlobInfo { digest: actual, size: self.written };
+        if target.is_file() {
+            return Ok(info);
+        }
+        let dir: PathBuf = target.parent().map(PathBuf::from).unwrap_or_default();
+        fs::create_dir_all(&dir).map_err(ImageError::io_with("create directory", &dir))?;
+        self.tmp.as_file().sync_all().map_err(ImageError::io_with("fsync", tmp_path.clone()))?;
+        self.tmp.persist(&target).map_err(|e| ImageError::io("rename into", &target, e.error))?;
+        sync_dir(&dir)?;
+        Ok(info)
+    }
+}
+
+impl Write for Writer {
+    fn write(&mut self, data: &[u8]) -> io::Result<usize> {
+        let n = self.buf.write(data)?;
+        self.digester.update(&data[..n]);
+        self.written += n as u64;
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.buf.flush()
+    }
+}

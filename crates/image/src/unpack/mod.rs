@@ -1,0 +1,117 @@
+//! Safe, fast unpacking of layer stacks into a rootfs (image-spec layer.md).
+//!
+//! Every path is resolved beneath the rootfs without following symlinks; an entry that would
+//! leave the rootfs is an error and nothing is written outside. Decompression and hashing run
+//! on one thread while files are written on another.
+
+mod apply;
+mod path;
+mod root;
+mod stream;
+
+use std::io::Read;
+use std::path::Path;
+
+pub use stream::{Compression, Expect, Observed};
+
+use crate::error::ImageError;
+
+/// How whiteout entries are applied.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WhiteoutMode {
+    /// Delete what lower layers put there (a flat rootfs).
+    Apply,
+    /// Keep each layer separate and write overlayfs whiteouts (char 0:0 devices and
+    /// `trusted.overlay.opaque=y`), for a layer directory used as an overlay lowerdir.
+    Overlay,
+}
+
+/// Options for unpacking.
+#[derive(Debug, Clone)]
+pub struct UnpackOptions {
+    /// Set owners from the archive (needs root). Default: true when running as root.
+    pub preserve_owner: bool,
+    /// How whiteouts are applied.
+    pub whiteouts: WhiteoutMode,
+}
+
+impl Default for UnpackOptions {
+    fn default() -> Self {
+        UnpackOptions {
+            preserve_owner: nix::unistd::geteuid().is_root(),
+            whiteouts: WhiteoutMode::Apply,
+        }
+    }
+}
+
+/// What unpacking one layer did.
+#[derive(Debug, Clone)]
+pub struct LayerReport {
+    /// Digests and sizes observed while reading.
+    pub observed: Observed,
+    /// Number of tar entries applied.
+    pub entries: u64,
+}
+
+/// Unpacks layers, in order, into one rootfs.
+pub struct Unpacker {
+    applier: apply::Applier,
+}
+
+impl Unpacker {
+    /// Opens (creating if needed) `rootfs` for unpacking.
+    pub fn new(rootfs: &Path, opts: UnpackOptions) -> Result<Unpacker, ImageError> {
+        Ok(Unpacker { applier: apply::Applier::new(rootfs, opts)? })
+    }
+
+    /// Unpacks one layer blob (tar, tar+gzip or tar+zstd, detected from the media type and
+    /// the magic bytes), checking its size, digest and diffID against `expect` at the end.
+    /// On error the rootfs is left partially written; the caller removes it.
+    pub fn layer<R: Read + Send>(&mut self, blob: R, expect: &Expect) -> Result<LayerReport, ImageError> {
+        let mut entries = 0u64;
+        let applier = &mut self.applier;
+        let observed = stream::run(blob, expect, |tar_stream| {
+            let mut archive = tar::Archive::new(tar_stream);
+            let iter = archive.entries().map_err(|e| ImageError::BadEntry {
+                path: String::new(),
+                reason: format!("reading tar stream: {e}"),
+            })?;
+            for entry in iter {
+                let mut entry = entry.map_err(|e| ImageError::BadEntry {
+                    path: format!("(entry after #{entries})"),
+                    reason: format!("reading tar header: {e}"),
+                })?;
+                applier.apply(&mut entry)?;
+                entries += 1;
+            }
+            applier.finish_layer()
+        })?;
+        Ok(LayerReport { observed, entries })
+    }
+}
+
+/// Unpacks `layers` in order into `rootfs`. On any error a rootfs this call created is
+/// removed, so a failed unpack leaves nothing half-written behind.
+pub fn unpack_layers<R, I>(rootfs: &Path, layers: I, opts: UnpackOptions) -> Result<Vec<LayerReport>, ImageError>
+where
+    R: Read + Send,
+    I: IntoIterator<Item = Result<(R, Expect), ImageError>>,
+{
+    let existed = rootfs.exists();
+    let run = || -> Result<Vec<LayerReport>, ImageError> {
+        let mut unpacker = Unpacker::new(rootfs, opts)?;
+        let mut out = Vec::new();
+        for layer in layers {
+            let (reader, expect) = layer?;
+            out.push(unpacker.layer(reader, &expect)?);
+        }
+        Ok(out)
+    };
+    let result = run();
+    if result.is_err() && !existed {
+        if let Err(e) = std::fs::remove_dir_all(rootfs) {
+            tracing::warn!(rootfs = %rootfs.display(), error = %e, "could not remove failed rootfs");
+        }
+    }
+    result
+}

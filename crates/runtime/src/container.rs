@@ -1,0 +1,314 @@
+//! A container that exists under `--root`: load it, derive its status, and act on it
+//! (`start`, `kill`, `delete`, pids). Nothing here forks or re-executes the binary.
+//!
+//! ```no_run
+//! use hezi_runtime::Container;
+//! # fn main() -> Result<(), hezi_runtime::RuntimeError> {
+//! let c = Container::load("/run/hezi".as_ref(), "web")?;
+//! println!("{} is {} (pid {:?})", c.id(), c.status(), c.pid());
+//! # Ok(()) }
+//! ```
+
+use std::fs;
+use std::os::fd::AsFd;
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use hezi_cgroups::{CgroupConfig, CgroupManager, FreezerState};
+use nix::poll::{PollFd, PollFlags, PollTimeout};
+use nix::sys::signal::{kill, Signal};
+use nix::unistd::Pid;
+
+use crate::error::{Result, RuntimeError};
+use crate::hooks::{run_hooks, HookKind};
+use crate::id::validate_id;
+use crate::procinfo;
+use crate::state::{ContainerRecord, OciState, Status, EXEC_FIFO};
+
+/// A container recorded under a state root.
+#[derive(Debug, Clone)]
+pub struct Container {
+    dir: PathBuf,
+    record: ContainerRecord,
+}
+
+impl Container {
+    /// Loads the container `id` from `<root>/<id>/state.json`.
+    /// An unknown id gives `container "<id>" does not exist`.
+    pub fn load(root: &Path, id: &str) -> Result<Self> {
+        validate_id(id).map_err(|_| RuntimeError::NotExist(id.to_string()))?;
+        let dir = root.join(id);
+        let record = ContainerRecord::read(&dir, id)?;
+        Ok(Container { dir, record })
+    }
+
+    /// Builds a container from a record just written by `create`.
+    pub fn from_record(root: &Path, record: ContainerRecord) -> Self {
+        Container {
+            dir: root.join(&record.id),
+            record,
+        }
+    }
+
+    /// Every container under `root`, sorted by id (entries without a readable state are
+    /// skipped, as runc does).
+    pub fn list(root: &Path) -> Result<Vec<Container>> {
+        let entries = match fs::read_dir(root) {
+            Ok(e) => e,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+            Err(e) => return Err(RuntimeError::io(format!("read {}", root.display()), e)),
+        };
+        let mut out: Vec<Container> = entries
+            .flatten()
+            .filter_map(|e| {
+                let id = e.file_name().to_string_lossy().into_owned();
+                Container::load(root, &id).ok()
+            })
+            .collect();
+        out.sort_by(|a, b| a.id().cmp(b.id()));
+        Ok(out)
+    }
+
+    /// The container id.
+    pub fn id(&self) -> &str {
+        &self.record.id
+    }
+
+    /// Everything recorded at create time.
+    pub fn record(&self) -> &ContainerRecord {
+        &self.record
+    }
+
+    /// The container's state directory (`<root>/<id>`).
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// Host pid of the init as recorded (also when stopped).
+    pub fn init_pid(&self) -> i32 {
+        self.record.pid
+    }
+
+    fn init_alive(&self) -> bool {
+        procinfo::is_alive(self.record.pid, Some(self.record.pid_start_time))
+    }
+
+    /// The pid of the init while it runs (`None` once stopped).
+    pub fn pid(&self) -> Option<i32> {
+        self.init_alive().then_some(self.record.pid)
+    }
+
+    /// The status, derived now: stopped when the init is gone (or a zombie, or its pid was
+    /// reused), created while the exec fifo exists, paused when the cgroup is frozen.
+    pub fn status(&self) -> Status {
+        if !self.init_alive() {
+            return Status::Stopped;
+        }
+        if self.dir.join(EXEC_FIFO).exists() {
+            return Status::Created;
+        }
+        match self.cgroup().and_then(|cg| {
+            cg.freezer_state()
+                .map_err(|e| RuntimeError::Cgroup(e.to_string()))
+        }) {
+            Ok(FreezerState::Frozen) | Ok(FreezerState::Freezing) => Status::Paused,
+            _ => Status::Running,
+        }
+    }
+
+    /// The runtime-spec state document.
+    pub fn state(&self) -> OciState {
+        self.record.oci_state(self.status())
+    }
+
+    /// The cgroup of the container, as `hezi_cgroups` needs it.
+    pub fn cgroup_config(&self) -> CgroupConfig {
+        let mut cfg = CgroupConfig::new(self.record.id.clone());
+        cfg.cgroups_path = self.record.cgroup_path.clone();
+        cfg.systemd = self.record.systemd_cgroup;
+        cfg
+    }
+
+    /// The cgroup manager of the container.
+    pub fn cgroup(&self) -> Result<Box<dyn CgroupManager>> {
+        hezi_cgroups::manager_for(&self.cgroup_config())
+            .map_err(|e| RuntimeError::Cgroup(e.to_string()))
+    }
+
+    /// Every pid of the container (from its cgroup; the init alone if that fails).
+    pub fn pids(&self) -> Result<Vec<i32>> {
+        if !self.init_alive() {
+            return Ok(Vec::new());
+        }
+        match self
+            .cgroup()
+            .and_then(|cg| cg.pids().map_err(|e| RuntimeError::Cgroup(e.to_string())))
+        {
+            Ok(mut p) => {
+                p.sort_unstable();
+                Ok(p)
+            }
+            Err(e) => {
+                tracing::warn!(
+                    "container {}: cgroup pids: {e}; reporting only init",
+                    self.id()
+                );
+                Ok(vec![self.record.pid])
+            }
+        }
+    }
+
+    /// Lets a created container run its program: opens the exec fifo for reading (the init
+    /// is blocked opening it for writing), reads its byte, removes the fifo, then runs the
+    /// poststart hooks (failures are warnings).
+    pub fn start(&self) -> Result<()> {
+        match self.status() {
+            Status::Created => {}
+            Status::Stopped => {
+                return Err(RuntimeError::WrongStatus(
+                    "cannot start a container that has stopped".into(),
+                ))
+            }
+            Status::Running => {
+                return Err(RuntimeError::WrongStatus(
+                    "cannot start an already running container".into(),
+                ))
+            }
+            Status::Paused => {
+                return Err(RuntimeError::WrongStatus(
+                    "cannot start a paused container".into(),
+                ))
+            }
+            Status::Creating => {
+                return Err(RuntimeError::WrongStatus(
+                    "cannot start a container that is being created".into(),
+                ))
+            }
+        }
+        let fifo_path = self.dir.join(EXEC_FIFO);
+        let fifo = fs::OpenOptions::new()
+            .read(true)
+            .custom_flags(libc::O_NONBLOCK | libc::O_CLOEXEC)
+            .open(&fifo_path)
+            .map_err(|e| RuntimeError::io(format!("open {}", fifo_path.display()), e))?;
+        loop {
+            let mut fds = [PollFd::new(fifo.as_fd(), PollFlags::POLLIN)];
+            match nix::poll::poll(&mut fds, PollTimeout::from(100u16)) {
+                Ok(0) | Err(nix::errno::Errno::EINTR) => {
+                    if !self.init_alive() {
+                        return Err(RuntimeError::WrongStatus(
+                            "cannot start a container that has stopped".into(),
+                        ));
+                    }
+                }
+                Ok(_) => break,
+                Err(e) => return Err(RuntimeError::sys("poll exec fifo", e)),
+            }
+        }
+        let mut buf = [0u8; 1];
+        let n = nix::unistd::read(fifo.as_fd(), &mut buf)
+            .map_err(|e| RuntimeError::sys("read exec fifo", e))?;
+        if n != 1 {
+            return Err(RuntimeError::WrongStatus(format!(
+                "container {}: init closed the exec fifo without starting",
+                self.id()
+            )));
+        }
+        fs::remove_file(&fifo_path)
+            .map_err(|e| RuntimeError::io(format!("remove {}", fifo_path.display()), e))?;
+        let hooks = self.record.config.hooks().as_ref();
+        if hooks.is_some() {
+            let json =
+                serde_json::to_vec(&self.record.oci_state(Status::Running)).unwrap_or_default();
+            run_hooks(hooks, HookKind::Poststart, &json)?;
+        }
+        Ok(())
+    }
+
+    /// Sends `sig` to the init, or with `all` to every process of the container.
+    pub fn kill(&self, sig: Signal, all: bool) -> Result<()> {
+        if !self.init_alive() {
+            return Err(RuntimeError::WrongStatus("container not running".into()));
+        }
+        if all {
+            let cg = self.cgroup()?;
+            cg.kill_all(sig as i32)
+                .map_err(|e| RuntimeError::Cgroup(e.to_string()))?;
+            if sig == Signal::SIGKILL && self.status() == Status::Paused {
+                let _ = cg.freeze(FreezerState::Thawed);
+            }
+            return Ok(());
+        }
+        match kill(Pid::from_raw(self.record.pid), sig) {
+            Ok(()) => Ok(()),
+            Err(nix::errno::Errno::ESRCH) => {
+                Err(RuntimeError::WrongStatus("process already finished".into()))
+            }
+            Err(e) => Err(RuntimeError::sys(
+                format!("kill container {} init {}", self.id(), self.record.pid),
+                e,
+            )),
+        }
+    }
+
+    /// Deletes the container: a stopped or created one at once; a running or paused one only
+    /// with `force` (SIGKILL everything first). Removes the cgroup and the state directory,
+    /// then runs the poststop hooks (failures are warnings).
+    pub fn delete(self, force: bool) -> Result<()> {
+        let status = self.status();
+        match status {
+            Status::Stopped | Status::Created => {}
+            Status::Running | Status::Paused | Status::Creating if !force => {
+                return Err(RuntimeError::WrongStatus(format!(
+                    "cannot delete container {} that is not stopped: {status}",
+                    self.id()
+                )))
+            }
+            _ => {}
+        }
+        self.destroy()
+    }
+
+    /// Kills whatever is left, removes cgroup and state, runs poststop hooks.
+    fn destroy(self) -> Result<()> {
+        let cg = self.cgroup();
+        if self.init_alive() {
+            let _ = kill(Pid::from_raw(self.record.pid), Signal::SIGKILL);
+            if let Ok(cg) = &cg {
+                let _ = cg.kill_all(libc::SIGKILL);
+                let _ = cg.freeze(FreezerState::Thawed);
+            }
+            self.wait_gone(Duration::from_secs(10));
+        }
+        if let Ok(cg) = &cg {
+            cg.destroy()
+                .map_err(|e| RuntimeError::Cgroup(e.to_string()))?;
+        }
+        fs::remove_dir_all(&self.dir)
+            .or_else(|e| {
+                if e.kind() == std::io::ErrorKind::NotFound {
+                    Ok(())
+                } else {
+                    Err(e)
+                }
+            })
+            .map_err(|e| RuntimeError::io(format!("remove {}", self.dir.display()), e))?;
+        let hooks = self.record.config.hooks().as_ref();
+        if hooks.is_some() {
+            let json =
+                serde_json::to_vec(&self.record.oci_state(Status::Stopped)).unwrap_or_default();
+            run_hooks(hooks, HookKind::Poststop, &json)?;
+        }
+        Ok(())
+    }
+
+    fn wait_gone(&self, limit: Duration) {
+        let deadline = Instant::now() + limit;
+        let mut nap = Duration::from_micros(200);
+        while self.init_alive() && Instant::now() < deadline {
+            std::thread::sleep(nap);
+            nap = (nap * 2).min(Duration::from_millis(20));
+        }
+    }
+}

@@ -1,0 +1,407 @@
+//! `create`: read bundle → validate → plan → one clone → parent-side setup (id maps, cgroup,
+//! hooks) while the init builds the container → record state. Every step that leaves
+//! something behind pushes an undo onto a [`Cleanup`] guard, so a failure leaves no process,
+//! cgroup or state directory.
+
+use std::fs;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::os::unix::fs::DirBuilderExt;
+use std::os::unix::net::UnixStream;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use hezi_cgroups::{CgroupConfig, CgroupManager};
+use hezi_seccomp::CompiledFilter;
+use nix::sys::signal::{kill, Signal};
+use nix::sys::wait::waitpid;
+use nix::unistd::Pid;
+use oci_spec::runtime::{LinuxNamespaceType, Spec};
+
+use crate::clone::{clone_process, Forked};
+use crate::container::Container;
+use crate::error::{Result, RuntimeError};
+use crate::hooks::{run_hooks, HookKind};
+use crate::id::validate_id;
+use crate::idmap;
+use crate::init::{self, InitContext};
+use crate::namespaces::NamespacePlan;
+use crate::parentns::{time_offsets, ParentNs};
+use crate::process::plan::ProcessPlan;
+use crate::procinfo;
+use crate::rootfs::{RootfsOptions, RootfsPlan};
+use crate::state::{now_rfc3339, user_name, write_atomic, ContainerRecord, Status, EXEC_FIFO};
+use crate::sync::{self, SyncMsg};
+
+/// What `hezi create` (and `run`) pass in.
+#[derive(Debug, Clone, Default)]
+pub struct CreateOptions {
+    /// The state root (`--root`).
+    pub root: PathBuf,
+    /// The container id.
+    pub id: String,
+    /// The bundle directory.
+    pub bundle: PathBuf,
+    /// `--pid-file`.
+    pub pid_file: Option<PathBuf>,
+    /// `--console-socket`.
+    pub console_socket: Option<PathBuf>,
+    /// `--no-pivot`.
+    pub no_pivot: bool,
+    /// `--no-new-keyring`.
+    pub no_new_keyring: bool,
+    /// `--preserve-fds`.
+    pub preserve_fds: u32,
+    /// `--systemd-cgroup`.
+    pub systemd_cgroup: bool,
+}
+
+/// Undo actions run in reverse order unless disarmed.
+#[derive(Default)]
+struct Cleanup {
+    child: Option<Pid>,
+    cgroup: Option<Box<dyn CgroupManager>>,
+    dir: Option<PathBuf>,
+}
+
+impl Drop for Cleanup {
+    fn drop(&mut self) {
+        if let Some(pid) = self.child.take() {
+            let _ = kill(pid, Signal::SIGKILL);
+            let _ = waitpid(pid, None);
+        }
+        if let Some(cg) = self.cgroup.take() {
+            if let Err(e) = cg.destroy() {
+                tracing::warn!("cleanup: cgroup: {e}");
+            }
+        }
+        if let Some(dir) = self.dir.take() {
+            let _ = fs::remove_dir_all(dir);
+        }
+    }
+}
+
+impl Cleanup {
+    fn disarm(&mut self) {
+        self.child = None;
+        self.cgroup = None;
+        self.dir = None;
+    }
+}
+
+/// Reads and parses `<bundle>/config.json`.
+pub fn load_config(bundle: &Path) -> Result<Spec> {
+    let path = bundle.join("config.json");
+    let data = fs::read(&path).map_err(|e| RuntimeError::Config {
+        bundle: bundle.to_path_buf(),
+        msg: format!("read config.json: {e}"),
+    })?;
+    serde_json::from_slice(&data).map_err(|e| RuntimeError::Config {
+        bundle: bundle.to_path_buf(),
+        msg: format!("config.json: {e}"),
+    })
+}
+
+/// Refuses settings this runtime cannot apply (never silently ignored).
+pub fn check_supported(spec: &Spec, ns: &NamespacePlan) -> Result<()> {
+    let unsupported = |setting: &str, msg: &str| {
+        Err(RuntimeError::Unsupported {
+            setting: setting.into(),
+            msg: msg.into(),
+        })
+    };
+    if !ns.is_new(LinuxNamespaceType::Mount) && !ns.has(LinuxNamespaceType::Mount) {
+        return unsupported(
+            "linux.namespaces",
+            "a mount namespace is required to set up the rootfs",
+        );
+    }
+    if spec.hostname().as_deref().is_some_and(|h| !h.is_empty())
+        && !ns.is_new(LinuxNamespaceType::Uts)
+    {
+        return unsupported(
+            "hostname",
+            "unable to set hostname without a private UTS namespace",
+        );
+    }
+    if spec.domainname().as_deref().is_some_and(|h| !h.is_empty())
+        && !ns.is_new(LinuxNamespaceType::Uts)
+    {
+        return unsupported(
+            "domainname",
+            "unable to set domainname without a private UTS namespace",
+        );
+    }
+    if let Some(linux) = spec.linux() {
+        if linux.intel_rdt().is_some() {
+            return unsupported("linux.intelRdt", "Intel RDT is not supported by this build");
+        }
+        if linux.net_devices().as_ref().is_some_and(|d| !d.is_empty()) {
+            return unsupported(
+                "linux.netDevices",
+                "moving network devices is not supported by this build",
+            );
+        }
+        if linux.memory_policy().is_some() {
+            return unsupported(
+                "linux.memoryPolicy",
+                "memory policies are not supported by this build",
+            );
+        }
+        if linux
+            .mount_label()
+            .as_deref()
+            .is_some_and(|s| !s.is_empty())
+        {
+            return unsupported(
+                "linux.mountLabel",
+                "SELinux labels are not supported by this build",
+            );
+        }
+        if linux.time_offsets().as_ref().is_some_and(|t| !t.is_empty())
+            && !ns.is_new(LinuxNamespaceType::Time)
+        {
+            return unsupported(
+                "linux.timeOffsets",
+                "time offsets need a new time namespace",
+            );
+        }
+        if ns.is_new(LinuxNamespaceType::User)
+            && (linux.uid_mappings().as_ref().map_or(true, |m| m.is_empty())
+                || linux.gid_mappings().as_ref().map_or(true, |m| m.is_empty()))
+        {
+            return unsupported(
+                "linux.uidMappings",
+                "a new user namespace needs uidMappings and gidMappings",
+            );
+        }
+    }
+    ns.check()
+}
+
+/// Compiles `linux.seccomp` (None when absent).
+pub fn compile_seccomp(spec: &Spec) -> Result<Option<CompiledFilter>> {
+    let Some(profile) = spec.linux().as_ref().and_then(|l| l.seccomp().clone()) else {
+        return Ok(None);
+    };
+    let filter = hezi_seccomp::compile(&profile)
+        .map_err(|e| RuntimeError::Seccomp(format!("linux.seccomp: {e}")))?;
+    if filter.has_notify() {
+        return Err(RuntimeError::Unsupported {
+            setting: "linux.seccomp".into(),
+            msg: "SCMP_ACT_NOTIFY (listenerPath) is not supported by this build".into(),
+        });
+    }
+    Ok(Some(filter))
+}
+
+fn abs(p: &Path) -> Result<PathBuf> {
+    fs::canonicalize(p).map_err(|e| RuntimeError::io(format!("bundle {}", p.display()), e))
+}
+
+fn make_fifo(path: &Path) -> Result<OwnedFd> {
+    nix::unistd::mkfifo(path, nix::sys::stat::Mode::from_bits_truncate(0o622))
+        .map_err(|e| RuntimeError::sys(format!("mkfifo {}", path.display()), e))?;
+    // mkfifo honours the umask; the init may run as any user, so force 0622.
+    let _ = fs::set_permissions(path, std::os::unix::fs::PermissionsExt::from_mode(0o622));
+    let c = std::ffi::CString::new(path.as_os_str().as_encoded_bytes()).unwrap_or_default();
+    // SAFETY: open of a NUL-terminated path; fd owned below.
+    let fd = unsafe { libc::open(c.as_ptr(), libc::O_PATH | libc::O_CLOEXEC) };
+    if fd < 0 {
+        return Err(RuntimeError::io(
+            format!("open {}", path.display()),
+            std::io::Error::last_os_error(),
+        ));
+    }
+    // SAFETY: fresh fd.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+}
+
+/// Creates the container and leaves its init waiting for `start`. The calling process must be
+/// single-threaded (the init is cloned from it and may allocate).
+pub fn create(opts: &CreateOptions) -> Result<Container> {
+    let t0 = Instant::now();
+    let span = tracing::debug_span!("create", id = %opts.id);
+    let _enter = span.enter();
+    validate_id(&opts.id)?;
+    let dir = opts.root.join(&opts.id);
+    if dir.exists() {
+        return Err(RuntimeError::Exists(opts.id.clone()));
+    }
+    let bundle = abs(&opts.bundle)?;
+    let spec = load_config(&bundle)?;
+    let ns = NamespacePlan::from_spec(&spec)?;
+    check_supported(&spec, &ns)?;
+    let mut process = ProcessPlan::from_spec(&spec)?;
+    process.preserve_fds = opts.preserve_fds;
+    let seccomp = compile_seccomp(&spec)?;
+    let rootfs_opts = RootfsOptions {
+        no_pivot: opts.no_pivot,
+        in_user_ns: ns.has(LinuxNamespaceType::User),
+        terminal: process.terminal,
+        new_cgroup_ns: ns.is_new(LinuxNamespaceType::Cgroup),
+        new_mount_ns: ns.is_new(LinuxNamespaceType::Mount),
+    };
+    let rootfs = RootfsPlan::new(&spec, &bundle, rootfs_opts)
+        .map_err(|e| RuntimeError::Rootfs(e.to_string()))?;
+    if process.terminal && opts.console_socket.is_none() {
+        return Err(RuntimeError::Unsupported {
+            setting: "process.terminal".into(),
+            msg: "cannot allocate tty if hezi will detach without setting console socket".into(),
+        });
+    }
+    let offsets = time_offsets(&spec)?;
+    tracing::debug!(elapsed_us = t0.elapsed().as_micros() as u64, "plan ready");
+
+    // Cgroup (validated before anything exists).
+    let linux = spec.linux().clone().unwrap_or_default();
+    let resources = crate::devices::with_default_devices(
+        &linux.resources().clone().unwrap_or_default(),
+        linux.devices().as_deref().unwrap_or(&[]),
+    );
+    let mut cg_cfg = CgroupConfig::new(opts.id.clone());
+    cg_cfg.cgroups_path = linux
+        .cgroups_path()
+        .as_ref()
+        .map(|p| p.to_string_lossy().into_owned());
+    cg_cfg.systemd = opts.systemd_cgroup;
+    let cg = hezi_cgroups::manager_for(&cg_cfg).map_err(|e| RuntimeError::Cgroup(e.to_string()))?;
+    cg.validate(&resources)
+        .map_err(|e| RuntimeError::Cgroup(format!("linux.resources: {e}")))?;
+
+    let mut cleanup = Cleanup::default();
+    fs::create_dir_all(&opts.root)
+        .map_err(|e| RuntimeError::io(format!("create {}", opts.root.display()), e))?;
+    match fs::DirBuilder::new().mode(0o711).create(&dir) {
+        Ok(()) => cleanup.dir = Some(dir.clone()),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+            return Err(RuntimeError::Exists(opts.id.clone()))
+        }
+        Err(e) => return Err(RuntimeError::io(format!("create {}", dir.display()), e)),
+    }
+    cg.create()
+        .map_err(|e| RuntimeError::Cgroup(e.to_string()))?;
+    let cg_fd = cg.clone_into_fd();
+    cleanup.cgroup = Some(cg);
+    let fifo = make_fifo(&dir.join(EXEC_FIFO))?;
+    let console = match (&opts.console_socket, process.terminal) {
+        (Some(p), true) => Some(UnixStream::connect(p).map_err(|e| {
+            RuntimeError::io(format!("--console-socket: connect {}", p.display()), e)
+        })?),
+        _ => None,
+    };
+    let (parent_sock, child_sock) = sync::pair()?;
+    let rootfs_path = rootfs.rootfs.clone();
+    let created = now_rfc3339();
+    let owner = user_name(nix::unistd::geteuid().as_raw());
+    let mut record = ContainerRecord {
+        id: opts.id.clone(),
+        pid: 0,
+        pid_start_time: 0,
+        bundle: bundle.clone(),
+        rootfs: rootfs_path,
+        created,
+        owner,
+        cgroup_path: cg_cfg.cgroups_path.clone(),
+        systemd_cgroup: opts.systemd_cgroup,
+        config: spec.clone(),
+    };
+    let ctx = InitContext {
+        ns: &ns,
+        process: &process,
+        rootfs: &rootfs,
+        sync: &child_sock,
+        parent_sync: parent_sock.raw(),
+        fifo: fifo.as_raw_fd(),
+        console_socket: console.as_ref().map(|c| c.as_raw_fd()),
+        hooks: spec.hooks().as_ref(),
+        seccomp: seccomp.as_ref(),
+        keyring: (!opts.no_new_keyring).then(|| format!("_ses.{}", opts.id)),
+        console_size: process_console_size(&spec),
+        state: record.oci_state(Status::Creating),
+    };
+
+    let t_clone = Instant::now();
+    let parent_ns = ParentNs::enter(&ns, &offsets)?;
+    let forked = clone_process(ns.clone_flags(), cg_fd.as_ref().map(|f| f.as_raw_fd()));
+    let forked = match forked {
+        Ok(Forked::Child) => init::run(&ctx),
+        other => other,
+    };
+    let restored = parent_ns.restore();
+    let pid = forked?;
+    let Forked::Parent(pid) = pid else {
+        return Err(RuntimeError::Child("clone returned twice".into()));
+    };
+    cleanup.child = Some(pid);
+    restored?;
+    drop(child_sock);
+    drop(console);
+    tracing::debug!(
+        pid = pid.as_raw(),
+        elapsed_us = t_clone.elapsed().as_micros() as u64,
+        "init cloned"
+    );
+
+    if ns.is_new(LinuxNamespaceType::User) {
+        idmap::write_maps(
+            pid.as_raw(),
+            linux.uid_mappings().as_deref().unwrap_or(&[]),
+            linux.gid_mappings().as_deref().unwrap_or(&[]),
+        )?;
+    }
+    if let Some(cg) = &cleanup.cgroup {
+        if cg_fd.is_none() {
+            cg.add_task(pid.as_raw())
+                .map_err(|e| RuntimeError::Cgroup(e.to_string()))?;
+        }
+        cg.apply(&resources)
+            .map_err(|e| RuntimeError::Cgroup(format!("linux.resources: {e}")))?;
+    }
+    if let Some(adj) = process.oom_score_adj {
+        let path = format!("/proc/{}/oom_score_adj", pid.as_raw());
+        fs::write(&path, adj.to_string())
+            .map_err(|e| RuntimeError::io(format!("process.oomScoreAdj: write {path}"), e))?;
+    }
+    record.pid = pid.as_raw();
+    record.pid_start_time = procinfo::stat(pid.as_raw())
+        .map(|s| s.start_time)
+        .unwrap_or(0);
+    parent_sock.send(&SyncMsg::Go {
+        host_pid: pid.as_raw(),
+    })?;
+    loop {
+        match parent_sock.recv()? {
+            Some(SyncMsg::RunHooks) => {
+                let json =
+                    serde_json::to_vec(&record.oci_state(Status::Creating)).unwrap_or_default();
+                let hooks = spec.hooks().as_ref();
+                run_hooks(hooks, HookKind::Prestart, &json)?;
+                run_hooks(hooks, HookKind::CreateRuntime, &json)?;
+                parent_sock.send(&SyncMsg::HooksDone)?;
+            }
+            Some(SyncMsg::Ready) => break,
+            Some(SyncMsg::Error(msg)) => return Err(RuntimeError::Child(msg)),
+            Some(other) => {
+                return Err(RuntimeError::Child(format!(
+                    "unexpected sync message {other:?}"
+                )))
+            }
+            None => return Err(RuntimeError::Child("init exited during setup".into())),
+        }
+    }
+    record.save(&dir)?;
+    if let Some(pf) = &opts.pid_file {
+        write_atomic(pf, pid.as_raw().to_string().as_bytes())?;
+    }
+    cleanup.disarm();
+    tracing::debug!(elapsed_us = t0.elapsed().as_micros() as u64, "created");
+    Ok(Container::from_record(&opts.root, record))
+}
+
+fn process_console_size(spec: &Spec) -> Option<(u16, u16)> {
+    let b = spec.process().as_ref()?.console_size()?;
+    Some((
+        b.height().min(u16::MAX as u64) as u16,
+        b.width().min(u16::MAX as u64) as u16,
+    ))
+}

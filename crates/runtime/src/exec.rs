@@ -1,0 +1,179 @@
+//! `exec`: run another process in a running container. The parent enters the container's pid
+//! and time namespaces (they apply to its children only) and forks once; the child joins the
+//! other namespaces (user first, mount last), is placed in the cgroup by the parent, applies
+//! the process settings like the init does and execs. The sync socket is close-on-exec, so a
+//! clean EOF tells the parent the exec happened; a setup error arrives as a message.
+//!
+//! The child is non-dumpable from its first instruction until exec (CVE-2019-5736: container
+//! processes cannot open `/proc/<pid>/exe` of the joining runtime).
+
+use std::convert::Infallible;
+use std::fs::File;
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
+use std::os::unix::net::UnixStream;
+use std::path::PathBuf;
+
+use nix::sys::signal::{kill, Signal};
+use nix::sys::wait::waitpid;
+use nix::unistd::Pid;
+use oci_spec::runtime::{LinuxNamespaceType, Process};
+
+use crate::clone::{clone_process, Forked};
+use crate::console;
+use crate::container::Container;
+use crate::create::compile_seccomp;
+use crate::error::{Result, RuntimeError};
+use crate::init::{exec as execve, mark_fds_cloexec, resolve_exec};
+use crate::namespaces::{clone_flag, proc_name, NamespacePlan, JOIN_ORDER};
+use crate::process::apply;
+use crate::process::plan::ProcessPlan;
+use crate::process::sys::{LinuxSys, ProcessSys};
+use crate::state::{write_atomic, Status};
+use crate::sync::{self, SyncMsg, SyncSocket};
+
+/// What `hezi exec` passes in.
+#[derive(Debug, Clone, Default)]
+pub struct ExecOptions {
+    /// The process to run (runtime-spec `Process`).
+    pub process: Process,
+    /// `--pid-file`.
+    pub pid_file: Option<PathBuf>,
+    /// `--console-socket` (needed when `process.terminal`).
+    pub console_socket: Option<PathBuf>,
+    /// `--preserve-fds`.
+    pub preserve_fds: u32,
+    /// `--ignore-paused`.
+    pub ignore_paused: bool,
+}
+
+/// Starts the process in `c` and returns its host pid (a child of the caller).
+pub fn exec(c: &Container, opts: &ExecOptions) -> Result<Pid> {
+    match c.status() {
+        Status::Running | Status::Created => {}
+        Status::Paused if opts.ignore_paused => {}
+        Status::Paused => return Err(RuntimeError::WrongStatus("cannot exec in a paused container (use --ignore-paused to override)".into())),
+        _ => return Err(RuntimeError::WrongStatus("cannot exec in a stopped container".into())),
+    }
+    let init_pid = c.init_pid();
+    let spec = &c.record().config;
+    let mut plan = ProcessPlan::from_process(&opts.process)?;
+    plan.preserve_fds = opts.preserve_fds;
+    if plan.terminal && opts.console_socket.is_none() {
+        return Err(RuntimeError::Unsupported {
+            setting: "--tty".into(),
+            msg: "cannot allocate tty if hezi will detach without setting console socket".into(),
+        });
+    }
+    let seccomp = compile_seccomp(spec)?;
+    let ns = NamespacePlan::from_spec(spec)?;
+    // Open every namespace of the init now (before it could exit), in join order.
+    let mut fds: Vec<(LinuxNamespaceType, File)> = Vec::new();
+    for t in JOIN_ORDER {
+        if ns.has(t) {
+            let path = format!("/proc/{init_pid}/ns/{}", proc_name(t));
+            let f = File::open(&path).map_err(|e| RuntimeError::io(format!("open {path}"), e))?;
+            fds.push((t, f));
+        }
+    }
+    let cg = c.cgroup()?;
+    let console = match (&opts.console_socket, plan.terminal) {
+        (Some(p), true) => Some(UnixStream::connect(p).map_err(|e| RuntimeError::io(format!("--console-socket: connect {}", p.display()), e))?),
+        _ => None,
+    };
+    // pid and time namespaces apply to children: enter them here, fork once.
+    for (t, f) in &fds {
+        if matches!(t, LinuxNamespaceType::Pid | LinuxNamespaceType::Time) {
+            nix::sched::setns(f.as_fd(), clone_flag(*t)).map_err(|e| RuntimeError::sys(format!("setns {} of container {}", proc_name(*t), c.id()), e))?;
+        }
+    }
+    let (parent_sock, child_sock) = sync::pair()?;
+    let cg_fd = cg.clone_into_fd();
+    let forked = clone_process(nix::sched::CloneFlags::empty(), cg_fd.as_ref().map(|f| f.as_raw_fd()))?;
+    if forked == Forked::Child {
+        // SAFETY: closing our copy of the parent's end.
+        unsafe { libc::close(parent_sock.raw()) };
+        let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            child(&child_sock, &fds, &plan, seccomp.as_ref(), console.as_ref().map(|s| s.as_fd()))
+        }));
+        let msg = match r {
+            Ok(Err(e)) => e.to_string(),
+            Ok(Ok(never)) => match never {},
+            Err(_) => "exec child panicked".into(),
+        };
+        let _ = child_sock.send(&SyncMsg::Error(msg));
+        // SAFETY: _exit without running the parent's destructors.
+        unsafe { libc::_exit(1) }
+    }
+    let Forked::Parent(pid) = forked else { unreachable!("handled above") };
+    drop(child_sock);
+    drop(console);
+    let fail = |e: RuntimeError| {
+        let _ = kill(pid, Signal::SIGKILL);
+        let _ = waitpid(pid, None);
+        e
+    };
+    if cg_fd.is_none() {
+        cg.add_task(pid.as_raw()).map_err(|e| fail(RuntimeError::Cgroup(e.to_string())))?;
+    }
+    if let Some(adj) = plan.oom_score_adj {
+        let path = format!("/proc/{}/oom_score_adj", pid.as_raw());
+        std::fs::write(&path, adj.to_string()).map_err(|e| fail(RuntimeError::io(format!("process.oomScoreAdj: write {path}"), e)))?;
+    }
+    parent_sock.send(&SyncMsg::Go { host_pid: pid.as_raw() }).map_err(fail)?;
+    match parent_sock.recv().map_err(fail)? {
+        None => {}
+        Some(SyncMsg::Error(msg)) => return Err(fail(RuntimeError::Child(msg))),
+        Some(other) => return Err(fail(RuntimeError::Child(format!("unexpected sync message {other:?}")))),
+    }
+    if let Some(pf) = &opts.pid_file {
+        write_atomic(pf, pid.as_raw().to_string().as_bytes())?;
+    }
+    Ok(pid)
+}
+
+fn child(
+    sync: &SyncSocket,
+    fds: &[(LinuxNamespaceType, File)],
+    plan: &ProcessPlan,
+    seccomp: Option<&hezi_seccomp::CompiledFilter>,
+    console_sock: Option<BorrowedFd<'_>>,
+) -> Result<Infallible> {
+    // SAFETY: prctl with integer arguments.
+    unsafe { libc::prctl(libc::PR_SET_DUMPABLE, 0, 0, 0, 0) };
+    match sync.recv()? {
+        Some(SyncMsg::Go { .. }) => {}
+        _ => return Err(RuntimeError::Child("parent went away".into())),
+    }
+    for (t, f) in fds {
+        if !matches!(t, LinuxNamespaceType::Pid | LinuxNamespaceType::Time) {
+            nix::sched::setns(f.as_fd(), clone_flag(*t)).map_err(|e| RuntimeError::sys(format!("setns {}", proc_name(*t)), e))?;
+        }
+    }
+    let mut sys = LinuxSys;
+    apply::apply_limits(plan, &mut sys)?;
+    let mut slave: Option<OwnedFd> = None;
+    if plan.terminal {
+        let sock = console_sock.ok_or_else(|| RuntimeError::Unsupported { setting: "--tty".into(), msg: "needs --console-socket".into() })?;
+        let pty = console::open_pty(std::path::Path::new("/"), None)?;
+        console::send_fd(sock, "/dev/ptmx", pty.master.as_fd())?;
+        drop(pty.master);
+        slave = Some(pty.slave);
+    }
+    if let Some(s) = slave.take() {
+        console::make_controlling(s.as_fd())?;
+    }
+    let (exe, argv, envp) = resolve_exec(plan)?;
+    if let Some(f) = seccomp.filter(|_| !plan.no_new_privs) {
+        hezi_seccomp::install(f).map_err(|e| RuntimeError::Seccomp(e.to_string()))?;
+    }
+    apply::apply_identity(plan, &mut sys)?;
+    apply::enter_cwd(&plan.cwd, &mut sys)?;
+    mark_fds_cloexec(3 + plan.preserve_fds)?;
+    if let Some(f) = seccomp.filter(|_| plan.no_new_privs) {
+        hezi_seccomp::install(f).map_err(|e| RuntimeError::Seccomp(e.to_string()))?;
+    }
+    if let Some(cpus) = &plan.cpu_affinity_final {
+        sys.set_cpu_affinity(cpus).map_err(|e| RuntimeError::io("process.execCPUAffinity.final", e))?;
+    }
+    execve(&exe, &argv, &envp)
+}

@@ -1,0 +1,422 @@
+//! The container init, after the clone: sync with the parent, build the container's view
+//! (uts, rootfs, console, limits, identity), report `Ready`, wait on the exec fifo for
+//! `start`, then exec the user's program directly (no runtime process stays in the container).
+//!
+//! CVE-2019-5736 defence: the init makes itself non-dumpable (`PR_SET_DUMPABLE 0`) as its first
+//! act, so no process in the container can open `/proc/<init>/exe` (the host `hezi` binary) or
+//! ptrace it while the runtime code runs; `execve` of the user's program replaces the image
+//! and resets dumpability, after which `/proc/<pid>/exe` is the container's own binary. No
+//! copy of the runtime binary is made, so start costs nothing extra. `hezi exec` does the
+//! same in its joining child.
+
+use std::convert::Infallible;
+use std::ffi::CString;
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+
+use hezi_seccomp::CompiledFilter;
+use oci_spec::runtime::{Hooks, LinuxNamespaceType};
+
+use crate::console;
+use crate::error::{Result, RuntimeError};
+use crate::hooks::{run_hooks, HookKind};
+use crate::namespaces::{clone_flag, NamespacePlan};
+use crate::process::apply;
+use crate::process::plan::{ProcessPlan, DEFAULT_PATH};
+use crate::process::sys::{LinuxSys, ProcessSys};
+use crate::rootfs::{self, RootfsPlan};
+use crate::state::OciState;
+use crate::sync::{SyncMsg, SyncSocket};
+
+/// Everything the init needs, prepared by the parent before the clone.
+pub struct InitContext<'a> {
+    /// The namespaces.
+    pub ns: &'a NamespacePlan,
+    /// The process to apply and exec.
+    pub process: &'a ProcessPlan,
+    /// The rootfs plan.
+    pub rootfs: &'a RootfsPlan,
+    /// The init's end of the sync channel.
+    pub sync: &'a SyncSocket,
+    /// The parent's end (closed in the child).
+    pub parent_sync: RawFd,
+    /// O_PATH fd of `<root>/<id>/exec.fifo`.
+    pub fifo: RawFd,
+    /// Connected `--console-socket`, when `process.terminal`.
+    pub console_socket: Option<RawFd>,
+    /// Hooks from config.json.
+    pub hooks: Option<&'a Hooks>,
+    /// The compiled seccomp filter.
+    pub seccomp: Option<&'a CompiledFilter>,
+    /// Session keyring name to join (`_ses.<id>`), unless `--no-new-keyring`.
+    pub keyring: Option<String>,
+    /// `process.consoleSize` (height, width).
+    pub console_size: Option<(u16, u16)>,
+    /// State document for the hooks (pid filled in from the parent's `Go`).
+    pub state: OciState,
+}
+
+/// Entry point of the init child; never returns.
+pub fn run(ctx: &InitContext<'_>) -> ! {
+    // SAFETY: closing the parent's end of the socketpair, an fd this process owns a copy of.
+    unsafe { libc::close(ctx.parent_sync) };
+    let before = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| prepare(ctx)));
+    let ready = match before {
+        Ok(Ok(r)) => r,
+        Ok(Err(e)) => child_fail(ctx.sync, &e.to_string()),
+        Err(_) => child_fail(ctx.sync, "init panicked during setup"),
+    };
+    let _ = ctx.sync.send(&SyncMsg::Ready);
+    // SAFETY: closing our end of the sync channel; the parent gets EOF after Ready.
+    unsafe { libc::close(ctx.sync.raw()) };
+    let after = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| after_start(ctx, ready)));
+    let msg = match after {
+        Ok(Err(e)) => e.to_string(),
+        Ok(Ok(never)) => match never {},
+        Err(_) => "init panicked after start".to_string(),
+    };
+    eprintln!("hezi: container init: {msg}");
+    // SAFETY: _exit ends the process without running the parent's destructors.
+    unsafe { libc::_exit(1) }
+}
+
+fn child_fail(sync: &SyncSocket, msg: &str) -> ! {
+    if sync.send(&SyncMsg::Error(msg.to_string())).is_err() {
+        eprintln!("hezi: container init: {msg}");
+    }
+    // SAFETY: _exit ends the process without running the parent's destructors.
+    unsafe { libc::_exit(1) }
+}
+
+/// What the setup phase hands to the post-start phase.
+struct Ready {
+    host_proc: OwnedFd,
+    exe: CString,
+    argv: Vec<CString>,
+    envp: Vec<CString>,
+}
+
+fn set_dumpable(on: bool) -> Result<()> {
+    // SAFETY: prctl with integer arguments.
+    if unsafe { libc::prctl(libc::PR_SET_DUMPABLE, on as libc::c_ulong, 0, 0, 0) } < 0 {
+        return Err(RuntimeError::io(
+            "prctl(PR_SET_DUMPABLE)",
+            std::io::Error::last_os_error(),
+        ));
+    }
+    Ok(())
+}
+
+/// Joins the namespace at `path` (user and mount joins happen in the child).
+pub fn join_ns(t: LinuxNamespaceType, path: &Path) -> Result<()> {
+    let f = std::fs::File::open(path)
+        .map_err(|e| RuntimeError::io(format!("linux.namespaces: open {}", path.display()), e))?;
+    nix::sched::setns(f.as_fd(), clone_flag(t))
+        .map_err(|e| RuntimeError::sys(format!("linux.namespaces: setns {}", path.display()), e))
+}
+
+fn open_host_proc() -> Result<OwnedFd> {
+    // SAFETY: open of a constant NUL-terminated path; the fd is owned below.
+    let fd = unsafe {
+        libc::open(
+            c"/proc".as_ptr(),
+            libc::O_PATH | libc::O_DIRECTORY | libc::O_CLOEXEC,
+        )
+    };
+    if fd < 0 {
+        return Err(RuntimeError::io(
+            "open /proc",
+            std::io::Error::last_os_error(),
+        ));
+    }
+    // SAFETY: fresh fd.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+}
+
+fn prepare(ctx: &InitContext<'_>) -> Result<Ready> {
+    set_dumpable(false)?;
+    let host_pid = match ctx.sync.recv()? {
+        Some(SyncMsg::Go { host_pid }) => host_pid,
+        Some(other) => {
+            return Err(RuntimeError::Child(format!(
+                "unexpected sync message {other:?}"
+            )))
+        }
+        None => return Err(RuntimeError::Child("parent went away".into())),
+    };
+    let mut state = ctx.state.clone();
+    state.pid = host_pid;
+    let state_json = serde_json::to_vec(&state).unwrap_or_default();
+    let mut sys = LinuxSys;
+    if ctx.ns.is_new(LinuxNamespaceType::User) {
+        // Become the namespace's root (the parent has written the maps).
+        sys.set_gid(0)
+            .map_err(|e| RuntimeError::io("setresgid(0) in the new user namespace", e))?;
+        sys.set_uid(0)
+            .map_err(|e| RuntimeError::io("setresuid(0) in the new user namespace", e))?;
+    }
+    for (t, path) in ctx.ns.child_joins() {
+        join_ns(*t, path)?;
+    }
+    // The host /proc, for reopening the exec fifo after pivot_root (closed before exec).
+    let host_proc = open_host_proc()?;
+    apply::apply_uts(ctx.process, &mut sys)?;
+    rootfs::prepare(ctx.rootfs).map_err(|e| RuntimeError::Rootfs(e.to_string()))?;
+    let needs_runtime_hooks = ctx.hooks.is_some_and(|h| {
+        !HookKind::Prestart.select(h).is_empty() || !HookKind::CreateRuntime.select(h).is_empty()
+    });
+    if needs_runtime_hooks {
+        ctx.sync.send(&SyncMsg::RunHooks)?;
+        match ctx.sync.recv()? {
+            Some(SyncMsg::HooksDone) => {}
+            Some(other) => {
+                return Err(RuntimeError::Child(format!(
+                    "unexpected sync message {other:?}"
+                )))
+            }
+            None => return Err(RuntimeError::Child("parent went away during hooks".into())),
+        }
+    }
+    let mut slave: Option<OwnedFd> = None;
+    if ctx.process.terminal {
+        let sock = ctx
+            .console_socket
+            .ok_or_else(|| RuntimeError::Unsupported {
+                setting: "process.terminal".into(),
+                msg: "a terminal needs --console-socket".into(),
+            })?;
+        let pty = console::open_pty(&ctx.rootfs.rootfs, ctx.console_size)?;
+        // SAFETY: sock is an fd the parent connected and passed down; it stays open here.
+        let sock = unsafe { BorrowedFd::borrow_raw(sock) };
+        console::send_fd(sock, "/dev/ptmx", pty.master.as_fd())?;
+        drop(pty.master);
+        rootfs::mount_console(ctx.rootfs, pty.slave.as_fd())
+            .map_err(|e| RuntimeError::Rootfs(e.to_string()))?;
+        slave = Some(pty.slave);
+    }
+    if let Some(sock) = ctx.console_socket {
+        // SAFETY: closing the console socket fd we own.
+        unsafe { libc::close(sock) };
+    }
+    run_hooks(ctx.hooks, HookKind::CreateContainer, &state_json)?;
+    rootfs::pivot(ctx.rootfs).map_err(|e| RuntimeError::Rootfs(e.to_string()))?;
+    apply::apply_sysctl(ctx.process, &mut sys)?;
+    rootfs::finish(ctx.rootfs).map_err(|e| RuntimeError::Rootfs(e.to_string()))?;
+    if let Some(name) = &ctx.keyring {
+        join_session_keyring(name)?;
+    }
+    apply::apply_limits(ctx.process, &mut sys)?;
+    if let Some(s) = slave.take() {
+        console::make_controlling(s.as_fd())?;
+    }
+    let (exe, argv, envp) = resolve_exec(ctx.process)?;
+    if let Some(f) = ctx.seccomp.filter(|_| !ctx.process.no_new_privs) {
+        hezi_seccomp::install(f).map_err(|e| RuntimeError::Seccomp(e.to_string()))?;
+    }
+    apply::apply_identity(ctx.process, &mut sys)?;
+    apply::enter_cwd(&ctx.process.cwd, &mut sys)?;
+    mark_fds_cloexec(3 + ctx.process.preserve_fds)?;
+    Ok(Ready {
+        host_proc,
+        exe,
+        argv,
+        envp,
+    })
+}
+
+fn after_start(ctx: &InitContext<'_>, ready: Ready) -> Result<Infallible> {
+    let rel = CString::new(format!("self/fd/{}", ctx.fifo)).unwrap_or_default();
+    // SAFETY: openat relative to our host /proc fd; blocks until `start` opens the read end.
+    let w = unsafe {
+        libc::openat(
+            ready.host_proc.as_raw_fd(),
+            rel.as_ptr(),
+            libc::O_WRONLY | libc::O_CLOEXEC,
+        )
+    };
+    if w < 0 {
+        return Err(RuntimeError::io(
+            "open exec fifo",
+            std::io::Error::last_os_error(),
+        ));
+    }
+    // SAFETY: fresh fd.
+    let w = unsafe { OwnedFd::from_raw_fd(w) };
+    nix::unistd::write(&w, b"0").map_err(|e| RuntimeError::sys("write exec fifo", e))?;
+    drop(w);
+    drop(ready.host_proc);
+    // SAFETY: closing the fifo's O_PATH fd we own.
+    unsafe { libc::close(ctx.fifo) };
+    if let Some(f) = ctx.seccomp.filter(|_| ctx.process.no_new_privs) {
+        hezi_seccomp::install(f).map_err(|e| RuntimeError::Seccomp(e.to_string()))?;
+    }
+    if ctx.hooks.is_some() {
+        let mut state = ctx.state.clone();
+        state.status = crate::state::Status::Running;
+        let json = serde_json::to_vec(&state).unwrap_or_default();
+        run_hooks(ctx.hooks, HookKind::StartContainer, &json)?;
+    }
+    if let Some(cpus) = &ctx.process.cpu_affinity_final {
+        LinuxSys
+            .set_cpu_affinity(cpus)
+            .map_err(|e| RuntimeError::io("process.execCPUAffinity.final: sched_setaffinity", e))?;
+    }
+    exec(&ready.exe, &ready.argv, &ready.envp)
+}
+
+/// execve; returns only on failure.
+pub fn exec(exe: &CString, argv: &[CString], envp: &[CString]) -> Result<Infallible> {
+    let e = nix::unistd::execve(exe, argv, envp)
+        .map_err(|e| RuntimeError::sys(format!("exec {:?}", exe.to_string_lossy()), e));
+    match e {
+        Err(e) => Err(e),
+        Ok(never) => match never {},
+    }
+}
+
+fn join_session_keyring(name: &str) -> Result<()> {
+    let c = CString::new(name).unwrap_or_default();
+    // SAFETY: keyctl(KEYCTL_JOIN_SESSION_KEYRING = 1, name).
+    let rc = unsafe { libc::syscall(libc::SYS_keyctl, 1, c.as_ptr()) };
+    if rc < 0 {
+        let err = std::io::Error::last_os_error();
+        // No keyring support in this kernel: nothing to isolate (runc ignores it too).
+        if err.raw_os_error() != Some(libc::ENOSYS) {
+            return Err(RuntimeError::io(
+                format!("join session keyring {name}"),
+                err,
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Marks every fd from `first` up close-on-exec, so no runtime fd (a host directory, the
+/// host /proc) leaks into the container (CVE-2024-21626). Uses close_range(CLOEXEC), which
+/// needs no /proc.
+pub fn mark_fds_cloexec(first: u32) -> Result<()> {
+    // SAFETY: close_range(first, ~0, CLOSE_RANGE_CLOEXEC) only changes fd flags.
+    let rc = unsafe { libc::syscall(libc::SYS_close_range, first, u32::MAX, 4u32) };
+    if rc < 0 {
+        return Err(RuntimeError::io(
+            "close_range(CLOEXEC) on inherited fds",
+            std::io::Error::last_os_error(),
+        ));
+    }
+    Ok(())
+}
+
+fn cstring(s: &str, what: &str) -> Result<CString> {
+    CString::new(s).map_err(|_| RuntimeError::Unsupported {
+        setting: what.into(),
+        msg: format!("NUL byte in {s:?}"),
+    })
+}
+
+/// Looks up the home directory of `uid` in the container's /etc/passwd.
+fn home_of(uid: u32) -> Option<String> {
+    let text = std::fs::read_to_string("/etc/passwd").ok()?;
+    text.lines().find_map(|l| {
+        let f: Vec<&str> = l.split(':').collect();
+        (f.len() >= 6 && f[2].parse::<u32>().ok() == Some(uid)).then(|| f[5].to_string())
+    })
+}
+
+/// Finds `name` like execvp does, in the container (after pivot_root): a name with a `/` is
+/// used as is; otherwise each `PATH` entry of the process env is tried.
+pub fn find_executable(name: &str, path_var: &str) -> Option<PathBuf> {
+    let is_exec = |p: &Path| {
+        std::fs::metadata(p).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+    };
+    if name.contains('/') {
+        let p = PathBuf::from(name);
+        return is_exec(&p).then_some(p);
+    }
+    path_var
+        .split(':')
+        .map(|d| {
+            if d.is_empty() {
+                Path::new(".")
+            } else {
+                Path::new(d)
+            }
+        })
+        .map(|d| d.join(name))
+        .find(|p| is_exec(p))
+}
+
+/// The executable, argv and envp of the process (HOME added from /etc/passwd when missing).
+pub fn resolve_exec(p: &ProcessPlan) -> Result<(CString, Vec<CString>, Vec<CString>)> {
+    let name = p.args.first().cloned().unwrap_or_default();
+    let path_var = p.env_var("PATH").unwrap_or(DEFAULT_PATH).to_string();
+    let exe = find_executable(&name, &path_var).ok_or_else(|| RuntimeError::Unsupported {
+        setting: "process.args[0]".into(),
+        msg: if name.contains('/') {
+            format!("exec: {name:?}: no such executable file")
+        } else {
+            format!("exec: {name:?}: executable file not found in $PATH")
+        },
+    })?;
+    let exe = cstring(&exe.to_string_lossy(), "process.args[0]")?;
+    let argv = p
+        .args
+        .iter()
+        .map(|a| cstring(a, "process.args"))
+        .collect::<Result<Vec<_>>>()?;
+    let mut env = p.env.clone();
+    if p.env_var("HOME").is_none() {
+        env.push(format!(
+            "HOME={}",
+            home_of(p.uid).unwrap_or_else(|| "/".into())
+        ));
+    }
+    let envp = env
+        .iter()
+        .map(|e| cstring(e, "process.env"))
+        .collect::<Result<Vec<_>>>()?;
+    Ok((exe, argv, envp))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn finds_sh_in_path() {
+        let p = find_executable("sh", "/nonexistent:/bin:/usr/bin").expect("sh");
+        assert!(p.ends_with("sh"));
+        assert!(find_executable("definitely-not-a-command-xyz", "/bin").is_none());
+        assert_eq!(
+            find_executable("/bin/sh", ""),
+            Some(PathBuf::from("/bin/sh"))
+        );
+        assert!(find_executable("/etc/passwd", "").is_none());
+    }
+
+    #[test]
+    fn resolve_reports_missing_command() {
+        let p = ProcessPlan {
+            args: vec!["nope-xyz".into()],
+            ..Default::default()
+        };
+        let err = resolve_exec(&p).expect_err("missing");
+        assert!(
+            err.to_string()
+                .contains("executable file not found in $PATH"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn resolve_adds_home() {
+        let p = ProcessPlan {
+            args: vec!["sh".into()],
+            env: vec!["PATH=/bin".into()],
+            uid: 0,
+            ..Default::default()
+        };
+        let (_, _, envp) = resolve_exec(&p).expect("ok");
+        assert!(envp.iter().any(|e| e.to_bytes().starts_with(b"HOME=")));
+    }
+}

@@ -1,0 +1,350 @@
+//! The kernel seam of process setup: [`ProcessSys`] is what [`super::apply`] calls; production
+//! uses [`LinuxSys`] (nix/libc), unit tests pass a recorder.
+
+use std::ffi::CString;
+use std::io;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::path::{Path, PathBuf};
+
+use super::plan::SchedAttr;
+
+/// The system calls process setup makes, one method each.
+pub trait ProcessSys {
+    /// sethostname(2).
+    fn set_hostname(&mut self, name: &str) -> io::Result<()>;
+    /// setdomainname(2).
+    fn set_domainname(&mut self, name: &str) -> io::Result<()>;
+    /// Writes a sysctl (`net.ipv4.ip_forward`) through a verified procfs fd.
+    fn write_sysctl(&mut self, key: &str, value: &str) -> io::Result<()>;
+    /// setrlimit(2).
+    fn set_rlimit(&mut self, resource: u32, soft: u64, hard: u64) -> io::Result<()>;
+    /// personality(2).
+    fn set_personality(&mut self, persona: u64) -> io::Result<()>;
+    /// ioprio_set(2) for the calling process.
+    fn set_io_priority(&mut self, value: i32) -> io::Result<()>;
+    /// sched_setattr(2) for the calling process.
+    fn set_scheduler(&mut self, attr: &SchedAttr) -> io::Result<()>;
+    /// sched_setaffinity(2) for the calling process.
+    fn set_cpu_affinity(&mut self, cpus: &[usize]) -> io::Result<()>;
+    /// The highest capability number the kernel knows.
+    fn last_cap(&mut self) -> u8;
+    /// prctl(PR_CAPBSET_DROP).
+    fn drop_bounding(&mut self, cap: u8) -> io::Result<()>;
+    /// prctl(PR_SET_KEEPCAPS).
+    fn set_keep_caps(&mut self, keep: bool) -> io::Result<()>;
+    /// setgroups(2).
+    fn set_groups(&mut self, gids: &[u32]) -> io::Result<()>;
+    /// setresgid(2) with all three ids.
+    fn set_gid(&mut self, gid: u32) -> io::Result<()>;
+    /// setresuid(2) with all three ids.
+    fn set_uid(&mut self, uid: u32) -> io::Result<()>;
+    /// capset(2) of the effective, permitted and inheritable sets at once.
+    fn set_caps(&mut self, effective: u64, permitted: u64, inheritable: u64) -> io::Result<()>;
+    /// prctl(PR_CAP_AMBIENT_CLEAR_ALL).
+    fn clear_ambient(&mut self) -> io::Result<()>;
+    /// prctl(PR_CAP_AMBIENT_RAISE).
+    fn raise_ambient(&mut self, cap: u8) -> io::Result<()>;
+    /// umask(2).
+    fn set_umask(&mut self, mask: u32);
+    /// prctl(PR_SET_NO_NEW_PRIVS).
+    fn set_no_new_privs(&mut self) -> io::Result<()>;
+    /// chdir(2).
+    fn chdir(&mut self, path: &Path) -> io::Result<()>;
+    /// getcwd(3) as the kernel reports it (may start with `(unreachable)`).
+    fn getcwd(&mut self) -> io::Result<PathBuf>;
+}
+
+/// The production implementation.
+#[derive(Debug, Default)]
+pub struct LinuxSys;
+
+fn check(rc: libc::c_long) -> io::Result<()> {
+    if rc < 0 {
+        Err(io::Error::last_os_error())
+    } else {
+        Ok(())
+    }
+}
+
+fn cstr(s: &str) -> io::Result<CString> {
+    CString::new(s).map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "NUL byte in string"))
+}
+
+/// `struct open_how` of openat2(2).
+#[repr(C)]
+struct OpenHow {
+    flags: u64,
+    mode: u64,
+    resolve: u64,
+}
+
+const RESOLVE_NO_XDEV: u64 = 0x01;
+const RESOLVE_NO_MAGICLINKS: u64 = 0x02;
+const RESOLVE_NO_SYMLINKS: u64 = 0x04;
+const RESOLVE_BENEATH: u64 = 0x08;
+const PROC_SUPER_MAGIC: i64 = 0x9fa0;
+
+/// Opens `rel` below the procfs mounted at `/proc` for writing, refusing anything that is not
+/// procfs or that a symlink, magic link or mount crossing could redirect (CVE-2025-52881).
+pub fn open_proc_for_write(rel: &str) -> io::Result<OwnedFd> {
+    let root = cstr("/proc")?;
+    // SAFETY: plain open of a NUL-terminated path; the fd is owned below.
+    let raw = unsafe {
+        libc::open(
+            root.as_ptr(),
+            libc::O_PATH | libc::O_DIRECTORY | libc::O_CLOEXEC,
+        )
+    };
+    if raw < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: raw is a fresh fd.
+    let dir = unsafe { OwnedFd::from_raw_fd(raw) };
+    // SAFETY: statfs is plain data, fully written by fstatfs on success.
+    let mut st: libc::statfs = unsafe { std::mem::zeroed() };
+    // SAFETY: valid fd and pointer to a statfs.
+    check(unsafe { libc::fstatfs(dir.as_raw_fd(), &mut st) } as libc::c_long)?;
+    if st.f_type as i64 != PROC_SUPER_MAGIC {
+        return Err(io::Error::other("/proc is not procfs"));
+    }
+    let how = OpenHow {
+        flags: (libc::O_WRONLY | libc::O_CLOEXEC | libc::O_NOCTTY) as u64,
+        mode: 0,
+        resolve: RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS | RESOLVE_NO_SYMLINKS | RESOLVE_NO_XDEV,
+    };
+    let path = cstr(rel)?;
+    // SAFETY: openat2 with a valid dirfd, NUL-terminated path and a correctly sized open_how.
+    let fd = unsafe {
+        libc::syscall(
+            libc::SYS_openat2,
+            dir.as_raw_fd(),
+            path.as_ptr(),
+            &how as *const OpenHow,
+            std::mem::size_of::<OpenHow>(),
+        )
+    };
+    check(fd)?;
+    // SAFETY: fd is a fresh descriptor returned by openat2.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd as i32) })
+}
+
+/// The `/proc/sys` path of a sysctl key (`net.ipv4.ip_forward` → `sys/net/ipv4/ip_forward`).
+pub fn sysctl_path(key: &str) -> io::Result<String> {
+    if key.is_empty() || key.split(['.', '/']).any(|c| c.is_empty() || c == "..") {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!("invalid sysctl key {key:?}"),
+        ));
+    }
+    Ok(format!("sys/{}", key.replace('.', "/")))
+}
+
+impl ProcessSys for LinuxSys {
+    fn set_hostname(&mut self, name: &str) -> io::Result<()> {
+        nix::unistd::sethostname(name).map_err(io::Error::from)
+    }
+
+    fn set_domainname(&mut self, name: &str) -> io::Result<()> {
+        // SAFETY: pointer and length of a live byte slice.
+        check(unsafe { libc::setdomainname(name.as_ptr().cast(), name.len()) } as libc::c_long)
+    }
+
+    fn write_sysctl(&mut self, key: &str, value: &str) -> io::Result<()> {
+        let fd = open_proc_for_write(&sysctl_path(key)?)?;
+        nix::unistd::write(&fd, value.as_bytes()).map_err(io::Error::from)?;
+        Ok(())
+    }
+
+    fn set_rlimit(&mut self, resource: u32, soft: u64, hard: u64) -> io::Result<()> {
+        let lim = libc::rlimit {
+            rlim_cur: soft,
+            rlim_max: hard,
+        };
+        // SAFETY: prlimit on ourselves (pid 0) with a valid new-limit pointer.
+        check(
+            unsafe { libc::prlimit(0, resource as _, &lim, std::ptr::null_mut()) } as libc::c_long,
+        )
+    }
+
+    fn set_personality(&mut self, persona: u64) -> io::Result<()> {
+        // SAFETY: personality takes a plain value.
+        check(unsafe { libc::personality(persona as libc::c_ulong) } as libc::c_long)
+    }
+
+    fn set_io_priority(&mut self, value: i32) -> io::Result<()> {
+        // SAFETY: ioprio_set(IOPRIO_WHO_PROCESS, 0 = self, value).
+        check(unsafe { libc::syscall(libc::SYS_ioprio_set, 1, 0, value) })
+    }
+
+    fn set_scheduler(&mut self, a: &SchedAttr) -> io::Result<()> {
+        #[repr(C)]
+        struct Attr {
+            size: u32,
+            policy: u32,
+            flags: u64,
+            nice: i32,
+            priority: u32,
+            runtime: u64,
+            deadline: u64,
+            period: u64,
+        }
+        let attr = Attr {
+            size: std::mem::size_of::<Attr>() as u32,
+            policy: a.policy,
+            flags: a.flags,
+            nice: a.nice,
+            priority: a.priority,
+            runtime: a.runtime,
+            deadline: a.deadline,
+            period: a.period,
+        };
+        // SAFETY: sched_setattr(0 = self, attr, flags 0) with a correctly sized struct.
+        check(unsafe { libc::syscall(libc::SYS_sched_setattr, 0, &attr as *const Attr, 0) })
+    }
+
+    fn set_cpu_affinity(&mut self, cpus: &[usize]) -> io::Result<()> {
+        let mut set = nix::sched::CpuSet::new();
+        for c in cpus {
+            set.set(*c).map_err(io::Error::from)?;
+        }
+        nix::sched::sched_setaffinity(nix::unistd::Pid::from_raw(0), &set).map_err(io::Error::from)
+    }
+
+    fn last_cap(&mut self) -> u8 {
+        std::fs::read_to_string("/proc/sys/kernel/cap_last_cap")
+            .ok()
+            .and_then(|s| s.trim().parse().ok())
+            .unwrap_or(40)
+    }
+
+    fn drop_bounding(&mut self, cap: u8) -> io::Result<()> {
+        // SAFETY: prctl with integer arguments.
+        check(
+            unsafe { libc::prctl(libc::PR_CAPBSET_DROP, cap as libc::c_ulong, 0, 0, 0) }
+                as libc::c_long,
+        )
+    }
+
+    fn set_keep_caps(&mut self, keep: bool) -> io::Result<()> {
+        // SAFETY: prctl with integer arguments.
+        check(
+            unsafe { libc::prctl(libc::PR_SET_KEEPCAPS, keep as libc::c_ulong, 0, 0, 0) }
+                as libc::c_long,
+        )
+    }
+
+    fn set_groups(&mut self, gids: &[u32]) -> io::Result<()> {
+        // SAFETY: pointer and length of a live gid slice (gid_t is u32).
+        check(unsafe { libc::setgroups(gids.len(), gids.as_ptr()) } as libc::c_long)
+    }
+
+    fn set_gid(&mut self, gid: u32) -> io::Result<()> {
+        // Raw syscall: glibc's setresgid would broadcast to threads via signals; we have one.
+        // SAFETY: integer arguments.
+        check(unsafe { libc::syscall(libc::SYS_setresgid, gid, gid, gid) })
+    }
+
+    fn set_uid(&mut self, uid: u32) -> io::Result<()> {
+        // SAFETY: integer arguments.
+        check(unsafe { libc::syscall(libc::SYS_setresuid, uid, uid, uid) })
+    }
+
+    fn set_caps(&mut self, effective: u64, permitted: u64, inheritable: u64) -> io::Result<()> {
+        #[repr(C)]
+        struct Header {
+            version: u32,
+            pid: i32,
+        }
+        #[repr(C)]
+        #[derive(Clone, Copy)]
+        struct Data {
+            effective: u32,
+            permitted: u32,
+            inheritable: u32,
+        }
+        let hdr = Header {
+            version: 0x2008_0522,
+            pid: 0,
+        };
+        let data = [
+            Data {
+                effective: effective as u32,
+                permitted: permitted as u32,
+                inheritable: inheritable as u32,
+            },
+            Data {
+                effective: (effective >> 32) as u32,
+                permitted: (permitted >> 32) as u32,
+                inheritable: (inheritable >> 32) as u32,
+            },
+        ];
+        // SAFETY: capset with a v3 header and two data elements, as the ABI requires.
+        check(unsafe { libc::syscall(libc::SYS_capset, &hdr as *const Header, data.as_ptr()) })
+    }
+
+    fn clear_ambient(&mut self) -> io::Result<()> {
+        // SAFETY: prctl with integer arguments.
+        check(unsafe {
+            libc::prctl(
+                libc::PR_CAP_AMBIENT,
+                libc::PR_CAP_AMBIENT_CLEAR_ALL as libc::c_ulong,
+                0,
+                0,
+                0,
+            )
+        } as libc::c_long)
+    }
+
+    fn raise_ambient(&mut self, cap: u8) -> io::Result<()> {
+        // SAFETY: prctl with integer arguments.
+        check(unsafe {
+            libc::prctl(
+                libc::PR_CAP_AMBIENT,
+                libc::PR_CAP_AMBIENT_RAISE as libc::c_ulong,
+                cap as libc::c_ulong,
+                0,
+                0,
+            )
+        } as libc::c_long)
+    }
+
+    fn set_umask(&mut self, mask: u32) {
+        nix::sys::stat::umask(nix::sys::stat::Mode::from_bits_truncate(mask));
+    }
+
+    fn set_no_new_privs(&mut self) -> io::Result<()> {
+        // SAFETY: prctl with integer arguments.
+        check(unsafe { libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) } as libc::c_long)
+    }
+
+    fn chdir(&mut self, path: &Path) -> io::Result<()> {
+        nix::unistd::chdir(path).map_err(io::Error::from)
+    }
+
+    fn getcwd(&mut self) -> io::Result<PathBuf> {
+        nix::unistd::getcwd().map_err(io::Error::from)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sysctl_paths() {
+        assert_eq!(
+            sysctl_path("net.ipv4.ip_forward").ok().as_deref(),
+            Some("sys/net/ipv4/ip_forward")
+        );
+        assert!(sysctl_path("net..x").is_err());
+        assert!(sysctl_path("").is_err());
+        assert!(sysctl_path("../../etc").is_err());
+    }
+
+    #[test]
+    fn proc_open_refuses_symlinks() {
+        // /proc/self is a symlink: RESOLVE_NO_SYMLINKS must refuse it.
+        let err = open_proc_for_write("self/oom_score_adj").expect_err("symlink");
+        assert_eq!(err.raw_os_error(), Some(libc::ELOOP));
+    }
+}

@@ -1,0 +1,390 @@
+//! [`LinuxMounter`]: the production [`Mounter`], built on `openat2(RESOLVE_IN_ROOT)` and the
+//! new mount API (`open_tree`, `fsopen`/`fsconfig`/`fsmount`, `mount_setattr`, `move_mount`).
+//!
+//! No classic `mount(2)` is used: every mount is created detached and attached to an fd
+//! resolved inside the rootfs. (The only path-based calls are on trusted host paths — the
+//! rootfs itself, bind sources, `/` — and `pivot_root(".", ".")`/`umount2(".")`.)
+
+use std::collections::VecDeque;
+use std::ffi::{CString, OsStr, OsString};
+use std::io;
+use std::os::fd::{AsFd, OwnedFd};
+use std::os::unix::ffi::OsStrExt;
+use std::path::{Path, PathBuf};
+
+use nix::errno::Errno;
+use nix::sys::stat::{fstat, mkdirat, mknodat, Mode, SFlag};
+use nix::unistd::{fchownat, symlinkat, unlinkat, Gid, Uid, UnlinkatFlags};
+
+use super::mounter::{FileKind, Mounter, NodeKind, NodeSpec, Resolve, Stat};
+use super::options::{AttrChange, FsParam, PropagationChange};
+use super::sys::{self, cpath, MountAttr, EMPTY};
+
+/// The production [`Mounter`]. Stateless; handles are `OwnedFd`s.
+#[derive(Debug, Default)]
+pub struct LinuxMounter;
+
+impl LinuxMounter {
+    /// A new mounter.
+    pub fn new() -> Self {
+        LinuxMounter
+    }
+}
+
+fn errno(e: Errno) -> io::Error {
+    io::Error::from_raw_os_error(e as i32)
+}
+
+fn cname(name: &OsStr) -> io::Result<CString> {
+    CString::new(name.as_bytes())
+        .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "name contains a NUL byte"))
+}
+
+/// `rel` as a C path for `*at` calls; the empty path means the directory itself.
+fn crel(rel: &Path) -> io::Result<CString> {
+    if rel.as_os_str().is_empty() {
+        Ok(CString::from(c"."))
+    } else {
+        cpath(rel)
+    }
+}
+
+fn resolve_flags(how: Resolve) -> u64 {
+    let mut r = libc::RESOLVE_IN_ROOT | libc::RESOLVE_NO_MAGICLINKS;
+    if how.no_symlinks {
+        r |= libc::RESOLVE_NO_SYMLINKS;
+    }
+    r
+}
+
+/// Adds the kernel's fs-context log (e.g. "tmpfs: Bad value for 'mode'") to an error.
+fn with_log(e: io::Error, fs: &OwnedFd, what: &str) -> io::Error {
+    let log = sys::fs_context_log(fs.as_fd());
+    let msg = if log.is_empty() {
+        format!("{what}: {e}")
+    } else {
+        format!("{what}: {e} ({log})")
+    };
+    io::Error::new(e.kind(), msg)
+}
+
+impl Mounter for LinuxMounter {
+    type Fd = OwnedFd;
+
+    fn open_host_dir(&mut self, path: &Path) -> io::Result<OwnedFd> {
+        sys::openat2(None, &cpath(path)?, libc::O_PATH | libc::O_DIRECTORY, 0, 0)
+    }
+
+    fn open_in_root(&mut self, root: &OwnedFd, rel: &Path, how: Resolve) -> io::Result<OwnedFd> {
+        sys::openat2(
+            Some(root.as_fd()),
+            &crel(rel)?,
+            libc::O_PATH,
+            0,
+            resolve_flags(how),
+        )
+    }
+
+    fn create_in_root(
+        &mut self,
+        root: &OwnedFd,
+        rel: &Path,
+        kind: NodeKind,
+        how: Resolve,
+    ) -> io::Result<OwnedFd> {
+        let resolved = mkdir_all_in_root(root, rel, kind, how)?;
+        let flags = resolve_flags(how);
+        sys::openat2(
+            Some(root.as_fd()),
+            &crel(&resolved)?,
+            libc::O_PATH,
+            0,
+            flags,
+        )
+    }
+
+    fn stat(&mut self, fd: &OwnedFd) -> io::Result<Stat> {
+        let st = fstat(fd.as_fd()).map_err(errno)?;
+        let kind = match st.st_mode & libc::S_IFMT {
+            libc::S_IFDIR => FileKind::Dir,
+            libc::S_IFCHR => FileKind::Char,
+            libc::S_IFBLK => FileKind::Block,
+            libc::S_IFLNK => FileKind::Symlink,
+            _ => FileKind::Other,
+        };
+        Ok(Stat {
+            kind,
+            major: libc::major(st.st_rdev) as u64,
+            minor: libc::minor(st.st_rdev) as u64,
+        })
+    }
+
+    fn clone_host(&mut self, path: &Path, recursive: bool) -> io::Result<OwnedFd> {
+        let mut flags = libc::OPEN_TREE_CLONE | libc::OPEN_TREE_CLOEXEC;
+        if recursive {
+            flags |= libc::AT_RECURSIVE as u32;
+        }
+        sys::open_tree(None, &cpath(path)?, flags)
+    }
+
+    fn clone_fd(&mut self, fd: &OwnedFd, recursive: bool) -> io::Result<OwnedFd> {
+        let mut flags =
+            libc::OPEN_TREE_CLONE | libc::OPEN_TREE_CLOEXEC | libc::AT_EMPTY_PATH as u32;
+        if recursive {
+            flags |= libc::AT_RECURSIVE as u32;
+        }
+        sys::open_tree(Some(fd.as_fd()), EMPTY, flags)
+    }
+
+    fn new_fs(
+        &mut self,
+        fstype: &str,
+        source: Option<&str>,
+        params: &[FsParam],
+        attrs: u64,
+    ) -> io::Result<OwnedFd> {
+        let bad = |_| io::Error::new(io::ErrorKind::InvalidInput, "NUL byte in a mount parameter");
+        let fs = sys::fsopen(&CString::new(fstype).map_err(bad)?)?;
+        if let Some(src) = source {
+            let v = CString::new(src).map_err(bad)?;
+            sys::fsconfig_set_string(fs.as_fd(), c"source", &v)
+                .map_err(|e| with_log(e, &fs, &format!("source={src}")))?;
+        }
+        for p in params {
+            match p {
+                FsParam::Flag(k) => {
+                    let key = CString::new(k.as_str()).map_err(bad)?;
+                    sys::fsconfig_set_flag(fs.as_fd(), &key)
+                        .map_err(|e| with_log(e, &fs, &format!("option {k}")))?;
+                }
+                FsParam::Value(k, v) => {
+                    let key = CString::new(k.as_str()).map_err(bad)?;
+                    let val = CString::new(v.as_str()).map_err(bad)?;
+                    sys::fsconfig_set_string(fs.as_fd(), &key, &val)
+                        .map_err(|e| with_log(e, &fs, &format!("option {k}={v}")))?;
+                }
+            }
+        }
+        sys::fsconfig_create(fs.as_fd()).map_err(|e| with_log(e, &fs, "create superblock"))?;
+        sys::fsmount(fs.as_fd(), attrs).map_err(|e| with_log(e, &fs, "fsmount"))
+    }
+
+    fn set_attr(
+        &mut self,
+        mnt: &OwnedFd,
+        attrs: AttrChange,
+        propagation: Option<PropagationChange>,
+        recursive: bool,
+    ) -> io::Result<()> {
+        let attr = MountAttr {
+            attr_set: attrs.set,
+            attr_clr: attrs.clr,
+            propagation: propagation.map_or(0, |p| p.kind.ms_flag()),
+            userns_fd: 0,
+        };
+        let mut flags = libc::AT_EMPTY_PATH as u32;
+        if recursive {
+            flags |= libc::AT_RECURSIVE as u32;
+        }
+        sys::mount_setattr(Some(mnt.as_fd()), EMPTY, flags, &attr)
+    }
+
+    fn attach(&mut self, mnt: &OwnedFd, target: &OwnedFd) -> io::Result<()> {
+        sys::move_mount(
+            Some(mnt.as_fd()),
+            EMPTY,
+            Some(target.as_fd()),
+            EMPTY,
+            libc::MOVE_MOUNT_F_EMPTY_PATH | libc::MOVE_MOUNT_T_EMPTY_PATH,
+        )
+    }
+
+    fn mknod(&mut self, dir: &OwnedFd, name: &OsStr, node: NodeSpec) -> io::Result<()> {
+        let kind = SFlag::from_bits_truncate(node.mode & libc::S_IFMT);
+        let perm = Mode::from_bits_truncate(node.mode & 0o7777);
+        let dev = libc::makedev(node.major as u32, node.minor as u32);
+        match mknodat(dir.as_fd(), name, kind, perm, dev) {
+            Ok(()) | Err(Errno::EEXIST) => Ok(()),
+            Err(e) => Err(errno(e)),
+        }
+    }
+
+    fn chown(&mut self, dir: &OwnedFd, name: &OsStr, uid: u32, gid: u32) -> io::Result<()> {
+        let uid = (uid != u32::MAX).then(|| Uid::from_raw(uid));
+        let gid = (gid != u32::MAX).then(|| Gid::from_raw(gid));
+        fchownat(
+            dir.as_fd(),
+            name,
+            uid,
+            gid,
+            nix::fcntl::AtFlags::AT_SYMLINK_NOFOLLOW,
+        )
+        .map_err(errno)
+    }
+
+    fn symlink(
+        &mut self,
+        dir: &OwnedFd,
+        name: &OsStr,
+        target: &Path,
+        replace: bool,
+    ) -> io::Result<()> {
+        if replace {
+            match unlinkat(dir.as_fd(), name, UnlinkatFlags::NoRemoveDir) {
+                Ok(()) | Err(Errno::ENOENT) => {}
+                Err(e) => return Err(errno(e)),
+            }
+        }
+        match symlinkat(target, dir.as_fd(), name) {
+            Ok(()) => Ok(()),
+            Err(Errno::EEXIST) if !replace => Ok(()),
+            Err(e) => Err(errno(e)),
+        }
+    }
+
+    fn set_root_propagation(&mut self, propagation: PropagationChange) -> io::Result<()> {
+        let attr = MountAttr {
+            propagation: propagation.kind.ms_flag(),
+            ..MountAttr::default()
+        };
+        let flags = if propagation.recursive {
+            libc::AT_RECURSIVE as u32
+        } else {
+            0
+        };
+        sys::mount_setattr(None, c"/", flags, &attr)
+    }
+
+    fn umask(&mut self, mask: u32) -> u32 {
+        // SAFETY: umask only swaps the process's file mode creation mask; it cannot fail.
+        unsafe { libc::umask(mask as libc::mode_t) as u32 }
+    }
+
+    fn pivot_root(&mut self, new_root: &OwnedFd) -> io::Result<()> {
+        nix::unistd::fchdir(new_root.as_fd()).map_err(errno)?;
+        // Stack the old root on top of the new one, then detach it: no put_old directory.
+        sys::pivot_root(c".", c".")?;
+        // Make the old root a slave first so our detach cannot propagate to the host.
+        let slave = MountAttr {
+            propagation: super::options::Propagation::Slave.ms_flag(),
+            ..MountAttr::default()
+        };
+        sys::mount_setattr(None, c".", libc::AT_RECURSIVE as u32, &slave)?;
+        nix::mount::umount2(".", nix::mount::MntFlags::MNT_DETACH).map_err(errno)?;
+        nix::unistd::chdir("/").map_err(errno)
+    }
+
+    fn move_root(&mut self, new_root: &OwnedFd) -> io::Result<()> {
+        nix::unistd::fchdir(new_root.as_fd()).map_err(errno)?;
+        sys::move_mount(None, c".", None, c"/", 0)?;
+        nix::unistd::chroot(".").map_err(errno)?;
+        nix::unistd::chdir("/").map_err(errno)
+    }
+
+    fn read_self_cgroup(&mut self) -> io::Result<String> {
+        std::fs::read_to_string("/proc/self/cgroup")
+    }
+}
+
+/// Symlinks followed by one [`mkdir_all_in_root`] before giving up (like the kernel's 40).
+const MAX_SYMLINKS: u32 = 40;
+
+/// `mkdir -p` inside `root`: walks `rel` one component at a time, following symlinks as if
+/// `root` were `/` (absolute targets and `..` never leave it), creating what is missing
+/// (directories, and a `kind` leaf). Returns the resolved path, relative to `root`, made only
+/// of real directories plus the leaf. Every lookup is `openat2(RESOLVE_IN_ROOT)` from `root`,
+/// so a concurrent swap of a component for a symlink still cannot leave the rootfs.
+fn mkdir_all_in_root(
+    root: &OwnedFd,
+    rel: &Path,
+    kind: NodeKind,
+    how: Resolve,
+) -> io::Result<PathBuf> {
+    let mut pending: VecDeque<OsString> = rel
+        .components()
+        .map(|c| c.as_os_str().to_os_string())
+        .collect();
+    let mut resolved = PathBuf::new();
+    let mut links = 0;
+    let resolve = libc::RESOLVE_IN_ROOT | libc::RESOLVE_NO_MAGICLINKS;
+    while let Some(comp) = pending.pop_front() {
+        match comp.to_str() {
+            Some("/") | Some(".") => continue,
+            Some("..") => {
+                resolved.pop();
+                continue;
+            }
+            _ => {}
+        }
+        let candidate = resolved.join(&comp);
+        let nofollow = libc::O_PATH | libc::O_NOFOLLOW;
+        match sys::openat2(
+            Some(root.as_fd()),
+            &cpath(&candidate)?,
+            nofollow,
+            0,
+            resolve,
+        ) {
+            Ok(fd) => {
+                let st = fstat(fd.as_fd()).map_err(errno)?;
+                if st.st_mode & libc::S_IFMT == libc::S_IFLNK {
+                    if how.no_symlinks {
+                        return Err(io::Error::from_raw_os_error(libc::ELOOP));
+                    }
+                    links += 1;
+                    if links > MAX_SYMLINKS {
+                        return Err(io::Error::from_raw_os_error(libc::ELOOP));
+                    }
+                    let target = nix::fcntl::readlinkat(fd.as_fd(), c"").map_err(errno)?;
+                    let target = PathBuf::from(target);
+                    if target.is_absolute() {
+                        resolved = PathBuf::new();
+                    }
+                    for c in target.components().rev() {
+                        pending.push_front(c.as_os_str().to_os_string());
+                    }
+                } else {
+                    resolved = candidate;
+                }
+            }
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                let parent = sys::openat2(
+                    Some(root.as_fd()),
+                    &crel(&resolved)?,
+                    libc::O_PATH | libc::O_DIRECTORY,
+                    0,
+                    resolve,
+                )?;
+                let name = cname(&comp)?;
+                let leaf_file = pending.is_empty() && kind == NodeKind::File;
+                let created = if leaf_file {
+                    // O_NOFOLLOW|O_EXCL: never write through an existing inode or symlink.
+                    let flags = libc::O_CREAT | libc::O_EXCL | libc::O_WRONLY | libc::O_NOFOLLOW;
+                    sys::openat2(Some(parent.as_fd()), &name, flags, 0o644, 0)
+                        .map(drop)
+                        .map_err(|e| Errno::from_raw(e.raw_os_error().unwrap_or(libc::EIO)))
+                } else {
+                    mkdirat(
+                        parent.as_fd(),
+                        name.as_c_str(),
+                        Mode::from_bits_truncate(0o755),
+                    )
+                };
+                match created {
+                    // EEXIST: raced with someone; look at it again.
+                    Err(Errno::EEXIST) => {
+                        links += 1;
+                        if links > MAX_SYMLINKS {
+                            return Err(io::Error::from_raw_os_error(libc::ELOOP));
+                        }
+                        pending.push_front(comp);
+                    }
+                    Err(e) => return Err(errno(e)),
+                    Ok(()) => resolved = candidate,
+                }
+            }
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(resolved)
+}

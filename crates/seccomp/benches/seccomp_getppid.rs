@@ -1,0 +1,153 @@
+//! Cost of one syscall under Docker's default seccomp profile: hezi's filter
+//! vs libseccomp's (built by a C helper with `cc ... -lseccomp` at run time)
+//! vs no filter. Each variant runs in a forked child that sets no_new_privs,
+//! installs the filter and times `getppid()` in a loop; the best of 3 runs
+//! is reported as one machine-readable line:
+//!
+//! `seccomp_getppid_ns hezi=<ns> libseccomp=<ns> none=<ns> iters=<n> hezi_insns=<n> libseccomp_insns=<n>`
+//!
+//! Run: `cargo bench -p hezi-seccomp --bench seccomp_getppid`
+//! (`HEZI_BENCH_ITERS` overrides the 10,000,000 calls per run).
+
+use hezi_seccomp::{compile, install, set_no_new_privs, CompiledFilter};
+use std::io::Write;
+use std::path::Path;
+use std::process::{Command, Stdio};
+
+fn libseccomp_filter(profile_json: &[u8]) -> Option<CompiledFilter> {
+    let manifest = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let dir = std::env::temp_dir().join(format!("hezi-seccomp-bench-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).ok()?;
+    let exe = dir.join("libseccomp_export");
+    let ok = Command::new("cc")
+        .arg("-O1")
+        .arg("-o")
+        .arg(&exe)
+        .arg(manifest.join("tests/oracle/libseccomp_export.c"))
+        .arg("-lseccomp")
+        .status()
+        .map(|s| s.success())
+        .unwrap_or(false);
+    if !ok {
+        eprintln!("libseccomp comparison skipped: cc or libseccomp-dev missing");
+        return None;
+    }
+    let profile = hezi_seccomp::parse_profile(profile_json).ok()?;
+    let default =
+        hezi_seccomp::action::value(profile.default_action(), profile.default_errno_ret());
+    let mut input = format!("default {default:#x}\narch 0x40000003\narch 0x4000003e\n");
+    for r in profile.syscalls().iter().flatten() {
+        let act = hezi_seccomp::action::value(r.action(), r.errno_ret());
+        if act == default {
+            continue;
+        }
+        let args = r.args().clone().unwrap_or_default();
+        for n in r.names() {
+            input += &format!("rule {act:#x} {n} {}", args.len());
+            for a in &args {
+                input += &format!(
+                    " {} {} {:#x} {:#x}",
+                    a.index(),
+                    a.op() as u32,
+                    a.value(),
+                    a.value_two().unwrap_or(0)
+                );
+            }
+            input += "\n";
+        }
+    }
+    let mut child = Command::new(&exe)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .ok()?;
+    child.stdin.take()?.write_all(input.as_bytes()).ok()?;
+    let out = child.wait_with_output().ok()?;
+    let _ = std::fs::remove_dir_all(&dir);
+    let insns = out
+        .stdout
+        .chunks_exact(8)
+        .map(|c| libc::sock_filter {
+            code: u16::from_ne_bytes([c[0], c[1]]),
+            jt: c[2],
+            jf: c[3],
+            k: u32::from_ne_bytes([c[4], c[5], c[6], c[7]]),
+        })
+        .collect();
+    CompiledFilter::from_raw(insns, 0).ok()
+}
+
+/// ns per getppid() in a child with `filter` installed (None: no filter).
+fn measure(filter: Option<&CompiledFilter>, iters: u64) -> f64 {
+    let mut fds = [0; 2];
+    // SAFETY: pipe() fills the two-element array.
+    assert_eq!(unsafe { libc::pipe(fds.as_mut_ptr()) }, 0, "pipe");
+    // SAFETY: single-threaded bench; the child only makes syscalls and _exits.
+    let pid = unsafe { libc::fork() };
+    assert!(pid >= 0, "fork");
+    if pid == 0 {
+        let ok = match filter {
+            Some(f) => set_no_new_privs().is_ok() && install(f).is_ok(),
+            None => true,
+        };
+        let mut ns: f64 = -1.0;
+        if ok {
+            let t = std::time::Instant::now();
+            for _ in 0..iters {
+                // SAFETY: getppid takes no arguments.
+                unsafe { libc::syscall(libc::SYS_getppid) };
+            }
+            ns = t.elapsed().as_nanos() as f64 / iters as f64;
+        }
+        let b = ns.to_ne_bytes();
+        // SAFETY: writing 8 bytes from a stack buffer to our pipe, then exiting.
+        unsafe {
+            libc::write(fds[1], b.as_ptr().cast(), 8);
+            libc::_exit(0);
+        }
+    }
+    let mut b = [0u8; 8];
+    // SAFETY: reading 8 bytes into a stack buffer; reaping our child.
+    unsafe {
+        libc::close(fds[1]);
+        libc::read(fds[0], b.as_mut_ptr().cast(), 8);
+        libc::close(fds[0]);
+        libc::waitpid(pid, std::ptr::null_mut(), 0);
+    }
+    let ns = f64::from_ne_bytes(b);
+    assert!(ns >= 0.0, "child could not install the filter");
+    ns
+}
+
+fn best_of(n: usize, f: impl Fn() -> f64) -> f64 {
+    (0..n).map(|_| f()).fold(f64::INFINITY, f64::min)
+}
+
+fn main() {
+    // `cargo bench` passes `--bench`; ignore arguments.
+    let iters: u64 = std::env::var("HEZI_BENCH_ITERS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(10_000_000);
+    let json = std::fs::read(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/docker-default.json"),
+    )
+    .expect("docker-default.json fixture");
+    let profile = hezi_seccomp::parse_profile(&json).expect("fixture parses");
+    let hezi = compile(&profile).expect("compile docker profile");
+    let lib = libseccomp_filter(&json);
+    let none_ns = best_of(3, || measure(None, iters));
+    let hezi_ns = best_of(3, || measure(Some(&hezi), iters));
+    let (lib_ns, lib_len) = match &lib {
+        Some(f) => (
+            format!("{:.1}", best_of(3, || measure(Some(f), iters))),
+            f.instructions().len().to_string(),
+        ),
+        None => ("NA".to_string(), "NA".to_string()),
+    };
+    println!(
+        "seccomp_getppid_ns hezi={hezi_ns:.1} libseccomp={lib_ns} none={none_ns:.1} iters={iters} hezi_insns={} libseccomp_insns={lib_len}",
+        hezi.instructions().len()
+    );
+}

@@ -1,0 +1,170 @@
+#!/usr/bin/env bash
+# hezi's benchmarks, each beside its peers in one run on the same work, written to
+# docs/benchmarks.md as medians and ratios (lower is better; ratio < 1 means hezi is faster).
+#
+#   scripts/bench.sh                 all sections
+#   scripts/bench.sh digest runtime  only these (digest, runtime, seccomp, unpack)
+#
+# Needs root for runtime and unpack sections. Work happens on tmpfs (/dev/shm) so disk noise
+# does not hide CPU cost. crun runs only in a private mount namespace with an empty file over
+# /sys/fs/cgroup/unified/cgroup.controllers (it refuses this host's hybrid layout otherwise);
+# every runtime is timed inside that same namespace so the comparison is fair.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+root_dir=$PWD
+sections=("$@")
+[ ${#sections[@]} -eq 0 ] && sections=(digest runtime seccomp unpack)
+want() { local s; for s in "${sections[@]}"; do [ "$s" = "$1" ] && return 0; done; return 1; }
+
+scripts/deps.sh
+if [ "$(id -u)" -eq 0 ] && ! command -v debootstrap >/dev/null; then
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq debootstrap >/dev/null
+fi
+cargo build --release -q -p hezi -p hezi-testsupport
+cargo build --release -q --examples -p hezi-digest -p hezi-image -p hezi-seccomp 2>/dev/null || true
+rel=$root_dir/target/release
+work=$(mktemp -d /dev/shm/hezi-bench.XXXXXX)
+trap 'rm -rf "$work"' EXIT
+out=$work/results.md
+runs=${HEZI_BENCH_RUNS:-30}
+cpu=$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//')
+
+# table TITLE JSON...: a markdown table from hyperfine JSON exports; first command is hezi.
+table() {
+    python3 - "$@" >>"$out" <<'PY'
+import json, sys
+title, files = sys.argv[1], sys.argv[2:]
+print(f"\n### {title}\n")
+print("| work | hezi | " + " | ".join(["peer", "median", "hezi / peer"]) + " |")
+print("|---|---|---|---|---|")
+for f in files:
+    res = json.load(open(f))["results"]
+    h = res[0]
+    for p in res[1:]:
+        ratio = h["median"] / p["median"] if p["median"] else float("nan")
+        print(f"| {h.get('work', f.split('/')[-1][:-5])} | {h['median']*1000:.2f} ms | {p['command']} | {p['median']*1000:.2f} ms | {ratio:.2f} |")
+PY
+}
+
+hf() { # hf NAME [hyperfine args...] -> writes $work/NAME.json
+    local name=$1; shift
+    hyperfine --style basic --export-json "$work/$name.json" "$@" >&2
+    python3 - "$work/$name.json" "$name" <<'PY'
+import json, sys
+d = json.load(open(sys.argv[1])); d["results"][0]["work"] = sys.argv[2]
+json.dump(d, open(sys.argv[1], "w"))
+PY
+}
+
+{
+    echo "# Benchmarks"
+    echo
+    echo "Written by \`scripts/bench.sh\` on $(date -u +%Y-%m-%d) ($cpu, $(nproc) cores, Linux $(uname -r))."
+    echo "Medians of hyperfine runs; every peer runs on the same input in the same run."
+    echo "A ratio below 1.00 means hezi is faster (or smaller)."
+} >"$out"
+
+if want digest; then
+    echo "== digest" >&2
+    f=$work/blob-1g
+    head -c $((1024*1024*1024)) /dev/urandom >"$f"
+    sum=$rel/examples/sha256sum
+    if [ -x "$sum" ]; then
+        [ "$("$sum" "$f" | cut -d' ' -f1)" = "$(sha256sum "$f" | cut -d' ' -f1)" ] || { echo "digest mismatch" >&2; exit 1; }
+        hf "sha256 of 1 GiB" --runs 5 --warmup 1 -N "$sum $f" "openssl dgst -sha256 $f" "sha256sum $f"
+        table "SHA-256 of a 1 GiB file (tmpfs)" "$work/sha256 of 1 GiB.json"
+    else
+        echo -e "\n### SHA-256\n\nnot measured: hezi-digest's sha256sum example is missing from this build." >>"$out"
+    fi
+    rm -f "$f"
+fi
+
+if want runtime && [ "$(id -u)" -eq 0 ]; then
+    echo "== runtime" >&2
+    b=$work/bundle
+    "$rel/hezi-fixtures" bundle "$b" true
+    # hezi, runc and crun each get their own state root; the same bundle for all.
+    cat >"$work/rt.sh" <<SH
+set -e
+touch $work/empty
+mount --bind $work/empty /sys/fs/cgroup/unified/cgroup.controllers
+cd $b
+hf() { hyperfine --style basic --export-json "\$1" --runs $runs --warmup 3 "\${@:2}" >&2; }
+hf $work/csd.json \
+  -n hezi "$rel/hezi --root $work/h create c && $rel/hezi --root $work/h start c && $rel/hezi --root $work/h delete --force c" \
+  -n runc "runc --root $work/r create c && runc --root $work/r start c && runc --root $work/r delete --force c" \
+  -n crun "crun --root $work/c create c && crun --root $work/c start c && crun --root $work/c delete --force c"
+hf $work/run.json \
+  -n hezi "$rel/hezi --root $work/h run c" \
+  -n runc "runc --root $work/r run c" \
+  -n crun "crun --root $work/c run c"
+for rt in hezi runc crun; do
+  case \$rt in hezi) cmd="$rel/hezi --root $work/h";; runc) cmd="runc --root $work/r";; crun) cmd="crun --root $work/c";; esac
+  best=
+  for i in 1 2 3 4 5; do
+    kb=\$( { /usr/bin/time -f %M \$cmd run m >/dev/null; } 2>&1 | tail -1 )
+    [ -z "\$best" ] || [ "\$kb" -gt "\$best" ] && best=\$kb
+  done
+  echo "\$rt \$best"
+done >$work/mem.txt
+SH
+    if unshare -m --propagation private bash "$work/rt.sh"; then
+        for n in csd run; do
+            python3 - "$work/$n.json" "$n" <<'PY'
+import json, sys
+d = json.load(open(sys.argv[1])); d["results"][0]["work"] = {"csd": "create + start + delete (true)", "run": "run (true)"}[sys.argv[2]]
+json.dump(d, open(sys.argv[1], "w"))
+PY
+        done
+        table "Container lifecycle (busybox bundle, same config for all)" "$work/csd.json" "$work/run.json"
+        {
+            echo -e "\n### Peak memory of \`run\` (max RSS, KiB, worst of 5)\n"
+            echo "| runtime | max RSS | hezi / runtime |"; echo "|---|---|---|"
+            h=$(awk '$1=="hezi"{print $2}' "$work/mem.txt")
+            while read -r rt kb; do
+                printf '| %s | %s | %s |\n' "$rt" "$kb" "$(python3 -c "print(f'{$h/$kb:.2f}')")"
+            done <"$work/mem.txt"
+        } >>"$out"
+    else
+        echo -e "\n### Container lifecycle\n\nnot measured: a runtime failed on the benchmark bundle (see the script's output)." >>"$out"
+    fi
+fi
+
+if want seccomp; then
+    echo "== seccomp" >&2
+    sb=$rel/examples/seccomp_bench
+    if [ -x "$sb" ]; then
+        line=$("$sb" | grep '^seccomp_getppid_ns' || true)
+        {
+            echo -e "\n### Cost per syscall under Docker's default seccomp profile (getppid, ns)\n"
+            echo "| filter | ns per syscall |"; echo "|---|---|"
+            for kv in ${line#seccomp_getppid_ns }; do echo "| ${kv%%=*} | ${kv#*=} |"; done
+        } >>"$out"
+    else
+        echo -e "\n### seccomp\n\nnot measured: hezi-seccomp's seccomp_bench example is missing from this build." >>"$out"
+    fi
+fi
+
+if want unpack && [ "$(id -u)" -eq 0 ]; then
+    echo "== unpack" >&2
+    deb=/var/cache/hezi-bench/debian
+    if [ ! -d "$deb" ]; then
+        debootstrap --variant=minbase bookworm "$deb.tmp" http://deb.debian.org/debian >&2
+        mv "$deb.tmp" "$deb"
+    fi
+    up=$rel/examples/unpack
+    if [ -x "$up" ]; then
+        python3 "$root_dir/scripts/bench_image.py" "$deb" "$work/img" >&2
+        hf "unpack" --runs 5 --warmup 1 --prepare "rm -rf $work/u1 $work/u2 $work/u3; mkdir -p $work/u3" \
+            -n hezi "$up $work/img/layout debian:bench $work/u1" \
+            -n umoci "umoci unpack --image $work/img/layout:debian:bench $work/u2" \
+            -n "tar -xzf" "for l in $work/img/layers/*.tar.gz; do tar -xzf \$l -C $work/u3; done"
+        table "Unpack of a two-layer gzip Debian image (tmpfs)" "$work/unpack.json"
+    else
+        echo -e "\n### Unpack\n\nnot measured: hezi-image's unpack example is missing from this build." >>"$out"
+    fi
+fi
+
+cp "$out" docs/benchmarks.md
+echo "wrote docs/benchmarks.md" >&2
+cat docs/benchmarks.md
