@@ -57,11 +57,16 @@ pub struct GlobalOpts {
     /// Manage cgroups through systemd (cgroupsPath is "slice:prefix:name").
     #[arg(long = "systemd-cgroup", global = true)]
     pub systemd_cgroup: bool,
-    /// Rootless mode: true, false or auto (accepted for compatibility).
-    #[arg(long, global = true, value_name = "true|false|auto")]
+    /// Rootless mode: true, false or auto (accepted for compatibility; before the subcommand).
+    #[arg(long, value_name = "true|false|auto")]
     pub rootless: Option<String>,
     /// Image store directory (an OCI image layout).
-    #[arg(long, global = true, default_value = "/var/lib/hezi", env = "HEZI_STORE")]
+    #[arg(
+        long,
+        global = true,
+        default_value = "/var/lib/hezi",
+        env = "HEZI_STORE"
+    )]
     pub store: PathBuf,
 }
 
@@ -380,7 +385,7 @@ pub struct SpecArgs {
     #[arg(short, long, default_value = ".")]
     pub bundle: PathBuf,
     /// Write a config for a rootless container (user namespace with the caller's ids).
-    #[arg(long)]
+    #[arg(long = "rootless", id = "spec_rootless")]
     pub rootless: bool,
 }
 
@@ -490,4 +495,44 @@ pub struct ImageUnpackArgs {
     /// Platform to pick from an index (os/arch[/variant]).
     #[arg(long)]
     pub platform: Option<String>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn clap_definitions_are_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn containerd_style_invocations_parse() {
+        let c = Cli::try_parse_from([
+            "hezi",
+            "--root",
+            "/run/x",
+            "--log",
+            "/tmp/l.json",
+            "--log-format",
+            "json",
+            "create",
+            "--bundle",
+            "/b",
+            "--pid-file",
+            "/p",
+            "c1",
+        ])
+        .unwrap();
+        assert_eq!(c.global.log_format, LogFormat::Json);
+        assert!(
+            matches!(c.command, Some(Command::Create(ref a)) if a.id == "c1" && a.opts.bundle == PathBuf::from("/b"))
+        );
+        let k = Cli::try_parse_from(["hezi", "kill", "--all", "c1", "9"]).unwrap();
+        assert!(matches!(k.command, Some(Command::Kill(ref a)) if a.all && a.signal == "9"));
+        let s = Cli::try_parse_from(["hezi", "spec", "--rootless"]).unwrap();
+        assert!(matches!(s.command, Some(Command::Spec(ref a)) if a.rootless));
+        assert!(Cli::try_parse_from(["hezi", "create"]).is_err());
+    }
 }

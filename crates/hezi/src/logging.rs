@@ -44,7 +44,8 @@ impl Visit for Collect {
         if field.name() == "message" {
             self.msg.push_str(value);
         } else {
-            self.fields.push((field.name().to_string(), value.to_string()));
+            self.fields
+                .push((field.name().to_string(), value.to_string()));
         }
     }
     fn record_debug(&mut self, field: &Field, value: &dyn std::fmt::Debug) {
@@ -107,11 +108,7 @@ fn format_line(format: LogFormat, level: Level, msg: &str, fields: &[(String, St
             s
         }
         LogFormat::Text => {
-            let mut s = format!(
-                "time=\"{time}\" level={} msg={:?}",
-                level_name(level),
-                msg
-            );
+            let mut s = format!("time=\"{time}\" level={} msg={:?}", level_name(level), msg);
             for (k, v) in fields {
                 let _ = write!(s, " {k}={v:?}");
             }
@@ -161,10 +158,7 @@ fn civil_from_days(z: i64) -> (i64, u32, u32) {
 pub fn init(log: Option<&Path>, format: LogFormat, debug: bool) -> std::io::Result<()> {
     let (sink, max) = match log {
         Some(path) => {
-            let f = OpenOptions::new()
-                .create(true)
-                .append(true)
-                .open(path)?;
+            let f = OpenOptions::new().create(true).append(true).open(path)?;
             (
                 Sink::File(Mutex::new(f)),
                 if debug { Level::DEBUG } else { Level::INFO },
@@ -196,7 +190,12 @@ mod tests {
 
     #[test]
     fn json_line_has_logrus_keys() {
-        let line = format_line(LogFormat::Json, Level::ERROR, "container \"x\" does not exist", &[]);
+        let line = format_line(
+            LogFormat::Json,
+            Level::ERROR,
+            "container \"x\" does not exist",
+            &[],
+        );
         let v: serde_json::Value = serde_json::from_str(line.trim()).unwrap();
         assert_eq!(v["level"], "error");
         assert_eq!(v["msg"], "container \"x\" does not exist");
@@ -205,7 +204,15 @@ mod tests {
 
     #[test]
     fn text_line_quotes_message() {
-        let line = format_line(LogFormat::Text, Level::WARN, "a \"b\"", &[("id".into(), "c1".into())]);
-        assert!(line.contains("level=warning msg=\"a \\\"b\\\"\" id=\"c1\""), "{line}");
+        let line = format_line(
+            LogFormat::Text,
+            Level::WARN,
+            "a \"b\"",
+            &[("id".into(), "c1".into())],
+        );
+        assert!(
+            line.contains("level=warning msg=\"a \\\"b\\\"\" id=\"c1\""),
+            "{line}"
+        );
     }
 }

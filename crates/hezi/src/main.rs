@@ -11,16 +11,13 @@ use clap::Parser;
 
 use crate::cli::{Cli, Command};
 
-/// The runtime-spec version this build implements.
-pub const SPEC_VERSION: &str = "1.2.1";
-
 /// Text of `hezi --version`, in runc's form.
 fn version_text() -> String {
     format!(
         "hezi version {}\ncommit: {}\nspec: {}\n",
         env!("CARGO_PKG_VERSION"),
         env!("HEZI_COMMIT"),
-        SPEC_VERSION
+        hezi_spec::SPEC_VERSION
     )
 }
 

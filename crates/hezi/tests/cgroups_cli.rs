@@ -33,6 +33,25 @@ fn ok(o: &Output) -> String {
     String::from_utf8_lossy(&o.stdout).into_owned()
 }
 
+/// `hezi create`: the container inherits hezi's stdout/stderr, so they go to a file (a pipe
+/// would stay open as long as the container runs).
+fn create(root: &Path, bundle: &Path, id: &str) {
+    let log = bundle.with_file_name(format!("{id}.log"));
+    let f = std::fs::File::create(&log).expect("log");
+    let st = Command::new(env!("CARGO_BIN_EXE_hezi"))
+        .arg("--root")
+        .arg(root)
+        .args(["create", "--bundle"])
+        .arg(bundle)
+        .arg(id)
+        .stdin(Stdio::null())
+        .stdout(f.try_clone().expect("dup"))
+        .stderr(f)
+        .status()
+        .expect("run hezi create");
+    assert!(st.success(), "hezi create failed: {}", std::fs::read_to_string(&log).unwrap_or_default());
+}
+
 impl Ctr {
     /// Creates and starts `sh -c script` from a busybox bundle.
     fn start(script: &str) -> Self {
@@ -44,7 +63,10 @@ impl Ctr {
             id: unique_id("cg"),
             _tmp: tmp,
         };
-        ok(&hezi(&c.root, &["create", "--bundle", bundle.to_str().expect("utf8"), &c.id]));
+        ok(&hezi(
+            &c.root,
+            &["create", "--bundle", bundle.to_str().expect("utf8"), &c.id],
+        ));
         ok(&hezi(&c.root, &["start", &c.id]));
         c
     }
@@ -79,7 +101,11 @@ impl Drop for Ctr {
 /// The counter the container writes to its rootfs (/c).
 fn counter(c: &Ctr) -> u64 {
     let cfg = c.root.parent().expect("tmp").join("bundle/rootfs/c");
-    std::fs::read_to_string(cfg).unwrap_or_default().trim().parse().unwrap_or(0)
+    std::fs::read_to_string(cfg)
+        .unwrap_or_default()
+        .trim()
+        .parse()
+        .unwrap_or(0)
 }
 
 #[test]
@@ -97,7 +123,10 @@ fn pause_and_resume_stop_and_restart_the_container() {
     std::thread::sleep(Duration::from_millis(400));
     assert_eq!(a, counter(&c), "container ran while paused");
     let again = c.run(&["pause"]);
-    assert!(!again.status.success(), "pausing a paused container must fail");
+    assert!(
+        !again.status.success(),
+        "pausing a paused container must fail"
+    );
     ok(&c.run(&["resume"]));
     assert_eq!(c.status(), "running");
     let t = Instant::now();
@@ -145,25 +174,19 @@ fn events_streams_until_the_container_stops() {
 #[test]
 fn events_reports_oom() {
     require_root!();
-    let tmp_guard;
-    let c = {
-        let tmp = TempRoot::new("hezi-cgcli").expect("temp root");
-        let bundle = tmp.path().join("bundle");
-        busybox_bundle(&bundle, &["sh", "-c", "sleep 1; dd if=/dev/zero of=/dev/null bs=64M count=1; sleep 1000"]).expect("bundle");
-        let cfg_path = bundle.join("config.json");
-        let mut cfg: serde_json::Value = serde_json::from_slice(&std::fs::read(&cfg_path).expect("read")).expect("json");
-        cfg["linux"]["resources"]["memory"] = serde_json::json!({"limit": 16777216, "swap": 16777216});
-        std::fs::write(&cfg_path, serde_json::to_vec(&cfg).expect("ser")).expect("write");
-        let c = Ctr {
-            root: tmp.state_dir(),
-            id: unique_id("cgoom"),
-            _tmp: tmp,
-        };
-        ok(&hezi(&c.root, &["create", "--bundle", bundle.to_str().expect("utf8"), &c.id]));
-        tmp_guard = ();
-        c
+    let tmp = TempRoot::new("hezi-cgcli").expect("temp root");
+    let bundle = tmp.path().join("bundle");
+    busybox_bundle(&bundle, &["sh", "-c", "sleep 1; dd if=/dev/zero of=/dev/null bs=64M count=1; sleep 1000"]).expect("bundle");
+    let cfg_path = bundle.join("config.json");
+    let mut cfg: serde_json::Value = serde_json::from_slice(&std::fs::read(&cfg_path).expect("read")).expect("json");
+    cfg["linux"]["resources"]["memory"] = serde_json::json!({"limit": 16777216, "swap": 16777216});
+    std::fs::write(&cfg_path, serde_json::to_vec(&cfg).expect("ser")).expect("write");
+    let c = Ctr {
+        root: tmp.state_dir(),
+        id: unique_id("cgoom"),
+        _tmp: tmp,
     };
-    let _ = tmp_guard;
+    create(&c.root, &bundle, &c.id);
     let mut child = Command::new(env!("CARGO_BIN_EXE_hezi"))
         .arg("--root")
         .arg(&c.root)

@@ -123,7 +123,9 @@ fn spec_bundle_and_rootless() {
 #[test]
 fn validate_good_bundle() {
     let dir = tempfile::tempdir().unwrap();
-    assert!(hezi(&["spec"], dir.path()).status.success());
+    let spec = hezi_spec::defaults::default_spec();
+    let config = hezi_spec::defaults::config_json(&spec).unwrap();
+    std::fs::write(dir.path().join("config.json"), config).unwrap();
     std::fs::create_dir(dir.path().join("rootfs")).unwrap();
     let out = hezi(&["validate"], dir.path());
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
@@ -216,7 +218,8 @@ fn runc_runs_a_bundle_from_hezi_spec() {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
-    assert!(hezi(&["spec"], dir.path()).status.success());
+    let spec = hezi(&["spec"], dir.path());
+    assert!(spec.status.success(), "hezi spec: {}", text(&spec.stderr));
     let path = dir.path().join("config.json");
     let mut v = read_json(&path);
     v["process"]["args"] = json!(["true"]);

@@ -32,7 +32,10 @@ fn main() -> ExitCode {
 
 fn run(layout: PathBuf, reference: &str, dest: PathBuf) -> Result<(), hezi_image::ImageError> {
     if dest.exists() {
-        return Err(hezi_image::ImageError::InvalidArgument(format!("{} exists", dest.display())));
+        return Err(hezi_image::ImageError::InvalidArgument(format!(
+            "{} exists",
+            dest.display()
+        )));
     }
     // The layout itself is an OCI layout, so it can be opened as a store read-only in
     // practice: `Store::open` only creates what is missing (ingest/, blobs/sha256).

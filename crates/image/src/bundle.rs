@@ -32,11 +32,28 @@ pub struct BundleOptions {
 
 /// Unpacks `reference` into `dest/rootfs` and writes `dest/config.json`; returns the spec.
 /// On error, a rootfs this call created is removed.
-pub fn create_bundle(store: &Store, reference: &str, dest: &Path, opts: &BundleOptions) -> Result<Spec, ImageError> {
+pub fn create_bundle(
+    store: &Store,
+    reference: &str,
+    dest: &Path,
+    opts: &BundleOptions,
+) -> Result<Spec, ImageError> {
     let image = store.image(reference, opts.platform.as_ref())?;
     let rootfs = dest.join("rootfs");
     std::fs::create_dir_all(dest).map_err(ImageError::io_with("create directory", dest))?;
     let fresh = !rootfs.exists();
+    if !fresh {
+        let non_empty = std::fs::read_dir(&rootfs)
+            .map_err(ImageError::io_with("list", &rootfs))?
+            .next()
+            .is_some();
+        if non_empty {
+            return Err(ImageError::InvalidArgument(format!(
+                "{} already exists and is not empty",
+                rootfs.display()
+            )));
+        }
+    }
     store.unpack(&image, &rootfs, opts.unpack.clone())?;
     let spec = match spec_for(&image.config, &rootfs, opts) {
         Ok(s) => s,
@@ -47,7 +64,10 @@ pub fn create_bundle(store: &Store, reference: &str, dest: &Path, opts: &BundleO
             return Err(e);
         }
     };
-    let json = serde_json::to_vec_pretty(&spec).map_err(|source| ImageError::Json { what: "config.json".into(), source })?;
+    let json = serde_json::to_vec_pretty(&spec).map_err(|source| ImageError::Json {
+        what: "config.json".into(),
+        source,
+    })?;
     crate::store::write_atomic(&dest.join("config.json"), &json)?;
     Ok(spec)
 }
@@ -59,7 +79,10 @@ fn merge_env(lists: &[&[String]]) -> Vec<String> {
     for list in lists {
         for e in list.iter() {
             let key = e.split_once('=').map(|(k, _)| k).unwrap_or(e);
-            match out.iter_mut().find(|x| x.split_once('=').map(|(k, _)| k).unwrap_or(x) == key) {
+            match out
+                .iter_mut()
+                .find(|x| x.split_once('=').map(|(k, _)| k).unwrap_or(x) == key)
+            {
                 Some(slot) => *slot = e.clone(),
                 None => out.push(e.clone()),
             }
@@ -70,7 +93,11 @@ fn merge_env(lists: &[&[String]]) -> Vec<String> {
 
 /// The process arguments: Entrypoint + Cmd with docker's override rules.
 pub fn process_args(rc: &RunConfig, opts: &BundleOptions) -> Vec<String> {
-    let entrypoint = opts.entrypoint.clone().or_else(|| rc.entrypoint.clone()).unwrap_or_default();
+    let entrypoint = opts
+        .entrypoint
+        .clone()
+        .or_else(|| rc.entrypoint.clone())
+        .unwrap_or_default();
     let cmd = match (&opts.command, &opts.entrypoint) {
         (Some(c), _) => c.clone(),
         (None, Some(_)) => Vec::new(),
@@ -80,7 +107,11 @@ pub fn process_args(rc: &RunConfig, opts: &BundleOptions) -> Vec<String> {
 }
 
 /// Derives the runtime config for an image whose rootfs is at `rootfs`.
-pub fn spec_for(config: &ImageConfig, rootfs: &Path, opts: &BundleOptions) -> Result<Spec, ImageError> {
+pub fn spec_for(
+    config: &ImageConfig,
+    rootfs: &Path,
+    opts: &BundleOptions,
+) -> Result<Spec, ImageError> {
     let rc = config.config.clone().unwrap_or_default();
     let mut spec = hezi_spec::defaults::default_spec();
     let mut process = spec.process().clone().unwrap_or_default();
@@ -94,16 +125,32 @@ pub fn spec_for(config: &ImageConfig, rootfs: &Path, opts: &BundleOptions) -> Re
     let defaults = process.env().clone().unwrap_or_default();
     let image_env = rc.env.clone().unwrap_or_default();
     process.set_env(Some(merge_env(&[&defaults, &image_env, &opts.env])));
-    let cwd = rc.working_dir.clone().filter(|w| !w.is_empty()).unwrap_or_else(|| "/".into());
-    let cwd = if cwd.starts_with('/') { cwd } else { format!("/{cwd}") };
+    let cwd = rc
+        .working_dir
+        .clone()
+        .filter(|w| !w.is_empty())
+        .unwrap_or_else(|| "/".into());
+    let cwd = if cwd.starts_with('/') {
+        cwd
+    } else {
+        format!("/{cwd}")
+    };
     process.set_cwd(PathBuf::from(cwd));
     process.set_terminal(Some(false));
-    let user_spec = opts.user.clone().or_else(|| rc.user.clone()).unwrap_or_default();
+    let user_spec = opts
+        .user
+        .clone()
+        .or_else(|| rc.user.clone())
+        .unwrap_or_default();
     let u = resolve_user(rootfs, &user_spec)?;
     let mut user = process.user().clone();
     user.set_uid(u.uid);
     user.set_gid(u.gid);
-    user.set_additional_gids(if u.additional_gids.is_empty() { None } else { Some(u.additional_gids) });
+    user.set_additional_gids(if u.additional_gids.is_empty() {
+        None
+    } else {
+        Some(u.additional_gids)
+    });
     process.set_user(user);
     spec.set_process(Some(process));
     let mut ann: HashMap<String, String> = spec.annotations().clone().unwrap_or_default();
@@ -136,7 +183,10 @@ fn annotations(config: &ImageConfig, rc: &RunConfig) -> BTreeMap<String, String>
     }
     if let Some(ports) = &rc.exposed_ports {
         if !ports.is_empty() {
-            a.insert(format!("{p}exposedPorts"), ports.keys().cloned().collect::<Vec<_>>().join(","));
+            a.insert(
+                format!("{p}exposedPorts"),
+                ports.keys().cloned().collect::<Vec<_>>().join(","),
+            );
         }
     }
     if let Some(s) = &rc.stop_signal {
@@ -144,7 +194,10 @@ fn annotations(config: &ImageConfig, rc: &RunConfig) -> BTreeMap<String, String>
     }
     if let Some(v) = &rc.volumes {
         if !v.is_empty() {
-            a.insert(format!("{p}volumes"), v.keys().cloned().collect::<Vec<_>>().join(","));
+            a.insert(
+                format!("{p}volumes"),
+                v.keys().cloned().collect::<Vec<_>>().join(","),
+            );
         }
     }
     if let Some(labels) = &rc.labels {
@@ -174,18 +227,33 @@ mod tests {
     #[test]
     fn args_follow_docker_rules() {
         let r = rc(Some(&["/entry"]), Some(&["a", "b"]));
-        assert_eq!(process_args(&r, &BundleOptions::default()), s(&["/entry", "a", "b"]));
-        let o = BundleOptions { command: Some(s(&["x"])), ..Default::default() };
+        assert_eq!(
+            process_args(&r, &BundleOptions::default()),
+            s(&["/entry", "a", "b"])
+        );
+        let o = BundleOptions {
+            command: Some(s(&["x"])),
+            ..Default::default()
+        };
         assert_eq!(process_args(&r, &o), s(&["/entry", "x"]));
-        let o = BundleOptions { entrypoint: Some(s(&["/other"])), ..Default::default() };
+        let o = BundleOptions {
+            entrypoint: Some(s(&["/other"])),
+            ..Default::default()
+        };
         assert_eq!(process_args(&r, &o), s(&["/other"]));
-        assert_eq!(process_args(&rc(None, Some(&["sh"])), &BundleOptions::default()), s(&["sh"]));
+        assert_eq!(
+            process_args(&rc(None, Some(&["sh"])), &BundleOptions::default()),
+            s(&["sh"])
+        );
     }
 
     #[test]
     fn env_merges_by_name() {
         let a = s(&["PATH=/bin", "TERM=xterm"]);
         let b = s(&["PATH=/usr/bin", "X=1"]);
-        assert_eq!(merge_env(&[&a, &b]), s(&["PATH=/usr/bin", "TERM=xterm", "X=1"]));
+        assert_eq!(
+            merge_env(&[&a, &b]),
+            s(&["PATH=/usr/bin", "TERM=xterm", "X=1"])
+        );
     }
 }

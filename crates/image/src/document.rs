@@ -62,7 +62,11 @@ pub struct Platform {
     /// Operating system (linux, ...).
     pub os: String,
     /// OS version.
-    #[serde(rename = "os.version", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "os.version",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub os_version: Option<String>,
     /// CPU variant (v7, v8, ...).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -261,12 +265,18 @@ pub struct ImageConfig {
 
 /// Parses a JSON document, naming it in errors.
 pub fn parse<T: serde::de::DeserializeOwned>(bytes: &[u8], what: &str) -> Result<T, ImageError> {
-    serde_json::from_slice(bytes).map_err(|source| ImageError::Json { what: what.to_string(), source })
+    serde_json::from_slice(bytes).map_err(|source| ImageError::Json {
+        what: what.to_string(),
+        source,
+    })
 }
 
 /// Serialises a document to canonical-enough JSON (compact, fields in declaration order).
 pub fn to_json<T: Serialize>(doc: &T, what: &str) -> Result<Vec<u8>, ImageError> {
-    serde_json::to_vec(doc).map_err(|source| ImageError::Json { what: what.to_string(), source })
+    serde_json::to_vec(doc).map_err(|source| ImageError::Json {
+        what: what.to_string(),
+        source,
+    })
 }
 
 #[cfg(test)]

@@ -134,7 +134,11 @@ pub enum ImageError {
 impl ImageError {
     /// Builds an [`ImageError::Io`] for `op` on `path`.
     pub fn io(op: &'static str, path: impl Into<PathBuf>, source: io::Error) -> Self {
-        ImageError::Io { op, path: path.into(), source }
+        ImageError::Io {
+            op,
+            path: path.into(),
+            source,
+        }
     }
 
     /// A closure that wraps an `io::Error` into [`ImageError::Io`], for `map_err`.

@@ -50,12 +50,25 @@ pub enum Problem {
 impl std::fmt::Display for Problem {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            Problem::Corrupt { digest, actual } => write!(f, "blob {digest} is corrupt: content hashes to {actual}"),
-            Problem::Missing { digest, referrer } => write!(f, "blob {digest} is missing (referenced by {referrer})"),
-            Problem::WrongSize { digest, expected, actual } => {
-                write!(f, "blob {digest} has {actual} bytes, its descriptor says {expected}")
+            Problem::Corrupt { digest, actual } => {
+                write!(f, "blob {digest} is corrupt: content hashes to {actual}")
             }
-            Problem::BadDocument { digest, reason } => write!(f, "document {digest} is invalid: {reason}"),
+            Problem::Missing { digest, referrer } => {
+                write!(f, "blob {digest} is missing (referenced by {referrer})")
+            }
+            Problem::WrongSize {
+                digest,
+                expected,
+                actual,
+            } => {
+                write!(
+                    f,
+                    "blob {digest} has {actual} bytes, its descriptor says {expected}"
+                )
+            }
+            Problem::BadDocument { digest, reason } => {
+                write!(f, "document {digest} is invalid: {reason}")
+            }
         }
     }
 }
@@ -76,7 +89,10 @@ pub struct Reachable {
 pub fn reachable(store: &Store) -> Result<Reachable, ImageError> {
     let mut r = Reachable::default();
     for d in store.index()?.manifests {
-        let who = d.ref_name().map(|n| format!("name {n:?}")).unwrap_or_else(|| format!("index.json entry {}", d.digest));
+        let who = d
+            .ref_name()
+            .map(|n| format!("name {n:?}"))
+            .unwrap_or_else(|| format!("index.json entry {}", d.digest));
         visit(store, &d, &who, false, &mut r);
     }
     Ok(r)
@@ -90,16 +106,25 @@ fn visit(store: &Store, d: &Descriptor, referrer: &str, optional: bool, r: &mut 
         Ok(i) => i,
         Err(_) => {
             if !optional {
-                r.problems.push(Problem::Missing { digest: d.digest.to_string(), referrer: referrer.to_string() });
+                r.problems.push(Problem::Missing {
+                    digest: d.digest.to_string(),
+                    referrer: referrer.to_string(),
+                });
             }
             return;
         }
     };
     if info.size != d.size {
-        r.problems.push(Problem::WrongSize { digest: d.digest.to_string(), expected: d.size, actual: info.size });
+        r.problems.push(Problem::WrongSize {
+            digest: d.digest.to_string(),
+            expected: d.size,
+            actual: info.size,
+        });
         return;
     }
-    let is_doc = media::is_index(&d.media_type) || media::is_manifest(&d.media_type) || d.media_type.is_empty();
+    let is_doc = media::is_index(&d.media_type)
+        || media::is_manifest(&d.media_type)
+        || d.media_type.is_empty();
     let is_config = d.media_type == media::OCI_CONFIG || d.media_type == media::DOCKER_CONFIG;
     if !is_doc && !is_config {
         return;
@@ -107,18 +132,29 @@ fn visit(store: &Store, d: &Descriptor, referrer: &str, optional: bool, r: &mut 
     let bytes = match store.read_bytes(&d.digest) {
         Ok(b) => b,
         Err(e) => {
-            r.problems.push(Problem::BadDocument { digest: d.digest.to_string(), reason: e.to_string() });
+            r.problems.push(Problem::BadDocument {
+                digest: d.digest.to_string(),
+                reason: e.to_string(),
+            });
             return;
         }
     };
-    let me = format!("{} {}", if is_config { "config" } else { "document" }, d.digest);
+    let me = format!(
+        "{} {}",
+        if is_config { "config" } else { "document" },
+        d.digest
+    );
     if is_config {
         if let Ok(c) = document::parse::<ImageConfig>(&bytes, &me) {
             r.diff_ids.extend(c.rootfs.diff_ids);
         }
         return;
     }
-    let mt = if d.media_type.is_empty() { sniff(&bytes) } else { d.media_type.clone() };
+    let mt = if d.media_type.is_empty() {
+        sniff(&bytes)
+    } else {
+        d.media_type.clone()
+    };
     if media::is_index(&mt) {
         match document::parse::<Index>(&bytes, &me) {
             Ok(i) => {
@@ -126,7 +162,10 @@ fn visit(store: &Store, d: &Descriptor, referrer: &str, optional: bool, r: &mut 
                     visit(store, c, &me, true, r);
                 }
             }
-            Err(e) => r.problems.push(Problem::BadDocument { digest: d.digest.to_string(), reason: e.to_string() }),
+            Err(e) => r.problems.push(Problem::BadDocument {
+                digest: d.digest.to_string(),
+                reason: e.to_string(),
+            }),
         }
     } else {
         match document::parse::<Manifest>(&bytes, &me) {
@@ -136,7 +175,10 @@ fn visit(store: &Store, d: &Descriptor, referrer: &str, optional: bool, r: &mut 
                     visit(store, l, &me, false, r);
                 }
             }
-            Err(e) => r.problems.push(Problem::BadDocument { digest: d.digest.to_string(), reason: e.to_string() }),
+            Err(e) => r.problems.push(Problem::BadDocument {
+                digest: d.digest.to_string(),
+                reason: e.to_string(),
+            }),
         }
     }
 }
@@ -170,7 +212,11 @@ pub fn gc(store: &Store) -> Result<GcReport, ImageError> {
     }
     let layers = store.path().join("layers");
     if let Ok(rd) = fs::read_dir(&layers) {
-        let keep: BTreeSet<String> = reach.diff_ids.iter().map(|d| d.encoded().to_string()).collect();
+        let keep: BTreeSet<String> = reach
+            .diff_ids
+            .iter()
+            .map(|d| d.encoded().to_string())
+            .collect();
         for ent in rd.flatten() {
             let name = ent.file_name().to_string_lossy().into_owned();
             if !keep.contains(&name) {
@@ -184,10 +230,18 @@ pub fn gc(store: &Store) -> Result<GcReport, ImageError> {
     if let Ok(rd) = fs::read_dir(&ingest) {
         let cutoff = SystemTime::now() - Duration::from_secs(3600);
         for ent in rd.flatten() {
-            let old = ent.metadata().and_then(|m| m.modified()).map(|t| t < cutoff).unwrap_or(false);
+            let old = ent
+                .metadata()
+                .and_then(|m| m.modified())
+                .map(|t| t < cutoff)
+                .unwrap_or(false);
             if old {
                 let p = ent.path();
-                let r = if p.is_dir() { fs::remove_dir_all(&p) } else { fs::remove_file(&p) };
+                let r = if p.is_dir() {
+                    fs::remove_dir_all(&p)
+                } else {
+                    fs::remove_file(&p)
+                };
                 r.map_err(ImageError::io_with("remove", &p))?;
                 report.ingest_files += 1;
             }
@@ -213,12 +267,18 @@ pub fn verify(store: &Store) -> Result<VerifyReport, ImageError> {
     let mut report = VerifyReport::default();
     for b in store.walk()? {
         let f = store.reader(&b.digest)?;
-        let actual = Digest::from_reader(b.digest.algorithm(), std::io::BufReader::with_capacity(1 << 20, f))
-            .map_err(ImageError::io_with("read", store.blob_path(&b.digest)))?;
+        let actual = Digest::from_reader(
+            b.digest.algorithm(),
+            std::io::BufReader::with_capacity(1 << 20, f),
+        )
+        .map_err(ImageError::io_with("read", store.blob_path(&b.digest)))?;
         report.blobs += 1;
         report.bytes += b.size;
         if actual != b.digest {
-            report.problems.push(Problem::Corrupt { digest: b.digest.to_string(), actual: actual.to_string() });
+            report.problems.push(Problem::Corrupt {
+                digest: b.digest.to_string(),
+                actual: actual.to_string(),
+            });
         }
     }
     let corrupt: HashSet<String> = report

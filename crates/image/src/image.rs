@@ -63,13 +63,23 @@ impl Store {
 
     /// Follows `desc` (a manifest, or an index, possibly nested) to the manifest for
     /// `platform` (default: this machine's).
-    pub fn manifest_for(&self, desc: &Descriptor, platform: Option<&Platform>) -> Result<(Descriptor, Manifest), ImageError> {
+    pub fn manifest_for(
+        &self,
+        desc: &Descriptor,
+        platform: Option<&Platform>,
+    ) -> Result<(Descriptor, Manifest), ImageError> {
         let want = platform.cloned().unwrap_or_else(Platform::host);
         let mut cur = desc.clone();
         for _ in 0..8 {
             let bytes = self.read_bytes(&cur.digest)?;
-            let mt = if cur.media_type.is_empty() { crate::store::sniff(&bytes) } else { cur.media_type.clone() };
-            if media::is_index(&mt) || (!media::is_manifest(&mt) && crate::store::sniff(&bytes) == media::OCI_INDEX) {
+            let mt = if cur.media_type.is_empty() {
+                crate::store::sniff(&bytes)
+            } else {
+                cur.media_type.clone()
+            };
+            if media::is_index(&mt)
+                || (!media::is_manifest(&mt) && crate::store::sniff(&bytes) == media::OCI_INDEX)
+            {
                 let index: Index = document::parse(&bytes, &format!("index {}", cur.digest))?;
                 let pick = index
                     .manifests
@@ -83,14 +93,20 @@ impl Store {
                             None
                         }
                     })
-                    .ok_or_else(|| ImageError::NoPlatform { index: cur.digest.to_string(), platform: want.to_string() })?;
+                    .ok_or_else(|| ImageError::NoPlatform {
+                        index: cur.digest.to_string(),
+                        platform: want.to_string(),
+                    })?;
                 cur = pick.clone();
                 continue;
             }
             let m: Manifest = document::parse(&bytes, &format!("manifest {}", cur.digest))?;
             return Ok((cur, m));
         }
-        Err(ImageError::InvalidDocument { what: desc.digest.to_string(), reason: "indexes nested too deeply".into() })
+        Err(ImageError::InvalidDocument {
+            what: desc.digest.to_string(),
+            reason: "indexes nested too deeply".into(),
+        })
     }
 
     /// Resolves `reference` to one image for `platform`.
@@ -98,17 +114,30 @@ impl Store {
         let desc = self.resolve(reference)?;
         let (manifest_descriptor, manifest) = self.manifest_for(&desc, platform)?;
         let cfg = self.read_bytes(&manifest.config.digest)?;
-        let config: ImageConfig = document::parse(&cfg, &format!("config {}", manifest.config.digest))?;
-        Ok(Image { manifest_descriptor, manifest, config })
+        let config: ImageConfig =
+            document::parse(&cfg, &format!("config {}", manifest.config.digest))?;
+        Ok(Image {
+            manifest_descriptor,
+            manifest,
+            config,
+        })
     }
 
     /// Unpacks the image's layers into `rootfs` (flat, whiteouts applied). Every layer's
     /// digest, size and diffID are checked while unpacking; on error the rootfs is removed
     /// if this call created it.
-    pub fn unpack(&self, image: &Image, rootfs: &Path, opts: UnpackOptions) -> Result<Vec<LayerReport>, ImageError> {
+    pub fn unpack(
+        &self,
+        image: &Image,
+        rootfs: &Path,
+        opts: UnpackOptions,
+    ) -> Result<Vec<LayerReport>, ImageError> {
         let expects = image.layer_expectations()?;
         let layers = expects.into_iter().map(|e| {
-            let digest = e.digest.clone().ok_or_else(|| ImageError::InvalidArgument("layer without digest".into()))?;
+            let digest = e
+                .digest
+                .clone()
+                .ok_or_else(|| ImageError::InvalidArgument("layer without digest".into()))?;
             Ok((self.reader(&digest)?, e))
         });
         unpack::unpack_layers(rootfs, layers, opts)
@@ -132,7 +161,10 @@ impl Store {
                     .prefix(".tmp-")
                     .tempdir_in(&base)
                     .map_err(ImageError::io_with("create temp dir in", &base))?;
-                let opts = UnpackOptions { whiteouts: WhiteoutMode::Overlay, ..UnpackOptions::default() };
+                let opts = UnpackOptions {
+                    whiteouts: WhiteoutMode::Overlay,
+                    ..UnpackOptions::default()
+                };
                 let mut u = unpack::Unpacker::new(tmp.path(), opts)?;
                 u.layer(self.reader(&digest)?, &e)?;
                 let tmp_path = tmp.keep();
@@ -153,5 +185,10 @@ impl Store {
 /// The overlayfs `lowerdir=` value for layer directories given base first (overlay wants
 /// the top-most layer first).
 pub fn overlay_lowerdir(layers: &[PathBuf]) -> String {
-    layers.iter().rev().map(|p| p.display().to_string()).collect::<Vec<_>>().join(":")
+    layers
+        .iter()
+        .rev()
+        .map(|p| p.display().to_string())
+        .collect::<Vec<_>>()
+        .join(":")
 }

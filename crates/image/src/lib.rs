@@ -14,9 +14,9 @@ pub use error::ImageError;
 pub use store::{BlobInfo, Store};
 pub mod image;
 pub use image::{overlay_lowerdir, Image};
-pub mod gc;
 pub mod archive;
 pub mod bundle;
+pub mod gc;
 pub mod user;
 pub use bundle::{create_bundle, BundleOptions};
 

@@ -46,7 +46,11 @@ pub(crate) fn read_in_root(rootfs: &Path, rel: &str) -> Result<Option<String>, I
     .map_err(|e| ImageError::io("open rootfs", rootfs, e.into()))?;
     let how = OpenHow::new()
         .flags(OFlag::O_RDONLY | OFlag::O_CLOEXEC | OFlag::O_NOCTTY)
-        .resolve(ResolveFlag::RESOLVE_IN_ROOT | ResolveFlag::RESOLVE_NO_MAGICLINKS | ResolveFlag::RESOLVE_NO_XDEV);
+        .resolve(
+            ResolveFlag::RESOLVE_IN_ROOT
+                | ResolveFlag::RESOLVE_NO_MAGICLINKS
+                | ResolveFlag::RESOLVE_NO_XDEV,
+        );
     let host = rootfs.join(rel.trim_start_matches('/'));
     let fd = match openat2(&root, OsStr::new(rel.trim_start_matches('/')), how) {
         Ok(fd) => fd,
@@ -56,10 +60,16 @@ pub(crate) fn read_in_root(rootfs: &Path, rel: &str) -> Result<Option<String>, I
     let mut f = std::fs::File::from(fd);
     let md = f.metadata().map_err(ImageError::io_with("stat", &host))?;
     if !md.is_file() {
-        return Err(ImageError::InvalidArgument(format!("{} is not a regular file", host.display())));
+        return Err(ImageError::InvalidArgument(format!(
+            "{} is not a regular file",
+            host.display()
+        )));
     }
     let mut s = String::new();
-    f.by_ref().take(16 << 20).read_to_string(&mut s).map_err(ImageError::io_with("read", &host))?;
+    f.by_ref()
+        .take(16 << 20)
+        .read_to_string(&mut s)
+        .map_err(ImageError::io_with("read", &host))?;
     Ok(Some(s))
 }
 
@@ -68,7 +78,11 @@ fn parse_passwd(s: &str) -> Vec<PasswdEntry> {
         .filter(|l| !l.trim().is_empty() && !l.starts_with('#'))
         .filter_map(|l| {
             let f: Vec<&str> = l.split(':').collect();
-            Some(PasswdEntry { name: f.first()?.to_string(), uid: f.get(2)?.parse().ok()?, gid: f.get(3)?.parse().ok()? })
+            Some(PasswdEntry {
+                name: f.first()?.to_string(),
+                uid: f.get(2)?.parse().ok()?,
+                gid: f.get(3)?.parse().ok()?,
+            })
         })
         .collect()
 }
@@ -81,7 +95,15 @@ fn parse_group(s: &str) -> Vec<GroupEntry> {
             Some(GroupEntry {
                 name: f.first()?.to_string(),
                 gid: f.get(2)?.parse().ok()?,
-                members: f.get(3).map(|m| m.split(',').filter(|x| !x.is_empty()).map(str::to_string).collect()).unwrap_or_default(),
+                members: f
+                    .get(3)
+                    .map(|m| {
+                        m.split(',')
+                            .filter(|x| !x.is_empty())
+                            .map(str::to_string)
+                            .collect()
+                    })
+                    .unwrap_or_default(),
             })
         })
         .collect()
@@ -95,8 +117,15 @@ pub fn resolve_user(rootfs: &Path, spec: &str) -> Result<ResolvedUser, ImageErro
     resolve_with(&passwd, &groups, spec)
 }
 
-fn resolve_with(passwd: &[PasswdEntry], groups: &[GroupEntry], spec: &str) -> Result<ResolvedUser, ImageError> {
-    let err = |reason: String| ImageError::User { user: spec.to_string(), reason };
+fn resolve_with(
+    passwd: &[PasswdEntry],
+    groups: &[GroupEntry],
+    spec: &str,
+) -> Result<ResolvedUser, ImageError> {
+    let err = |reason: String| ImageError::User {
+        user: spec.to_string(),
+        reason,
+    };
     let (user, group) = match spec.split_once(':') {
         Some((u, g)) => (u, Some(g)),
         None => (spec, None),
@@ -127,13 +156,22 @@ fn resolve_with(passwd: &[PasswdEntry], groups: &[GroupEntry], spec: &str) -> Re
     }
     let mut additional_gids: Vec<u32> = match (&name, group) {
         // An explicit group replaces the supplementary groups (as docker does).
-        (Some(n), None) => groups.iter().filter(|g| g.members.iter().any(|m| m == n)).map(|g| g.gid).collect(),
+        (Some(n), None) => groups
+            .iter()
+            .filter(|g| g.members.iter().any(|m| m == n))
+            .map(|g| g.gid)
+            .collect(),
         _ => Vec::new(),
     };
     additional_gids.retain(|g| *g != gid);
     additional_gids.sort_unstable();
     additional_gids.dedup();
-    Ok(ResolvedUser { uid, gid, additional_gids, name })
+    Ok(ResolvedUser {
+        uid,
+        gid,
+        additional_gids,
+        name,
+    })
 }
 
 #[cfg(test)]
@@ -151,7 +189,10 @@ mod tests {
     fn names_and_numbers() {
         let (p, g) = db();
         let a = resolve_with(&p, &g, "alice").unwrap();
-        assert_eq!((a.uid, a.gid, a.additional_gids.clone()), (1000, 1000, vec![10, 29]));
+        assert_eq!(
+            (a.uid, a.gid, a.additional_gids.clone()),
+            (1000, 1000, vec![10, 29])
+        );
         let b = resolve_with(&p, &g, "alice:wheel").unwrap();
         assert_eq!((b.uid, b.gid, b.additional_gids.len()), (1000, 10, 0));
         let c = resolve_with(&p, &g, "4242:4343").unwrap();
@@ -165,7 +206,13 @@ mod tests {
     #[test]
     fn missing_names_are_errors() {
         let (p, g) = db();
-        assert!(matches!(resolve_with(&p, &g, "mallory"), Err(ImageError::User { .. })));
-        assert!(matches!(resolve_with(&p, &g, "alice:nogroup"), Err(ImageError::User { .. })));
+        assert!(matches!(
+            resolve_with(&p, &g, "mallory"),
+            Err(ImageError::User { .. })
+        ));
+        assert!(matches!(
+            resolve_with(&p, &g, "alice:nogroup"),
+            Err(ImageError::User { .. })
+        ));
     }
 }

@@ -16,8 +16,16 @@ use serde_json::json;
 
 fn busybox_like() -> Vec<Layer> {
     vec![
-        gz_layer(&[E::Dir("bin/", 0o755), E::File("bin/sh", b"#!shell", 0o755), E::Dir("etc/", 0o755), E::File("etc/passwd", b"root:x:0:0::/root:/bin/sh\n", 0o644)]),
-        gz_layer(&[E::File("etc/motd", b"hi", 0o644), E::File("bin/.wh.sh", b"", 0o644)]),
+        gz_layer(&[
+            E::Dir("bin/", 0o755),
+            E::File("bin/sh", b"#!shell", 0o755),
+            E::Dir("etc/", 0o755),
+            E::File("etc/passwd", b"root:x:0:0::/root:/bin/sh\n", 0o644),
+        ]),
+        gz_layer(&[
+            E::File("etc/motd", b"hi", 0o644),
+            E::File("bin/.wh.sh", b"", 0o644),
+        ]),
     ]
 }
 
@@ -33,9 +41,29 @@ fn import_export_round_trips() {
     assert_eq!(store.resolve("app:1").unwrap().digest, md);
     assert!(verify(&store).unwrap().problems.is_empty());
 
-    for (fmt, file) in [(Format::OciArchive, "o.tar"), (Format::DockerArchive, "d.tar"), (Format::OciDir, "odir")] {
+    for (fmt, file) in [
+        (Format::OciArchive, "o.tar"),
+        (Format::DockerArchive, "d.tar"),
+        (Format::OciDir, "odir"),
+    ] {
         let dest = t.join(file);
         export(&store, "app:1", &dest, fmt).unwrap();
+        if fmt == Format::DockerArchive && Command::new("skopeo").arg("--version").output().is_ok()
+        {
+            // skopeo finds the image by the tag we wrote into manifest.json.
+            let o = Command::new("skopeo")
+                .arg("inspect")
+                .arg(format!("docker-archive:{}:app:1", dest.display()))
+                .output()
+                .unwrap();
+            assert!(
+                o.status.success(),
+                "skopeo reads our docker-archive: {}",
+                String::from_utf8_lossy(&o.stderr)
+            );
+            let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+            assert_eq!(v["Layers"].as_array().map(Vec::len), Some(2), "{v}");
+        }
         let s2 = Store::open(t.join(&format!("store-{file}"))).unwrap();
         let got = import(&s2, &dest, None, Some("again:2")).unwrap();
         assert_eq!(got[0].name.as_deref(), Some("again:2"));
@@ -43,7 +71,10 @@ fn import_export_round_trips() {
         let b = s2.image("again:2", None).unwrap();
         assert_eq!(a.config.rootfs.diff_ids, b.config.rootfs.diff_ids, "{file}");
         if fmt != Format::DockerArchive {
-            assert_eq!(a.manifest_descriptor.digest, b.manifest_descriptor.digest, "{file}");
+            assert_eq!(
+                a.manifest_descriptor.digest, b.manifest_descriptor.digest,
+                "{file}"
+            );
         }
         let root = t.join(&format!("rootfs-{file}"));
         s2.unpack(&b, &root, UnpackOptions::default()).unwrap();
@@ -59,7 +90,8 @@ fn layer_blob_path(src: &std::path::Path, l: &Layer) -> std::path::PathBuf {
 
 #[test]
 fn damaged_blobs_abort_import_and_leave_the_store_clean() {
-    let cases: [(&str, fn(&mut Vec<u8>)); 3] = [
+    type Damage = fn(&mut Vec<u8>);
+    let cases: [(&str, Damage); 3] = [
         ("corrupt", |b| {
             let n = b.len() / 2;
             b[n] ^= 0x55;
@@ -78,12 +110,29 @@ fn damaged_blobs_abort_import_and_leave_the_store_clean() {
         let store = Store::open(t.join("store")).unwrap();
         let err = import(&store, &t.join("src"), None, None).expect_err(what);
         let bad = sha(&layers[1].blob).to_string();
-        assert!(err.to_string().contains(&bad), "{what}: error should name {bad}: {err}");
+        assert!(
+            err.to_string().contains(&bad),
+            "{what}: error should name {bad}: {err}"
+        );
         assert!(!store.contains(&sha(&layers[1].blob)), "{what}");
-        assert!(store.walk().unwrap().iter().all(|b| b.digest != sha(&bytes)), "{what}: damaged content visible");
-        assert!(store.names().unwrap().is_empty(), "{what}: no name for a failed import");
+        assert!(
+            store
+                .walk()
+                .unwrap()
+                .iter()
+                .all(|b| b.digest != sha(&bytes)),
+            "{what}: damaged content visible"
+        );
+        assert!(
+            store.names().unwrap().is_empty(),
+            "{what}: no name for a failed import"
+        );
         assert!(verify(&store).unwrap().problems.is_empty(), "{what}");
-        assert_eq!(fs::read_dir(t.join("store/ingest")).unwrap().count(), 0, "{what}: temp files cleaned");
+        assert_eq!(
+            fs::read_dir(t.join("store/ingest")).unwrap().count(),
+            0,
+            "{what}: temp files cleaned"
+        );
     }
 }
 
@@ -94,7 +143,14 @@ fn wrong_digest_in_oci_archive_is_rejected() {
     layout(&t.join("src"), "app:1", &layers, json!({}));
     let p = layer_blob_path(&t.join("src"), &layers[0]);
     fs::write(&p, b"not the layer").unwrap();
-    let status = Command::new("tar").arg("-C").arg(t.join("src")).arg("-cf").arg(t.join("a.tar")).arg(".").status().unwrap();
+    let status = Command::new("tar")
+        .arg("-C")
+        .arg(t.join("src"))
+        .arg("-cf")
+        .arg(t.join("a.tar"))
+        .arg(".")
+        .status()
+        .unwrap();
     assert!(status.success());
     let store = Store::open(t.join("store")).unwrap();
     let err = import(&store, &t.join("a.tar"), Some(Format::OciArchive), None).unwrap_err();
@@ -125,7 +181,13 @@ fn gc_and_verify_find_and_remove_the_right_blobs() {
     // Delete it: verify reports it missing.
     fs::remove_file(&lp).unwrap();
     let v = verify(&store).unwrap();
-    assert!(v.problems.iter().any(|p| matches!(p, Problem::Missing { .. })), "{:?}", v.problems);
+    assert!(
+        v.problems
+            .iter()
+            .any(|p| matches!(p, Problem::Missing { .. })),
+        "{:?}",
+        v.problems
+    );
 
     store.remove_name("app:1").unwrap();
     let r = gc(&store).unwrap();
@@ -138,7 +200,9 @@ fn concurrent_names_and_writers_lose_nothing() {
     let t = Tmp::new("store-concurrent");
     let store = Arc::new(Store::open(t.join("store")).unwrap());
     let desc = {
-        let info = store.put_bytes(br#"{"schemaVersion":2,"manifests":[]}"#).unwrap();
+        let info = store
+            .put_bytes(br#"{"schemaVersion":2,"manifests":[]}"#)
+            .unwrap();
         hezi_image::Descriptor::new(hezi_image::media::OCI_INDEX, info.digest, info.size)
     };
     let data: Arc<Vec<u8>> = Arc::new((0..200_000u32).flat_map(|i| i.to_le_bytes()).collect());
@@ -152,7 +216,9 @@ fn concurrent_names_and_writers_lose_nothing() {
                     store.set_name(&format!("img{i}:{j}"), &desc).unwrap();
                 }
                 let d = sha(&data);
-                store.ingest(data.as_slice(), &d, Some(data.len() as u64)).unwrap();
+                store
+                    .ingest(data.as_slice(), &d, Some(data.len() as u64))
+                    .unwrap();
             })
         })
         .collect();
@@ -166,7 +232,13 @@ fn concurrent_names_and_writers_lose_nothing() {
 
 #[test]
 fn skopeo_and_umoci_images_import_and_unpack() {
-    let have = |cmd: &str| Command::new(cmd).arg("--version").output().map(|o| o.status.success()).unwrap_or(false);
+    let have = |cmd: &str| {
+        Command::new(cmd)
+            .arg("--version")
+            .output()
+            .map(|o| o.status.success())
+            .unwrap_or(false)
+    };
     if !have("skopeo") || !have("umoci") {
         eprintln!("skipped: skopeo or umoci not installed");
         return;
@@ -175,13 +247,32 @@ fn skopeo_and_umoci_images_import_and_unpack() {
     layout(&t.join("src"), "app", &busybox_like(), json!({}));
     let src = format!("oci:{}:app", t.join("src").display());
     let cases = [
-        ("docker-archive", format!("docker-archive:{}:app:v1", t.join("d.tar").display()), t.join("d.tar")),
-        ("oci-archive", format!("oci-archive:{}:app", t.join("o.tar").display()), t.join("o.tar")),
-        ("oci", format!("oci:{}:app", t.join("sk").display()), t.join("sk")),
+        (
+            "docker-archive",
+            format!("docker-archive:{}:app:v1", t.join("d.tar").display()),
+            t.join("d.tar"),
+        ),
+        (
+            "oci-archive",
+            format!("oci-archive:{}:app", t.join("o.tar").display()),
+            t.join("o.tar"),
+        ),
+        (
+            "oci",
+            format!("oci:{}:app", t.join("sk").display()),
+            t.join("sk"),
+        ),
     ];
     for (what, dest, path) in cases {
-        let out = Command::new("skopeo").args(["copy", "--insecure-policy", &src, &dest]).output().unwrap();
-        assert!(out.status.success(), "skopeo {what}: {}", String::from_utf8_lossy(&out.stderr));
+        let out = Command::new("skopeo")
+            .args(["copy", "--insecure-policy", &src, &dest])
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "skopeo {what}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         let store = Store::open(t.join(&format!("store-{what}"))).unwrap();
         let got = import(&store, &path, None, Some("x:1")).unwrap();
         assert_eq!(got.len(), 1, "{what}");
@@ -194,15 +285,28 @@ fn skopeo_and_umoci_images_import_and_unpack() {
     let u = t.join("umoci");
     let ok = |c: &mut Command| {
         let o = c.output().unwrap();
-        assert!(o.status.success(), "{:?}: {}", c, String::from_utf8_lossy(&o.stderr));
+        assert!(
+            o.status.success(),
+            "{:?}: {}",
+            c,
+            String::from_utf8_lossy(&o.stderr)
+        );
     };
     ok(Command::new("umoci").args(["init", "--layout"]).arg(&u));
-    ok(Command::new("umoci").args(["new", "--image"]).arg(format!("{}:base", u.display())));
+    ok(Command::new("umoci")
+        .args(["new", "--image"])
+        .arg(format!("{}:base", u.display())));
     if is_root() {
         let b = t.join("ubundle");
-        ok(Command::new("umoci").args(["unpack", "--image"]).arg(format!("{}:base", u.display())).arg(&b));
+        ok(Command::new("umoci")
+            .args(["unpack", "--image"])
+            .arg(format!("{}:base", u.display()))
+            .arg(&b));
         fs::write(b.join("rootfs/hello"), b"from umoci").unwrap();
-        ok(Command::new("umoci").args(["repack", "--image"]).arg(format!("{}:base", u.display())).arg(&b));
+        ok(Command::new("umoci")
+            .args(["repack", "--image"])
+            .arg(format!("{}:base", u.display()))
+            .arg(&b));
     }
     let store = Store::open(t.join("store-umoci")).unwrap();
     import(&store, &u, None, None).unwrap();

@@ -88,6 +88,8 @@ fn child_dispatch() {
         "expect_error" => case_expect_error(&dir),
         "masked_link" => case_masked_link(&dir),
         "list_dev" => case_list_dev(&dir),
+        "root_shared" => case_root_propagation(&dir, "shared:"),
+        "root_private" => case_root_propagation(&dir, ""),
         "plain" => run_all(&load_plan(&dir, opts()).unwrap()).unwrap(),
         other => panic!("unknown case {other}"),
     }
@@ -402,9 +404,17 @@ fn symlinked_mount_destination_stays_inside_the_rootfs() {
         &[],
     );
     expect_ok("plain", &g.0);
-    assert_eq!(fs::read_dir(&host.0).unwrap().count(), 0, "the host dir was written");
+    assert_eq!(
+        fs::read_dir(&host.0).unwrap().count(),
+        0,
+        "the host dir was written"
+    );
     let in_root = inside(&g.0.join("rootfs"), &host.0).join("inner");
-    assert!(in_root.is_dir(), "{} not created inside the rootfs", in_root.display());
+    assert!(
+        in_root.is_dir(),
+        "{} not created inside the rootfs",
+        in_root.display()
+    );
 }
 
 #[test]
@@ -563,5 +573,38 @@ fn case_list_dev(dir: &Path) {
     names.sort();
     for n in names {
         println!("DEV {n}");
+    }
+}
+
+fn case_root_propagation(dir: &Path, want: &str) {
+    run_all(&load_plan(dir, opts()).unwrap()).unwrap();
+    let line = mountinfo_line("/");
+    // Optional fields sit between the mount options and " - ".
+    let optional = line
+        .split(" - ")
+        .next()
+        .unwrap()
+        .split(' ')
+        .skip(6)
+        .collect::<Vec<_>>();
+    if want.is_empty() {
+        assert!(optional.is_empty(), "/ is not private: {line}");
+    } else {
+        assert!(
+            optional.iter().any(|f| f.starts_with(want)),
+            "/ lacks {want}: {line}"
+        );
+    }
+}
+
+#[test]
+fn rootfs_propagation_shared_and_private() {
+    require_root!();
+    for (value, case) in [("rshared", "root_shared"), ("rprivate", "root_private")] {
+        let g = bundle("hezi-rootfs-prop");
+        let mut cfg = bundle_config(&["true"]);
+        cfg["linux"]["rootfsPropagation"] = json!(value);
+        write_config(&g.0, &cfg).unwrap();
+        expect_ok(case, &g.0);
     }
 }

@@ -6,6 +6,9 @@
 //!
 //! `seccomp_getppid_ns hezi=<ns> libseccomp=<ns> none=<ns> iters=<n> hezi_insns=<n> libseccomp_insns=<n>`
 //!
+//! A second line reports compile time for that profile, uncached and as a
+//! cache hit: `seccomp_compile_us compile=<us> cache_hit=<us>`.
+//!
 //! Run: `cargo bench -p hezi-seccomp --bench seccomp_getppid`
 //! (`HEZI_BENCH_ITERS` overrides the 10,000,000 calls per run).
 
@@ -136,6 +139,24 @@ fn main() {
     .expect("docker-default.json fixture");
     let profile = hezi_seccomp::parse_profile(&json).expect("fixture parses");
     let hezi = compile(&profile).expect("compile docker profile");
+    let compile_us = best_of(5, || {
+        let t = std::time::Instant::now();
+        let f = compile(&profile).expect("compile docker profile");
+        std::hint::black_box(f);
+        t.elapsed().as_nanos() as f64 / 1000.0
+    });
+    let cache_dir =
+        std::env::temp_dir().join(format!("hezi-seccomp-bench-cache-{}", std::process::id()));
+    let cache = hezi_seccomp::Cache::new(&cache_dir);
+    cache.get_or_compile(&profile).expect("fill cache");
+    let cached_us = best_of(5, || {
+        let t = std::time::Instant::now();
+        let f = cache.get_or_compile(&profile).expect("cache hit");
+        std::hint::black_box(f);
+        t.elapsed().as_nanos() as f64 / 1000.0
+    });
+    let _ = std::fs::remove_dir_all(&cache_dir);
+    println!("seccomp_compile_us compile={compile_us:.1} cache_hit={cached_us:.1}");
     let lib = libseccomp_filter(&json);
     let none_ns = best_of(3, || measure(None, iters));
     let hezi_ns = best_of(3, || measure(Some(&hezi), iters));

@@ -132,6 +132,12 @@ pub fn compile_with(
             flags |= FLAG_TSYNC_ESRCH;
         }
     }
+    tracing::debug!(
+        instructions = insns.len(),
+        flags,
+        has_notify,
+        "seccomp: compiled profile"
+    );
     Ok(CompiledFilter::new(insns, flags, has_notify))
 }
 
@@ -438,11 +444,10 @@ fn eq(
     if is32 {
         return ld_lo;
     }
-    match mask {
-        // The high half is masked away entirely: it matches iff `vhi` is 0.
-        Some((0, _)) if vhi == 0 => return ld_lo,
-        Some((0, _)) => return em.goto(fail),
-        _ => {}
+    if let Some((0, _)) = mask {
+        // The high half is masked away entirely, and the wanted value was
+        // masked too (`vhi` is 0): nothing to check there.
+        return ld_lo;
     }
     let hi = em.cond(JEQ_K, vhi, ld_lo, fail);
     em.goto(hi);

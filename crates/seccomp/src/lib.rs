@@ -85,3 +85,8 @@ pub const SUPPORTED_FLAGS: &[&str] = &[
 pub fn parse_profile(json: &[u8]) -> Result<oci_spec::runtime::LinuxSeccomp, SeccompError> {
     Ok(serde_json::from_slice(json)?)
 }
+
+/// The README's example, compiled as a doctest.
+#[doc = include_str!("../README.md")]
+#[cfg(doctest)]
+pub struct ReadmeDoctests;

@@ -12,7 +12,7 @@ use std::path::Path;
 /// One intercepted syscall (`struct seccomp_notif`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Request {
-    /// Cookie to pass back in [`Response::id`].
+    /// Cookie to pass back in the [`Response`].
     pub id: u64,
     /// The calling thread (in the listener's pid namespace).
     pub pid: u32,

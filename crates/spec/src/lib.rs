@@ -6,7 +6,8 @@
 //!   with its JSON path,
 //! * [`image`]: image-spec document checks (descriptors, manifests, indexes, layouts),
 //! * [`state`]: the runtime state document (runtime-spec `state.md`, and runc's shape),
-//! * [`features`]: a builder for the runtime-spec `features.md` document.
+//! * [`features`]: a builder for the runtime-spec `features.md` document,
+//! * [`names`]: the capability, rlimit, namespace, hook and seccomp name tables.
 //!
 //! ```
 //! use hezi_spec::{defaults, validate, SPEC_VERSION};

@@ -156,7 +156,8 @@ fn devices() {
         {"type": "c", "path": "/dev/null", "major": 1, "minor": 3},
         {"type": "x", "path": "/dev/x", "major": 1, "minor": 3},
         {"type": "b", "path": "dev/sda"},
-        {"type": "p", "path": "/dev/fifo", "major": 4, "minor": 0}
+        {"type": "p", "path": "/dev/fifo", "major": 4, "minor": 0},
+        {"type": "c", "path": "/dev/null", "major": 1, "minor": 3}
     ]);
     let ps = problems(&v);
     assert!(
@@ -167,6 +168,7 @@ fn devices() {
     assert_problem(&v, "linux.devices[2].path", "absolute");
     assert_problem(&v, "linux.devices[2].major", "required");
     assert_problem(&v, "linux.devices[3].major", "must not be set");
+    assert_problem(&v, "linux.devices[4].path", "more than once");
     v["linux"]["resources"]["devices"] = json!([{"allow": true, "type": "z", "access": "rwx"}]);
     assert_problem(&v, "linux.resources.devices[0].type", "device rule type");
     assert_problem(&v, "linux.resources.devices[0].access", "r, w and m");

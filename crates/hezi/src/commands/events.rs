@@ -18,7 +18,8 @@ const OOM_POLL: Duration = Duration::from_millis(100);
 
 /// Runs `hezi events`.
 pub fn run(g: &GlobalOpts, a: &EventsArgs) -> anyhow::Result<u8> {
-    let interval = parse_duration(&a.interval).with_context(|| format!("--interval {:?}", a.interval))?;
+    let interval =
+        parse_duration(&a.interval).with_context(|| format!("--interval {:?}", a.interval))?;
     if interval.is_zero() {
         anyhow::bail!("--interval must be greater than 0");
     }
@@ -67,7 +68,9 @@ pub fn run(g: &GlobalOpts, a: &EventsArgs) -> anyhow::Result<u8> {
 }
 
 fn stats_line(cg: &dyn CgroupManager, id: &str) -> anyhow::Result<String> {
-    let stats = cg.stats().with_context(|| format!("stats of container {id}"))?;
+    let stats = cg
+        .stats()
+        .with_context(|| format!("stats of container {id}"))?;
     let ev = Event {
         kind: "stats".into(),
         id: id.to_string(),
@@ -84,10 +87,16 @@ pub fn parse_duration(s: &str) -> anyhow::Result<Duration> {
     }
     let mut total = 0f64;
     while !rest.is_empty() {
-        let n = rest.find(|c: char| !c.is_ascii_digit() && c != '.').unwrap_or(rest.len());
-        let num: f64 = rest[..n].parse().map_err(|_| anyhow::anyhow!("not a duration (expected e.g. 5s, 500ms)"))?;
+        let n = rest
+            .find(|c: char| !c.is_ascii_digit() && c != '.')
+            .unwrap_or(rest.len());
+        let num: f64 = rest[..n]
+            .parse()
+            .map_err(|_| anyhow::anyhow!("not a duration (expected e.g. 5s, 500ms)"))?;
         rest = &rest[n..];
-        let u = rest.find(|c: char| c.is_ascii_digit()).unwrap_or(rest.len());
+        let u = rest
+            .find(|c: char| c.is_ascii_digit())
+            .unwrap_or(rest.len());
         let secs = match &rest[..u] {
             "h" => 3600.0,
             "m" => 60.0,

@@ -2,19 +2,21 @@
 //! container's own `process` with the command line's overrides (as runc builds it).
 
 use anyhow::Context as _;
+use hezi_runtime::oci_spec::runtime::{Capabilities, Capability, LinuxCapabilities, Process};
 use nix::sys::signal::{kill, SigSet, SigmaskHow, Signal};
 use nix::sys::signalfd::{SfdFlags, SignalFd};
 use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
 use nix::unistd::Pid;
-use hezi_runtime::oci_spec::runtime::{Capabilities, Capability, LinuxCapabilities, Process};
 
 use crate::cli::{ExecArgs, GlobalOpts};
 
 /// Builds the runtime-spec process of an exec from the flags and the container's process.
 pub fn process_from_args(base: Option<&Process>, a: &ExecArgs) -> anyhow::Result<Process> {
     if let Some(path) = &a.process {
-        let text = std::fs::read(path).with_context(|| format!("read --process {}", path.display()))?;
-        return serde_json::from_slice(&text).with_context(|| format!("parse --process {}", path.display()));
+        let text =
+            std::fs::read(path).with_context(|| format!("read --process {}", path.display()))?;
+        return serde_json::from_slice(&text)
+            .with_context(|| format!("parse --process {}", path.display()));
     }
     if a.command.is_empty() {
         anyhow::bail!("exec: no command given (pass a command or --process)");
@@ -45,7 +47,8 @@ pub fn process_from_args(base: Option<&Process>, a: &ExecArgs) -> anyhow::Result
         }
     }
     if !a.additional_gids.is_empty() {
-        p.user_mut().set_additional_gids(Some(a.additional_gids.clone()));
+        p.user_mut()
+            .set_additional_gids(Some(a.additional_gids.clone()));
     }
     if a.no_new_privs {
         p.set_no_new_privileges(Some(true));
@@ -62,8 +65,9 @@ pub fn process_from_args(base: Option<&Process>, a: &ExecArgs) -> anyhow::Result
             c
         });
         for name in &a.cap {
-            let cap: Capability = serde_json::from_value(serde_json::Value::String(name.clone()))
-                .map_err(|_| anyhow::anyhow!("--cap {name}: unknown capability"))?;
+            let cap: Capability =
+                serde_json::from_value(serde_json::Value::String(name.clone()))
+                    .map_err(|_| anyhow::anyhow!("--cap {name}: unknown capability"))?;
             let add = |set: &Option<Capabilities>| {
                 let mut s = set.clone().unwrap_or_default();
                 s.insert(cap);
@@ -103,7 +107,8 @@ pub fn run(g: &GlobalOpts, a: &ExecArgs) -> anyhow::Result<u8> {
         preserve_fds: a.preserve_fds,
         ignore_paused: a.ignore_paused,
     };
-    let pid = hezi_runtime::exec(&c, &opts).with_context(|| format!("exec in container {}", a.id))?;
+    let pid =
+        hezi_runtime::exec(&c, &opts).with_context(|| format!("exec in container {}", a.id))?;
     if a.detach {
         return Ok(0);
     }

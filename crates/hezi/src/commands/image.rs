@@ -25,10 +25,19 @@ pub fn run(g: &GlobalOpts, c: ImageCommand) -> anyhow::Result<u8> {
     let store = open(g)?;
     match c {
         ImageCommand::Import(a) => {
-            let imported = archive::import(&store, &a.source, a.format.map(format_of), a.name.as_deref())
-                .with_context(|| format!("importing {}", a.source.display()))?;
+            let imported = archive::import(
+                &store,
+                &a.source,
+                a.format.map(format_of),
+                a.name.as_deref(),
+            )
+            .with_context(|| format!("importing {}", a.source.display()))?;
             for i in imported {
-                println!("{}\t{}", i.name.as_deref().unwrap_or("<none>"), i.descriptor.digest);
+                println!(
+                    "{}\t{}",
+                    i.name.as_deref().unwrap_or("<none>"),
+                    i.descriptor.digest
+                );
             }
         }
         ImageCommand::Export(a) => {
@@ -51,12 +60,19 @@ pub fn run(g: &GlobalOpts, c: ImageCommand) -> anyhow::Result<u8> {
                 println!("{:<40} {:<20} MEDIA TYPE", "NAME", "DIGEST");
                 for (n, d) in &names {
                     let short = &d.digest.encoded()[..12];
-                    println!("{:<40} {:<20} {}", n, format!("{}:{short}", d.digest.algorithm()), d.media_type);
+                    println!(
+                        "{:<40} {:<20} {}",
+                        n,
+                        format!("{}:{short}", d.digest.algorithm()),
+                        d.media_type
+                    );
                 }
             }
         }
         ImageCommand::Inspect(a) => {
-            let image = store.image(&a.reference, None).with_context(|| format!("inspecting {}", a.reference))?;
+            let image = store
+                .image(&a.reference, None)
+                .with_context(|| format!("inspecting {}", a.reference))?;
             let out = serde_json::json!({
                 "descriptor": image.manifest_descriptor,
                 "manifest": image.manifest,
@@ -79,7 +95,9 @@ pub fn run(g: &GlobalOpts, c: ImageCommand) -> anyhow::Result<u8> {
             return Ok(u8::from(failed));
         }
         ImageCommand::Tag(a) => {
-            let d = store.resolve(&a.source).with_context(|| format!("resolving {}", a.source))?;
+            let d = store
+                .resolve(&a.source)
+                .with_context(|| format!("resolving {}", a.source))?;
             store.set_name(&a.target, &d)?;
         }
         ImageCommand::Unpack(a) => unpack(&store, &a)?,
@@ -98,7 +116,12 @@ pub fn run(g: &GlobalOpts, c: ImageCommand) -> anyhow::Result<u8> {
             for p in &r.problems {
                 println!("{p}");
             }
-            println!("checked {} blobs ({} bytes): {} problems", r.blobs, r.bytes, r.problems.len());
+            println!(
+                "checked {} blobs ({} bytes): {} problems",
+                r.blobs,
+                r.bytes,
+                r.problems.len()
+            );
             if !r.problems.is_empty() {
                 return Ok(1);
             }
@@ -110,12 +133,18 @@ pub fn run(g: &GlobalOpts, c: ImageCommand) -> anyhow::Result<u8> {
 fn unpack(store: &Store, a: &ImageUnpackArgs) -> anyhow::Result<()> {
     let platform = a.platform.as_deref().map(Platform::parse).transpose()?;
     if !a.rootfs_only {
-        let opts = BundleOptions { platform, ..BundleOptions::default() };
-        create_bundle(store, &a.reference, &a.dest, &opts)
-            .with_context(|| format!("creating bundle {} from {}", a.dest.display(), a.reference))?;
+        let opts = BundleOptions {
+            platform,
+            ..BundleOptions::default()
+        };
+        create_bundle(store, &a.reference, &a.dest, &opts).with_context(|| {
+            format!("creating bundle {} from {}", a.dest.display(), a.reference)
+        })?;
         return Ok(());
     }
-    let image = store.image(&a.reference, platform.as_ref()).with_context(|| format!("resolving {}", a.reference))?;
+    let image = store
+        .image(&a.reference, platform.as_ref())
+        .with_context(|| format!("resolving {}", a.reference))?;
     store
         .unpack(&image, &a.dest, UnpackOptions::default())
         .with_context(|| format!("unpacking {} into {}", a.reference, a.dest.display()))?;

@@ -46,3 +46,54 @@ fn path_for_message(a: &SpecArgs, path: &std::path::Path) -> String {
         path.display().to_string()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::{Args, FromArgMatches};
+
+    /// Global options with their defaults, parsed on their own.
+    fn globals() -> GlobalOpts {
+        let cmd = GlobalOpts::augment_args(clap::Command::new("t"));
+        GlobalOpts::from_arg_matches(&cmd.get_matches_from(["t"])).unwrap()
+    }
+
+    #[test]
+    fn writes_default_then_refuses_to_overwrite() {
+        let dir = tempfile::tempdir().unwrap();
+        let a = SpecArgs {
+            bundle: dir.path().to_path_buf(),
+            rootless: false,
+        };
+        assert_eq!(run(&globals(), &a).unwrap(), 0);
+        let text = std::fs::read_to_string(dir.path().join("config.json")).unwrap();
+        let v: serde_json::Value = serde_json::from_str(&text).unwrap();
+        assert_eq!(v["ociVersion"], hezi_spec::SPEC_VERSION);
+        assert!(v["linux"]["uidMappings"].is_null());
+
+        let err = run(&globals(), &a).unwrap_err().to_string();
+        assert!(err.contains("exists. Remove it first"), "{err}");
+        // The file is untouched.
+        assert_eq!(
+            std::fs::read_to_string(dir.path().join("config.json")).unwrap(),
+            text
+        );
+    }
+
+    #[test]
+    fn rootless_maps_the_caller() {
+        let dir = tempfile::tempdir().unwrap();
+        let a = SpecArgs {
+            bundle: dir.path().to_path_buf(),
+            rootless: true,
+        };
+        assert_eq!(run(&globals(), &a).unwrap(), 0);
+        let v: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(dir.path().join("config.json")).unwrap())
+                .unwrap();
+        assert_eq!(
+            v["linux"]["uidMappings"][0]["hostID"],
+            nix::unistd::geteuid().as_raw()
+        );
+    }
+}

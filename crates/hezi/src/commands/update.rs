@@ -7,7 +7,9 @@ use std::path::Path;
 
 use anyhow::Context as _;
 use hezi_runtime::{Container, Status};
-use hezi_spec::oci_spec::runtime::{LinuxBlockIo, LinuxCpu, LinuxMemory, LinuxPids, LinuxResources};
+use hezi_spec::oci_spec::runtime::{
+    LinuxBlockIo, LinuxCpu, LinuxMemory, LinuxPids, LinuxResources,
+};
 
 use crate::cli::{GlobalOpts, UpdateArgs};
 
@@ -19,7 +21,8 @@ pub fn run(g: &GlobalOpts, a: &UpdateArgs) -> anyhow::Result<u8> {
     }
     let r = resources(a)?;
     let cg = c.cgroup()?;
-    cg.apply(&r).with_context(|| format!("update container {}", a.id))?;
+    cg.apply(&r)
+        .with_context(|| format!("update container {}", a.id))?;
     Ok(0)
 }
 
@@ -29,11 +32,14 @@ pub fn resources(a: &UpdateArgs) -> anyhow::Result<LinuxResources> {
         None => LinuxResources::default(),
         Some("-") => {
             let mut s = String::new();
-            std::io::stdin().read_to_string(&mut s).context("read resources from stdin")?;
+            std::io::stdin()
+                .read_to_string(&mut s)
+                .context("read resources from stdin")?;
             hezi_cgroups::resources_from_json(&s, Path::new("<stdin>"))?
         }
         Some(f) => {
-            let s = std::fs::read_to_string(f).with_context(|| format!("read resources file {f}"))?;
+            let s =
+                std::fs::read_to_string(f).with_context(|| format!("read resources file {f}"))?;
             hezi_cgroups::resources_from_json(&s, Path::new(f))?
         }
     };
@@ -50,7 +56,9 @@ pub fn resources(a: &UpdateArgs) -> anyhow::Result<LinuxResources> {
     let mut mem: LinuxMemory = r.memory().clone().unwrap_or_default();
     let mut mem_set = r.memory().is_some();
     let flag_bytes = |v: &Option<String>, name: &str| -> anyhow::Result<Option<i64>> {
-        v.as_deref().map(|s| parse_bytes(s).with_context(|| format!("--{name} {s:?}"))).transpose()
+        v.as_deref()
+            .map(|s| parse_bytes(s).with_context(|| format!("--{name} {s:?}")))
+            .transpose()
     };
     if let Some(v) = flag_bytes(&a.memory, "memory")? {
         mem.set_limit(Some(v));
@@ -120,9 +128,13 @@ pub fn parse_bytes(s: &str) -> anyhow::Result<i64> {
         return Ok(-1);
     }
     let lower = t.to_ascii_lowercase();
-    let split = lower.find(|c: char| !c.is_ascii_digit() && c != '.').unwrap_or(lower.len());
+    let split = lower
+        .find(|c: char| !c.is_ascii_digit() && c != '.')
+        .unwrap_or(lower.len());
     let (num, unit) = lower.split_at(split);
-    let num: f64 = num.parse().map_err(|_| anyhow::anyhow!("not a size (expected e.g. 512m, 1g, 1048576)"))?;
+    let num: f64 = num
+        .parse()
+        .map_err(|_| anyhow::anyhow!("not a size (expected e.g. 512m, 1g, 1048576)"))?;
     let unit = unit.trim_end_matches("ib").trim_end_matches('b');
     let mult: f64 = match unit {
         "" => 1.0,
@@ -169,7 +181,22 @@ mod tests {
 
     #[test]
     fn flags_become_resources() {
-        let a = parse(&["c1", "--memory", "64m", "--memory-swap=-1", "--pids-limit", "10", "--cpu-quota", "5000", "--cpu-share", "512", "--blkio-weight", "300", "--cpuset-cpus", "0"]);
+        let a = parse(&[
+            "c1",
+            "--memory",
+            "64m",
+            "--memory-swap=-1",
+            "--pids-limit",
+            "10",
+            "--cpu-quota",
+            "5000",
+            "--cpu-share",
+            "512",
+            "--blkio-weight",
+            "300",
+            "--cpuset-cpus",
+            "0",
+        ]);
         let r = resources(&a).unwrap();
         let m = r.memory().as_ref().unwrap();
         assert_eq!(m.limit(), Some(64 << 20));
@@ -192,16 +219,24 @@ mod tests {
     fn flags_override_the_json_file() {
         let d = tempfile::tempdir().unwrap();
         let f = d.path().join("r.json");
-        std::fs::write(&f, r#"{"memory": {"limit": 1000, "reservation": 500}, "pids": {"limit": 3}}"#).unwrap();
+        std::fs::write(
+            &f,
+            r#"{"memory": {"limit": 1000, "reservation": 500}, "pids": {"limit": 3}}"#,
+        )
+        .unwrap();
         let a = parse(&["c1", "-r", f.to_str().unwrap(), "--memory", "2000"]);
         let r = resources(&a).unwrap();
         assert_eq!(r.memory().as_ref().unwrap().limit(), Some(2000));
         assert_eq!(r.memory().as_ref().unwrap().reservation(), Some(500));
         assert_eq!(r.pids().unwrap().limit(), 3);
         std::fs::write(&f, r#"{"devices": [{"allow": true}]}"#).unwrap();
-        let e = resources(&parse(&["c1", "-r", f.to_str().unwrap()])).unwrap_err().to_string();
+        let e = resources(&parse(&["c1", "-r", f.to_str().unwrap()]))
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("devices"), "{e}");
-        let e = resources(&parse(&["c1", "--l3-cache-schema", "L3:0=f"])).unwrap_err().to_string();
+        let e = resources(&parse(&["c1", "--l3-cache-schema", "L3:0=f"]))
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("RDT"), "{e}");
     }
 }

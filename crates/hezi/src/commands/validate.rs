@@ -19,3 +19,32 @@ pub fn run(_g: &GlobalOpts, a: &BundleArgs) -> anyhow::Result<u8> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::{Args, FromArgMatches};
+
+    fn globals() -> GlobalOpts {
+        let cmd = GlobalOpts::augment_args(clap::Command::new("t"));
+        GlobalOpts::from_arg_matches(&cmd.get_matches_from(["t"])).unwrap()
+    }
+
+    #[test]
+    fn exit_codes() {
+        let dir = tempfile::tempdir().unwrap();
+        let a = BundleArgs {
+            bundle: dir.path().to_path_buf(),
+        };
+        assert_eq!(run(&globals(), &a).unwrap(), 1, "no config.json");
+        let spec = hezi_spec::defaults::default_spec();
+        std::fs::write(
+            dir.path().join("config.json"),
+            hezi_spec::defaults::config_json(&spec).unwrap(),
+        )
+        .unwrap();
+        assert_eq!(run(&globals(), &a).unwrap(), 1, "no rootfs");
+        std::fs::create_dir(dir.path().join("rootfs")).unwrap();
+        assert_eq!(run(&globals(), &a).unwrap(), 0);
+    }
+}

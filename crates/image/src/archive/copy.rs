@@ -29,14 +29,31 @@ impl Source for StoreSource<'_> {
 
 /// Copies `d` and its children. Children of an index that the source lacks (platforms not
 /// included) are skipped; anything else missing is an error.
-pub(crate) fn copy_tree(store: &Store, src: &dyn Source, d: &Descriptor, depth: usize) -> Result<(), ImageError> {
+pub(crate) fn copy_tree(
+    store: &Store,
+    src: &dyn Source,
+    d: &Descriptor,
+    depth: usize,
+) -> Result<(), ImageError> {
     if depth > 8 {
-        return Err(ImageError::InvalidDocument { what: d.digest.to_string(), reason: "nested too deeply".into() });
+        return Err(ImageError::InvalidDocument {
+            what: d.digest.to_string(),
+            reason: "nested too deeply".into(),
+        });
     }
-    let missing = || ImageError::BlobNotFound { digest: d.digest.to_string(), store: "the import source".into() };
-    let maybe_doc = media::is_index(&d.media_type) || media::is_manifest(&d.media_type) || d.media_type.is_empty();
+    let missing = || ImageError::BlobNotFound {
+        digest: d.digest.to_string(),
+        store: "the import source".into(),
+    };
+    let maybe_doc = media::is_index(&d.media_type)
+        || media::is_manifest(&d.media_type)
+        || d.media_type.is_empty();
     if !maybe_doc {
-        if store.info(&d.digest).map(|i| i.size == d.size).unwrap_or(false) {
+        if store
+            .info(&d.digest)
+            .map(|i| i.size == d.size)
+            .unwrap_or(false)
+        {
             return Ok(());
         }
         let r = src.open(d)?.ok_or_else(missing)?;
@@ -44,7 +61,10 @@ pub(crate) fn copy_tree(store: &Store, src: &dyn Source, d: &Descriptor, depth: 
         return Ok(());
     }
     if d.size > MAX_DOCUMENT {
-        return Err(ImageError::InvalidDocument { what: d.digest.to_string(), reason: format!("document of {} bytes is too large", d.size) });
+        return Err(ImageError::InvalidDocument {
+            what: d.digest.to_string(),
+            reason: format!("document of {} bytes is too large", d.size),
+        });
     }
     let mut bytes = Vec::new();
     src.open(d)?
@@ -53,13 +73,25 @@ pub(crate) fn copy_tree(store: &Store, src: &dyn Source, d: &Descriptor, depth: 
         .read_to_end(&mut bytes)
         .map_err(|e| ImageError::io("read", d.digest.to_string(), e))?;
     if bytes.len() as u64 != d.size {
-        return Err(ImageError::SizeMismatch { digest: d.digest.to_string(), expected: d.size, actual: bytes.len() as u64, truncated_read: bytes.len() as u64 > d.size });
+        return Err(ImageError::SizeMismatch {
+            digest: d.digest.to_string(),
+            expected: d.size,
+            actual: bytes.len() as u64,
+            truncated_read: bytes.len() as u64 > d.size,
+        });
     }
     let actual = hezi_digest::Digest::from_bytes(d.digest.algorithm(), &bytes);
     if actual != d.digest {
-        return Err(ImageError::DigestMismatch { expected: d.digest.to_string(), actual: actual.to_string() });
+        return Err(ImageError::DigestMismatch {
+            expected: d.digest.to_string(),
+            actual: actual.to_string(),
+        });
     }
-    let mt = if d.media_type.is_empty() { sniff(&bytes) } else { d.media_type.clone() };
+    let mt = if d.media_type.is_empty() {
+        sniff(&bytes)
+    } else {
+        d.media_type.clone()
+    };
     let what = format!("document {}", d.digest);
     if media::is_index(&mt) {
         let index: Index = document::parse(&bytes, &what)?;
@@ -83,17 +115,27 @@ pub(crate) fn copy_tree(store: &Store, src: &dyn Source, d: &Descriptor, depth: 
 
 /// Every blob `d` reaches in the store (documents, configs, layers), present ones only
 /// for index children.
-pub(crate) fn closure(store: &Store, d: &Descriptor, out: &mut Vec<Descriptor>) -> Result<(), ImageError> {
+pub(crate) fn closure(
+    store: &Store,
+    d: &Descriptor,
+    out: &mut Vec<Descriptor>,
+) -> Result<(), ImageError> {
     if out.iter().any(|x| x.digest == d.digest) {
         return Ok(());
     }
     out.push(d.clone());
-    let maybe_doc = media::is_index(&d.media_type) || media::is_manifest(&d.media_type) || d.media_type.is_empty();
+    let maybe_doc = media::is_index(&d.media_type)
+        || media::is_manifest(&d.media_type)
+        || d.media_type.is_empty();
     if !maybe_doc {
         return Ok(());
     }
     let bytes = store.read_bytes(&d.digest)?;
-    let mt = if d.media_type.is_empty() { sniff(&bytes) } else { d.media_type.clone() };
+    let mt = if d.media_type.is_empty() {
+        sniff(&bytes)
+    } else {
+        d.media_type.clone()
+    };
     let what = format!("document {}", d.digest);
     if media::is_index(&mt) {
         let index: Index = document::parse(&bytes, &what)?;

@@ -60,26 +60,41 @@ fn compression_of(store: &Store, d: &Digest) -> Result<Compression, ImageError> 
     Ok(Compression::sniff(&magic[..n]))
 }
 
-fn decompressor<'a>(r: impl Read + 'a, c: Compression, d: &Digest) -> Result<Box<dyn Read + 'a>, ImageError> {
+fn decompressor<'a>(
+    r: impl Read + 'a,
+    c: Compression,
+    d: &Digest,
+) -> Result<Box<dyn Read + 'a>, ImageError> {
     Ok(match c {
         Compression::Gzip => Box::new(flate2::read::MultiGzDecoder::new(r)),
-        Compression::Zstd => Box::new(zstd::stream::read::Decoder::new(r).map_err(|e| ImageError::io("decompress", d.to_string(), e))?),
+        Compression::Zstd => Box::new(
+            zstd::stream::read::Decoder::new(r)
+                .map_err(|e| ImageError::io("decompress", d.to_string(), e))?,
+        ),
         Compression::None => Box::new(r),
     })
 }
 
 /// Imports every image of a docker-archive. Layer tars are stored as they are and checked
 /// against the config's diffIDs; the manifest written for each image is an OCI manifest.
-pub fn import_docker_archive(store: &Store, path: &Path, name: Option<&str>) -> Result<Vec<Imported>, ImageError> {
+pub fn import_docker_archive(
+    store: &Store,
+    path: &Path,
+    name: Option<&str>,
+) -> Result<Vec<Imported>, ImageError> {
     let mut ar = tar::Archive::new(open_archive(path)?);
     let mut files: HashMap<String, BlobInfo> = HashMap::new();
     let mut links: HashMap<String, String> = HashMap::new();
     let mut manifest_json: Option<Vec<u8>> = None;
-    let entries = ar.entries().map_err(ImageError::io_with("read archive", path))?;
+    let entries = ar
+        .entries()
+        .map_err(ImageError::io_with("read archive", path))?;
     for e in entries {
         let mut e = e.map_err(ImageError::io_with("read archive", path))?;
         let raw = e.path_bytes().into_owned();
-        let rel = String::from_utf8_lossy(raw.strip_prefix(b"./").unwrap_or(&raw)).trim_end_matches('/').to_string();
+        let rel = String::from_utf8_lossy(raw.strip_prefix(b"./").unwrap_or(&raw))
+            .trim_end_matches('/')
+            .to_string();
         match e.header().entry_type() {
             tar::EntryType::Symlink | tar::EntryType::Link => {
                 let hard = e.header().entry_type() == tar::EntryType::Link;
@@ -94,24 +109,42 @@ pub fn import_docker_archive(store: &Store, path: &Path, name: Option<&str>) -> 
         }
         if rel == "manifest.json" {
             let mut buf = Vec::new();
-            (&mut e).take(MAX_DOCUMENT).read_to_end(&mut buf).map_err(ImageError::io_with("read manifest.json in", path))?;
+            (&mut e)
+                .take(MAX_DOCUMENT)
+                .read_to_end(&mut buf)
+                .map_err(ImageError::io_with("read manifest.json in", path))?;
             manifest_json = Some(buf);
             continue;
         }
         let blob_name = rel.strip_prefix("blobs/").and_then(|r| r.split_once('/'));
-        let wanted = blob_name.is_some() || rel.ends_with(".tar") || (rel.ends_with(".json") && rel != "index.json");
+        let wanted = blob_name.is_some()
+            || rel.ends_with(".tar")
+            || (rel.ends_with(".json") && rel != "index.json");
         if !wanted {
             continue;
         }
         let expected = match blob_name {
-            Some((alg, hex)) => Some(Digest::parse(&format!("{alg}:{hex}")).map_err(|source| ImageError::Digest {
-                context: format!("blob file {rel} in {}", path.display()),
-                source,
+            Some((alg, hex)) => Some(Digest::parse(&format!("{alg}:{hex}")).map_err(|source| {
+                ImageError::Digest {
+                    context: format!("blob file {rel} in {}", path.display()),
+                    source,
+                }
             })?),
             None => None,
         };
-        let mut w = store.writer_for(expected.as_ref().map(|d| d.algorithm()).unwrap_or(Algorithm::Sha256))?;
-        io::copy(&mut e, &mut w).map_err(|err| ImageError::io("read archive entry", format!("{} in {}", rel, path.display()), err))?;
+        let mut w = store.writer_for(
+            expected
+                .as_ref()
+                .map(|d| d.algorithm())
+                .unwrap_or(Algorithm::Sha256),
+        )?;
+        io::copy(&mut e, &mut w).map_err(|err| {
+            ImageError::io(
+                "read archive entry",
+                format!("{} in {}", rel, path.display()),
+                err,
+            )
+        })?;
         let info = w.commit(None, expected.as_ref())?;
         files.insert(rel, info);
     }
@@ -138,17 +171,27 @@ pub fn import_docker_archive(store: &Store, path: &Path, name: Option<&str>) -> 
                 None => break,
             }
         }
-        Err(ImageError::InvalidDocument { what: what.clone(), reason: format!("{p} is listed but not in the archive") })
+        Err(ImageError::InvalidDocument {
+            what: what.clone(),
+            reason: format!("{p} is listed but not in the archive"),
+        })
     };
     let mut out = Vec::new();
     for entry in entries {
         let cfg = lookup(&entry.config)?;
         let cfg_bytes = store.read_bytes(&cfg.digest)?;
-        let config: ImageConfig = document::parse(&cfg_bytes, &format!("config {} ({})", entry.config, cfg.digest))?;
+        let config: ImageConfig = document::parse(
+            &cfg_bytes,
+            &format!("config {} ({})", entry.config, cfg.digest),
+        )?;
         if config.rootfs.diff_ids.len() != entry.layers.len() {
             return Err(ImageError::InvalidDocument {
                 what: format!("config {}", cfg.digest),
-                reason: format!("{} diff_ids for {} layers", config.rootfs.diff_ids.len(), entry.layers.len()),
+                reason: format!(
+                    "{} diff_ids for {} layers",
+                    config.rootfs.diff_ids.len(),
+                    entry.layers.len()
+                ),
             });
         }
         let mut layers = Vec::new();
@@ -159,11 +202,16 @@ pub fn import_docker_archive(store: &Store, path: &Path, name: Option<&str>) -> 
                 Compression::None => info.digest.clone(),
                 _ => {
                     let r = decompressor(store.reader(&info.digest)?, c, &info.digest)?;
-                    Digest::from_reader(want.algorithm(), r).map_err(|e| ImageError::io("decompress", info.digest.to_string(), e))?
+                    Digest::from_reader(want.algorithm(), r)
+                        .map_err(|e| ImageError::io("decompress", info.digest.to_string(), e))?
                 }
             };
             if diff_id != *want {
-                return Err(ImageError::DiffIdMismatch { layer: format!("{lp} ({})", info.digest), expected: want.to_string(), actual: diff_id.to_string() });
+                return Err(ImageError::DiffIdMismatch {
+                    layer: format!("{lp} ({})", info.digest),
+                    expected: want.to_string(),
+                    actual: diff_id.to_string(),
+                });
             }
             let mt = match c {
                 Compression::None => media::OCI_LAYER,
@@ -189,11 +237,17 @@ pub fn import_docker_archive(store: &Store, path: &Path, name: Option<&str>) -> 
         };
         if names.is_empty() {
             tracing::warn!(digest = %desc.digest, "imported image has no name; `hezi image gc` will remove it");
-            out.push(Imported { name: None, descriptor: desc.clone() });
+            out.push(Imported {
+                name: None,
+                descriptor: desc.clone(),
+            });
         }
         for n in names {
             store.set_name(&n, &desc)?;
-            out.push(Imported { name: Some(n), descriptor: desc.clone() });
+            out.push(Imported {
+                name: Some(n),
+                descriptor: desc.clone(),
+            });
         }
     }
     Ok(out)
@@ -202,24 +256,45 @@ pub fn import_docker_archive(store: &Store, path: &Path, name: Option<&str>) -> 
 /// Writes `reference` (the manifest for this machine's platform) as a docker-archive with
 /// uncompressed layers, tagged `tag` (default: the image's name, `:latest` added if it has
 /// no tag).
-pub fn export_docker_archive(store: &Store, reference: &str, dest: &Path, tag: Option<&str>) -> Result<(), ImageError> {
+pub fn export_docker_archive(
+    store: &Store,
+    reference: &str,
+    dest: &Path,
+    tag: Option<&str>,
+) -> Result<(), ImageError> {
     let desc = store.resolve(reference)?;
     let image = store.image(reference, None)?;
-    let name = tag.map(str::to_string).or_else(|| desc.ref_name().map(str::to_string));
+    let name = tag
+        .map(str::to_string)
+        .or_else(|| desc.ref_name().map(str::to_string));
     let repo_tags = name.map(|n| {
         let last = n.rsplit('/').next().unwrap_or(&n);
-        if last.contains(':') || n.contains('@') { n.clone() } else { format!("{n}:latest") }
+        if last.contains(':') || n.contains('@') {
+            n.clone()
+        } else {
+            format!("{n}:latest")
+        }
     });
     let cfg = &image.manifest.config;
     let cfg_path = format!("{}.json", cfg.digest.encoded());
     let mut layer_paths = Vec::new();
     let expects = image.layer_expectations()?;
     for e in &expects {
-        let id = e.diff_id.as_ref().ok_or_else(|| ImageError::InvalidArgument("layer without diffID".into()))?;
+        let id = e
+            .diff_id
+            .as_ref()
+            .ok_or_else(|| ImageError::InvalidArgument("layer without diffID".into()))?;
         layer_paths.push(format!("{}/layer.tar", id.encoded()));
     }
-    let entry = DockerEntry { config: cfg_path.clone(), repo_tags: Some(repo_tags.into_iter().collect()), layers: layer_paths.clone() };
-    let manifest_bytes = serde_json::to_vec(&vec![entry]).map_err(|source| ImageError::Json { what: "manifest.json".into(), source })?;
+    let entry = DockerEntry {
+        config: cfg_path.clone(),
+        repo_tags: Some(repo_tags.into_iter().collect()),
+        layers: layer_paths.clone(),
+    };
+    let manifest_bytes = serde_json::to_vec(&vec![entry]).map_err(|source| ImageError::Json {
+        what: "manifest.json".into(),
+        source,
+    })?;
     let scratch = store.path().join("ingest");
     write_tar(dest, |b| {
         let info = store.info(&cfg.digest)?;
@@ -234,13 +309,21 @@ pub fn export_docker_archive(store: &Store, reference: &str, dest: &Path, tag: O
             if c == Compression::None {
                 append(b, lp, store.info(d)?.size, store.reader(d)?)?;
             } else {
-                let mut tmp = tempfile::tempfile_in(&scratch).map_err(ImageError::io_with("create temp file in", &scratch))?;
+                let mut tmp = tempfile::tempfile_in(&scratch)
+                    .map_err(ImageError::io_with("create temp file in", &scratch))?;
                 let mut r = decompressor(store.reader(d)?, c, d)?;
-                let n = io::copy(&mut r, &mut tmp).map_err(|err| ImageError::io("decompress", d.to_string(), err))?;
-                tmp.rewind().map_err(ImageError::io_with("rewind", &scratch))?;
+                let n = io::copy(&mut r, &mut tmp)
+                    .map_err(|err| ImageError::io("decompress", d.to_string(), err))?;
+                tmp.rewind()
+                    .map_err(ImageError::io_with("rewind", &scratch))?;
                 append(b, lp, n, tmp)?;
             }
         }
-        append(b, "manifest.json", manifest_bytes.len() as u64, manifest_bytes.as_slice())
+        append(
+            b,
+            "manifest.json",
+            manifest_bytes.len() as u64,
+            manifest_bytes.as_slice(),
+        )
     })
 }

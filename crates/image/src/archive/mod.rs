@@ -49,7 +49,9 @@ pub fn detect(source: &Path) -> Result<Format, ImageError> {
     let mut docker = false;
     let reader = open_archive(source)?;
     let mut ar = tar::Archive::new(reader);
-    let entries = ar.entries().map_err(ImageError::io_with("read archive", source))?;
+    let entries = ar
+        .entries()
+        .map_err(ImageError::io_with("read archive", source))?;
     for e in entries {
         let e = e.map_err(ImageError::io_with("read archive", source))?;
         let p = e.path_bytes();
@@ -77,16 +79,22 @@ pub(crate) fn open_archive(path: &Path) -> Result<Box<dyn Read + Send>, ImageErr
     let magic = br.fill_buf().map_err(ImageError::io_with("read", path))?;
     Ok(match crate::unpack::Compression::sniff(magic) {
         crate::unpack::Compression::Gzip => Box::new(flate2::bufread::MultiGzDecoder::new(br)),
-        crate::unpack::Compression::Zstd => {
-            Box::new(zstd::stream::read::Decoder::with_buffer(br).map_err(ImageError::io_with("read", path))?)
-        }
+        crate::unpack::Compression::Zstd => Box::new(
+            zstd::stream::read::Decoder::with_buffer(br)
+                .map_err(ImageError::io_with("read", path))?,
+        ),
         crate::unpack::Compression::None => Box::new(br),
     })
 }
 
 /// Imports `source` in `format` (detected if `None`), naming the image `name` if given
 /// (only allowed when the source holds one image).
-pub fn import(store: &Store, source: &Path, format: Option<Format>, name: Option<&str>) -> Result<Vec<Imported>, ImageError> {
+pub fn import(
+    store: &Store,
+    source: &Path,
+    format: Option<Format>,
+    name: Option<&str>,
+) -> Result<Vec<Imported>, ImageError> {
     let format = match format {
         Some(f) => f,
         None => detect(source)?,
@@ -100,7 +108,12 @@ pub fn import(store: &Store, source: &Path, format: Option<Format>, name: Option
 }
 
 /// Exports `reference` to `dest` in `format`.
-pub fn export(store: &Store, reference: &str, dest: &Path, format: Format) -> Result<(), ImageError> {
+pub fn export(
+    store: &Store,
+    reference: &str,
+    dest: &Path,
+    format: Format,
+) -> Result<(), ImageError> {
     match format {
         Format::OciDir => export_oci_dir(store, reference, dest),
         Format::OciArchive => export_oci_archive(store, reference, dest),
@@ -132,7 +145,10 @@ pub(crate) fn assign_names(
         } else {
             tracing::warn!(digest = %d.digest, "imported image has no name; `hezi image gc` will remove it");
         }
-        out.push(Imported { name: final_name, descriptor: d });
+        out.push(Imported {
+            name: final_name,
+            descriptor: d,
+        });
     }
     Ok(out)
 }

@@ -18,7 +18,11 @@ struct DirSource(PathBuf);
 
 impl Source for DirSource {
     fn open(&self, d: &Descriptor) -> Result<Option<Box<dyn Read + '_>>, ImageError> {
-        let p = self.0.join("blobs").join(d.digest.algorithm().name()).join(d.digest.encoded());
+        let p = self
+            .0
+            .join("blobs")
+            .join(d.digest.algorithm().name())
+            .join(d.digest.encoded());
         match File::open(&p) {
             Ok(f) => Ok(Some(Box::new(f))),
             Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
@@ -28,11 +32,19 @@ impl Source for DirSource {
 }
 
 fn top_level(index: &Index) -> Vec<(Option<String>, Descriptor)> {
-    index.manifests.iter().map(|d| (d.ref_name().map(str::to_string), d.clone())).collect()
+    index
+        .manifests
+        .iter()
+        .map(|d| (d.ref_name().map(str::to_string), d.clone()))
+        .collect()
 }
 
 /// Imports every image of an OCI layout directory.
-pub fn import_oci_dir(store: &Store, dir: &Path, name: Option<&str>) -> Result<Vec<Imported>, ImageError> {
+pub fn import_oci_dir(
+    store: &Store,
+    dir: &Path,
+    name: Option<&str>,
+) -> Result<Vec<Imported>, ImageError> {
     if !dir.join("oci-layout").is_file() {
         tracing::warn!(dir = %dir.display(), "no oci-layout file; reading it as an OCI layout anyway");
     }
@@ -49,10 +61,16 @@ pub fn import_oci_dir(store: &Store, dir: &Path, name: Option<&str>) -> Result<V
 
 /// Imports every image of an oci-archive, streaming blobs straight into the store (each is
 /// verified against its file name before it becomes visible).
-pub fn import_oci_archive(store: &Store, path: &Path, name: Option<&str>) -> Result<Vec<Imported>, ImageError> {
+pub fn import_oci_archive(
+    store: &Store,
+    path: &Path,
+    name: Option<&str>,
+) -> Result<Vec<Imported>, ImageError> {
     let mut ar = tar::Archive::new(open_archive(path)?);
     let mut index_bytes: Option<Vec<u8>> = None;
-    let entries = ar.entries().map_err(ImageError::io_with("read archive", path))?;
+    let entries = ar
+        .entries()
+        .map_err(ImageError::io_with("read archive", path))?;
     for e in entries {
         let mut e = e.map_err(ImageError::io_with("read archive", path))?;
         if e.header().entry_type() != tar::EntryType::Regular {
@@ -63,14 +81,20 @@ pub fn import_oci_archive(store: &Store, path: &Path, name: Option<&str>) -> Res
         let rel = String::from_utf8_lossy(rel).into_owned();
         if rel == "index.json" {
             let mut buf = Vec::new();
-            (&mut e).take(MAX_DOCUMENT).read_to_end(&mut buf).map_err(ImageError::io_with("read index.json in", path))?;
+            (&mut e)
+                .take(MAX_DOCUMENT)
+                .read_to_end(&mut buf)
+                .map_err(ImageError::io_with("read index.json in", path))?;
             index_bytes = Some(buf);
         } else if let Some(rest) = rel.strip_prefix("blobs/") {
-            let Some((alg, hex)) = rest.split_once('/') else { continue };
-            let d = Digest::parse(&format!("{alg}:{hex}")).map_err(|source| ImageError::Digest {
-                context: format!("blob file {rel} in {}", path.display()),
-                source,
-            })?;
+            let Some((alg, hex)) = rest.split_once('/') else {
+                continue;
+            };
+            let d =
+                Digest::parse(&format!("{alg}:{hex}")).map_err(|source| ImageError::Digest {
+                    context: format!("blob file {rel} in {}", path.display()),
+                    source,
+                })?;
             store.ingest(&mut e, &d, None)?;
         }
     }
@@ -89,7 +113,10 @@ pub fn import_oci_archive(store: &Store, path: &Path, name: Option<&str>) -> Res
 
 /// The descriptor to export for `reference`, with its name annotation set (when the
 /// reference is a name).
-fn export_root(store: &Store, reference: &str) -> Result<(Descriptor, Vec<Descriptor>), ImageError> {
+fn export_root(
+    store: &Store,
+    reference: &str,
+) -> Result<(Descriptor, Vec<Descriptor>), ImageError> {
     let mut d = store.resolve(reference)?;
     let name = d.ref_name().map(str::to_string);
     d.annotations.remove(media::REF_NAME);
@@ -125,7 +152,9 @@ pub fn export_oci_dir(store: &Store, reference: &str, dest: &Path) -> Result<(),
         Err(e) if e.kind() == io::ErrorKind::NotFound => Index::default(),
         Err(e) => return Err(ImageError::io("read", &index_path, e)),
     };
-    index.manifests.retain(|m| !(m.digest == root.digest && m.ref_name() == root.ref_name()));
+    index
+        .manifests
+        .retain(|m| !(m.digest == root.digest && m.ref_name() == root.ref_name()));
     if let Some(n) = root.ref_name() {
         index.manifests.retain(|m| m.ref_name() != Some(n));
     }
@@ -134,7 +163,12 @@ pub fn export_oci_dir(store: &Store, reference: &str, dest: &Path) -> Result<(),
 }
 
 /// Appends a file with fixed metadata to a tar.
-pub(crate) fn append<W: Write>(b: &mut tar::Builder<W>, path: &str, size: u64, data: impl Read) -> Result<(), ImageError> {
+pub(crate) fn append<W: Write>(
+    b: &mut tar::Builder<W>,
+    path: &str,
+    size: u64,
+    data: impl Read,
+) -> Result<(), ImageError> {
     let mut h = tar::Header::new_ustar();
     h.set_entry_type(tar::EntryType::Regular);
     h.set_size(size);
@@ -142,19 +176,35 @@ pub(crate) fn append<W: Write>(b: &mut tar::Builder<W>, path: &str, size: u64, d
     h.set_mtime(0);
     h.set_uid(0);
     h.set_gid(0);
-    b.append_data(&mut h, path, data).map_err(|e| ImageError::io("write archive entry", path, e))
+    b.append_data(&mut h, path, data)
+        .map_err(|e| ImageError::io("write archive entry", path, e))
 }
 
 /// Writes a tar to `dest` atomically (temp file next to it, then rename).
-pub(crate) fn write_tar(dest: &Path, fill: impl FnOnce(&mut tar::Builder<io::BufWriter<File>>) -> Result<(), ImageError>) -> Result<(), ImageError> {
-    let dir = dest.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
-    let tmp = tempfile::Builder::new().prefix(".hezi-export-").tempfile_in(dir).map_err(ImageError::io_with("create temp file in", dir))?;
-    let file = tmp.as_file().try_clone().map_err(ImageError::io_with("dup", tmp.path().to_path_buf()))?;
+pub(crate) fn write_tar(
+    dest: &Path,
+    fill: impl FnOnce(&mut tar::Builder<io::BufWriter<File>>) -> Result<(), ImageError>,
+) -> Result<(), ImageError> {
+    let dir = dest
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let tmp = tempfile::Builder::new()
+        .prefix(".hezi-export-")
+        .tempfile_in(dir)
+        .map_err(ImageError::io_with("create temp file in", dir))?;
+    let file = tmp
+        .as_file()
+        .try_clone()
+        .map_err(ImageError::io_with("dup", tmp.path().to_path_buf()))?;
     let mut b = tar::Builder::new(io::BufWriter::with_capacity(1 << 20, file));
     fill(&mut b)?;
-    let mut w = b.into_inner().map_err(ImageError::io_with("finish archive", dest))?;
+    let mut w = b
+        .into_inner()
+        .map_err(ImageError::io_with("finish archive", dest))?;
     w.flush().map_err(ImageError::io_with("write", dest))?;
-    tmp.persist(dest).map_err(|e| ImageError::io("rename into", dest, e.error))?;
+    tmp.persist(dest)
+        .map_err(|e| ImageError::io("rename into", dest, e.error))?;
     Ok(())
 }
 
@@ -165,11 +215,25 @@ pub fn export_oci_archive(store: &Store, reference: &str, dest: &Path) -> Result
     index.manifests.push(root);
     let index_bytes = document::to_json(&index, "index.json")?;
     write_tar(dest, |b| {
-        append(b, "oci-layout", OCI_LAYOUT.len() as u64, OCI_LAYOUT.as_bytes())?;
-        append(b, "index.json", index_bytes.len() as u64, index_bytes.as_slice())?;
+        append(
+            b,
+            "oci-layout",
+            OCI_LAYOUT.len() as u64,
+            OCI_LAYOUT.as_bytes(),
+        )?;
+        append(
+            b,
+            "index.json",
+            index_bytes.len() as u64,
+            index_bytes.as_slice(),
+        )?;
         for blob in &blobs {
             let info = store.info(&blob.digest)?;
-            let path = format!("blobs/{}/{}", blob.digest.algorithm().name(), blob.digest.encoded());
+            let path = format!(
+                "blobs/{}/{}",
+                blob.digest.algorithm().name(),
+                blob.digest.encoded()
+            );
             append(b, &path, info.size, store.reader(&blob.digest)?)?;
         }
         Ok(())

@@ -31,7 +31,10 @@ impl Writer {
             .prefix("blob-")
             .tempfile_in(&dir)
             .map_err(ImageError::io_with("create ingest file in", &dir))?;
-        let file = tmp.as_file().try_clone().map_err(ImageError::io_with("dup", tmp.path().to_path_buf()))?;
+        let file = tmp
+            .as_file()
+            .try_clone()
+            .map_err(ImageError::io_with("dup", tmp.path().to_path_buf()))?;
         Ok(Writer {
             tmp,
             digester: alg.digester(),
@@ -52,7 +55,12 @@ impl Writer {
     }
 
     /// Copies `reader` in, failing early (naming `expected`) once more than `size` bytes come.
-    pub fn copy_from(&mut self, mut reader: impl Read, size: Option<u64>, expected: &Digest) -> Result<(), ImageError> {
+    pub fn copy_from(
+        &mut self,
+        mut reader: impl Read,
+        size: Option<u64>,
+        expected: &Digest,
+    ) -> Result<(), ImageError> {
         let mut buf = vec![0u8; 1 << 20];
         loop {
             let n = match reader.read(&mut buf) {
@@ -71,36 +79,61 @@ impl Writer {
                     });
                 }
             }
-            self.write_all(&buf[..n]).map_err(ImageError::io_with("write", self.tmp.path().to_path_buf()))?;
+            self.write_all(&buf[..n])
+                .map_err(ImageError::io_with("write", self.tmp.path().to_path_buf()))?;
         }
     }
 
     /// Verifies size and digest (each only if given), fsyncs and renames the content into
     /// place. If the blob is already present the temp file is dropped.
-    pub fn commit(mut self, size: Option<u64>, expected: Option<&Digest>) -> Result<BlobInfo, ImageError> {
+    pub fn commit(
+        mut self,
+        size: Option<u64>,
+        expected: Option<&Digest>,
+    ) -> Result<BlobInfo, ImageError> {
         let tmp_path = self.tmp.path().to_path_buf();
-        self.buf.flush().map_err(ImageError::io_with("write", tmp_path.clone()))?;
+        self.buf
+            .flush()
+            .map_err(ImageError::io_with("write", tmp_path.clone()))?;
         let actual = self.digester.current();
-        let label = expected.map(|d| d.to_string()).unwrap_or_else(|| actual.to_string());
+        let label = expected
+            .map(|d| d.to_string())
+            .unwrap_or_else(|| actual.to_string());
         if let Some(size) = size {
             if size != self.written {
-                return Err(ImageError::SizeMismatch { digest: label, expected: size, actual: self.written, truncated_read: false });
+                return Err(ImageError::SizeMismatch {
+                    digest: label,
+                    expected: size,
+                    actual: self.written,
+                    truncated_read: false,
+                });
             }
         }
         if let Some(d) = expected {
             if *d != actual {
-                return Err(ImageError::DigestMismatch { expected: d.to_string(), actual: actual.to_string() });
+                return Err(ImageError::DigestMismatch {
+                    expected: d.to_string(),
+                    actual: actual.to_string(),
+                });
             }
         }
         let target = self.store.blob_path(&actual);
-        let info = BlobInfo { digest: actual, size: self.written };
+        let info = BlobInfo {
+            digest: actual,
+            size: self.written,
+        };
         if target.is_file() {
             return Ok(info);
         }
         let dir: PathBuf = target.parent().map(PathBuf::from).unwrap_or_default();
         fs::create_dir_all(&dir).map_err(ImageError::io_with("create directory", &dir))?;
-        self.tmp.as_file().sync_all().map_err(ImageError::io_with("fsync", tmp_path.clone()))?;
-        self.tmp.persist(&target).map_err(|e| ImageError::io("rename into", &target, e.error))?;
+        self.tmp
+            .as_file()
+            .sync_all()
+            .map_err(ImageError::io_with("fsync", tmp_path.clone()))?;
+        self.tmp
+            .persist(&target)
+            .map_err(|e| ImageError::io("rename into", &target, e.error))?;
         sync_dir(&dir)?;
         Ok(info)
     }

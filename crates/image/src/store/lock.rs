@@ -22,7 +22,11 @@ impl StoreLock {
             .write(true)
             .open(path)
             .map_err(ImageError::io_with("open lock file", path))?;
-        let op = if exclusive { libc::LOCK_EX } else { libc::LOCK_SH };
+        let op = if exclusive {
+            libc::LOCK_EX
+        } else {
+            libc::LOCK_SH
+        };
         loop {
             // SAFETY: flock on an fd we own; no memory is involved.
             let r = unsafe { libc::flock(file.as_raw_fd(), op) };

@@ -54,7 +54,8 @@ impl Store {
         if !index.exists() {
             let _lock = store.lock_index()?;
             if !index.exists() {
-                let doc = crate::document::to_json(&crate::document::Index::default(), "index.json")?;
+                let doc =
+                    crate::document::to_json(&crate::document::Index::default(), "index.json")?;
                 store.write_atomic(&index, &doc)?;
             }
         }
@@ -68,7 +69,10 @@ impl Store {
 
     /// Where the blob with digest `d` lives (whether or not it exists).
     pub fn blob_path(&self, d: &Digest) -> PathBuf {
-        self.root.join("blobs").join(d.algorithm().name()).join(d.encoded())
+        self.root
+            .join("blobs")
+            .join(d.algorithm().name())
+            .join(d.encoded())
     }
 
     /// True if the blob is present.
@@ -86,7 +90,10 @@ impl Store {
     pub fn info(&self, d: &Digest) -> Result<BlobInfo, ImageError> {
         let p = self.blob_path(d);
         let md = fs::symlink_metadata(&p).map_err(|e| self.not_found_or(d, "stat", &p, e))?;
-        Ok(BlobInfo { digest: d.clone(), size: md.len() })
+        Ok(BlobInfo {
+            digest: d.clone(),
+            size: md.len(),
+        })
     }
 
     /// Every blob in the store (of the algorithms this build knows), in no particular order.
@@ -107,8 +114,13 @@ impl Store {
                     tracing::warn!(path = %ent.path().display(), "ignoring a file that is not a blob name");
                     continue;
                 };
-                let md = ent.metadata().map_err(ImageError::io_with("stat", ent.path()))?;
-                out.push(BlobInfo { digest: d, size: md.len() });
+                let md = ent
+                    .metadata()
+                    .map_err(ImageError::io_with("stat", ent.path()))?;
+                out.push(BlobInfo {
+                    digest: d,
+                    size: md.len(),
+                });
             }
         }
         Ok(out)
@@ -132,7 +144,12 @@ impl Store {
 
     /// Copies `reader` into the store, verifying it against `expected` (and `size` if
     /// given) before it becomes visible.
-    pub fn ingest(&self, reader: impl Read, expected: &Digest, size: Option<u64>) -> Result<BlobInfo, ImageError> {
+    pub fn ingest(
+        &self,
+        reader: impl Read,
+        expected: &Digest,
+        size: Option<u64>,
+    ) -> Result<BlobInfo, ImageError> {
         if let Some(info) = self.present(expected, size)? {
             return Ok(info);
         }
@@ -152,7 +169,9 @@ impl Store {
         let p = self.blob_path(d);
         let f = self.reader(d)?;
         let mut buf = Vec::new();
-        f.take(MAX_DOCUMENT + 1).read_to_end(&mut buf).map_err(ImageError::io_with("read", &p))?;
+        f.take(MAX_DOCUMENT + 1)
+            .read_to_end(&mut buf)
+            .map_err(ImageError::io_with("read", &p))?;
         if buf.len() as u64 > MAX_DOCUMENT {
             return Err(ImageError::InvalidDocument {
                 what: d.to_string(),
@@ -161,7 +180,10 @@ impl Store {
         }
         let actual = Digest::from_bytes(d.algorithm(), &buf);
         if actual != *d {
-            return Err(ImageError::DigestMismatch { expected: d.to_string(), actual: actual.to_string() });
+            return Err(ImageError::DigestMismatch {
+                expected: d.to_string(),
+                actual: actual.to_string(),
+            });
         }
         Ok(buf)
     }
@@ -181,7 +203,10 @@ impl Store {
 
     fn not_found_or(&self, d: &Digest, op: &'static str, p: &Path, e: io::Error) -> ImageError {
         if e.kind() == io::ErrorKind::NotFound {
-            ImageError::BlobNotFound { digest: d.to_string(), store: self.root.clone() }
+            ImageError::BlobNotFound {
+                digest: d.to_string(),
+                store: self.root.clone(),
+            }
         } else {
             ImageError::io(op, p, e)
         }
@@ -200,9 +225,13 @@ pub(crate) fn write_atomic(path: &Path, data: &[u8]) -> Result<(), ImageError> {
         .prefix(".tmp-")
         .tempfile_in(dir)
         .map_err(ImageError::io_with("create temp file in", dir))?;
-    tmp.write_all(data).map_err(ImageError::io_with("write", tmp.path().to_path_buf()))?;
-    tmp.as_file().sync_all().map_err(ImageError::io_with("fsync", tmp.path().to_path_buf()))?;
-    tmp.persist(path).map_err(|e| ImageError::io("rename into", path, e.error))?;
+    tmp.write_all(data)
+        .map_err(ImageError::io_with("write", tmp.path().to_path_buf()))?;
+    tmp.as_file()
+        .sync_all()
+        .map_err(ImageError::io_with("fsync", tmp.path().to_path_buf()))?;
+    tmp.persist(path)
+        .map_err(|e| ImageError::io("rename into", path, e.error))?;
     sync_dir(dir)
 }
 

@@ -29,7 +29,10 @@ impl Store {
     }
 
     /// Changes index.json under the lock and replaces it atomically.
-    pub fn update_index<T>(&self, f: impl FnOnce(&mut Index) -> Result<T, ImageError>) -> Result<T, ImageError> {
+    pub fn update_index<T>(
+        &self,
+        f: impl FnOnce(&mut Index) -> Result<T, ImageError>,
+    ) -> Result<T, ImageError> {
         let _lock = self.lock_index()?;
         let mut index = self.index()?;
         let out = f(&mut index)?;
@@ -42,7 +45,8 @@ impl Store {
     pub fn set_name(&self, name: &str, desc: &Descriptor) -> Result<(), ImageError> {
         check_name(name)?;
         let mut d = desc.clone();
-        d.annotations.insert(media::REF_NAME.to_string(), name.to_string());
+        d.annotations
+            .insert(media::REF_NAME.to_string(), name.to_string());
         self.update_index(|index| {
             index.manifests.retain(|m| m.ref_name() != Some(name));
             index.manifests.push(d);
@@ -58,10 +62,16 @@ impl Store {
                 reference: reference.to_string(),
                 store: store.clone(),
             })?;
-            let pos = index.manifests.iter().position(|m| m.ref_name() == Some(name.as_str()));
+            let pos = index
+                .manifests
+                .iter()
+                .position(|m| m.ref_name() == Some(name.as_str()));
             match pos {
                 Some(i) => Ok(index.manifests.remove(i)),
-                None => Err(ImageError::ImageNotFound { reference: reference.to_string(), store }),
+                None => Err(ImageError::ImageNotFound {
+                    reference: reference.to_string(),
+                    store,
+                }),
             }
         })
     }
@@ -81,7 +91,11 @@ impl Store {
     pub fn resolve(&self, reference: &str) -> Result<Descriptor, ImageError> {
         let index = self.index()?;
         if let Some(name) = canonical_in(&index, reference) {
-            if let Some(d) = index.manifests.iter().find(|m| m.ref_name() == Some(name.as_str())) {
+            if let Some(d) = index
+                .manifests
+                .iter()
+                .find(|m| m.ref_name() == Some(name.as_str()))
+            {
                 return Ok(d.clone());
             }
         }
@@ -95,7 +109,10 @@ impl Store {
                 return Ok(Descriptor::new(&mt, d, bytes.len() as u64));
             }
         }
-        Err(ImageError::ImageNotFound { reference: reference.to_string(), store: self.root.clone() })
+        Err(ImageError::ImageNotFound {
+            reference: reference.to_string(),
+            store: self.root.clone(),
+        })
     }
 }
 
@@ -131,7 +148,9 @@ fn canonical_in(index: &Index, reference: &str) -> Option<String> {
 /// Rejects names that cannot be stored (empty, control characters).
 fn check_name(name: &str) -> Result<(), ImageError> {
     if name.is_empty() || name.chars().any(|c| c.is_control() || c.is_whitespace()) {
-        return Err(ImageError::InvalidArgument(format!("image name {name:?}: empty or has whitespace/control characters")));
+        return Err(ImageError::InvalidArgument(format!(
+            "image name {name:?}: empty or has whitespace/control characters"
+        )));
     }
     Ok(())
 }

@@ -90,10 +90,18 @@ impl Applier {
                 });
             }
             if self.opts.preserve_owner {
-                fchown(self.root.fd(), Some(Uid::from_raw(meta.uid)), Some(Gid::from_raw(meta.gid)))
-                    .map_err(|e| errno_io("chown", &self.root.host_path(b""), e))?;
+                fchown(
+                    self.root.fd(),
+                    Some(Uid::from_raw(meta.uid)),
+                    Some(Gid::from_raw(meta.gid)),
+                )
+                .map_err(|e| errno_io("chown", &self.root.host_path(b""), e))?;
             }
-            self.deferred.push(Deferred { path: Vec::new(), mode: meta.mode, mtime: meta.mtime });
+            self.deferred.push(Deferred {
+                path: Vec::new(),
+                mode: meta.mode,
+                mtime: meta.mtime,
+            });
             return Ok(());
         }
         self.mark_written(&path.joined);
@@ -103,18 +111,22 @@ impl Applier {
             }
             EntryType::Directory => self.directory(&path, &shown, &meta),
             EntryType::Symlink => {
-                let target = entry.link_name_bytes().ok_or_else(|| ImageError::BadEntry {
-                    path: shown.clone(),
-                    reason: "symlink without a target".into(),
-                })?;
+                let target = entry
+                    .link_name_bytes()
+                    .ok_or_else(|| ImageError::BadEntry {
+                        path: shown.clone(),
+                        reason: "symlink without a target".into(),
+                    })?;
                 let target = target.into_owned();
                 self.symlink(&path, &shown, &target, &meta)
             }
             EntryType::Link => {
-                let target = entry.link_name_bytes().ok_or_else(|| ImageError::BadEntry {
-                    path: shown.clone(),
-                    reason: "hardlink without a target".into(),
-                })?;
+                let target = entry
+                    .link_name_bytes()
+                    .ok_or_else(|| ImageError::BadEntry {
+                        path: shown.clone(),
+                        reason: "hardlink without a target".into(),
+                    })?;
                 let target = target.into_owned();
                 self.hardlink(&path, &shown, &target)
             }
@@ -142,12 +154,19 @@ impl Applier {
         for d in deferred.iter().rev() {
             let host = self.root.host_path(&d.path);
             let fd = if d.path.is_empty() {
-                openat(self.root.fd(), ".", OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC, Mode::empty())
-                    .map_err(|e| errno_io("open", &host, e))?
+                openat(
+                    self.root.fd(),
+                    ".",
+                    OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
+                    Mode::empty(),
+                )
+                .map_err(|e| errno_io("open", &host, e))?
             } else {
                 let p = EntryPath::parse(&d.path)?;
                 let shown = p.display();
-                let Some(parent) = self.root.dir_uncached(p.parent(), &shown)? else { continue };
+                let Some(parent) = self.root.dir_uncached(p.parent(), &shown)? else {
+                    continue;
+                };
                 match openat(
                     &parent,
                     OsStr::from_bytes(p.name()),
@@ -160,7 +179,8 @@ impl Applier {
                     Err(e) => return Err(errno_io("open", &host, e)),
                 }
             };
-            fchmod(&fd, Mode::from_bits_truncate(d.mode)).map_err(|e| errno_io("chmod", &host, e))?;
+            fchmod(&fd, Mode::from_bits_truncate(d.mode))
+                .map_err(|e| errno_io("chmod", &host, e))?;
             futimens(&fd, &d.mtime, &d.mtime).map_err(|e| errno_io("set times of", &host, e))?;
         }
         self.written.clear();
@@ -178,7 +198,10 @@ impl Applier {
     fn parent(&mut self, path: &EntryPath, shown: &str) -> Result<BorrowedFd<'_>, ImageError> {
         match self.root.dir(path.parent(), shown, true)? {
             Some(fd) => Ok(fd),
-            None => Err(ImageError::BadEntry { path: shown.to_string(), reason: "parent missing".into() }),
+            None => Err(ImageError::BadEntry {
+                path: shown.to_string(),
+                reason: "parent missing".into(),
+            }),
         }
     }
 
@@ -215,33 +238,49 @@ impl Applier {
             let fd = openat(
                 dir,
                 name,
-                OFlag::O_WRONLY | OFlag::O_CREAT | OFlag::O_EXCL | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC,
+                OFlag::O_WRONLY
+                    | OFlag::O_CREAT
+                    | OFlag::O_EXCL
+                    | OFlag::O_NOFOLLOW
+                    | OFlag::O_CLOEXEC,
                 Mode::from_bits_truncate(0o600),
             )?;
             created = Some(fd);
             Ok(())
         })?;
         let Some(fd) = created else {
-            return Err(ImageError::BadEntry { path: shown.to_string(), reason: "file not created".into() });
+            return Err(ImageError::BadEntry {
+                path: shown.to_string(),
+                reason: "file not created".into(),
+            });
         };
         let mut file = File::from(fd);
         loop {
-            let n = entry.read(&mut self.buf).map_err(|e| ImageError::BadEntry {
-                path: shown.to_string(),
-                reason: format!("reading layer data: {e}"),
-            })?;
+            let n = entry
+                .read(&mut self.buf)
+                .map_err(|e| ImageError::BadEntry {
+                    path: shown.to_string(),
+                    reason: format!("reading layer data: {e}"),
+                })?;
             if n == 0 {
                 break;
             }
-            file.write_all(&self.buf[..n]).map_err(ImageError::io_with("write", &host))?;
+            file.write_all(&self.buf[..n])
+                .map_err(ImageError::io_with("write", &host))?;
         }
         if self.opts.preserve_owner {
-            fchown(&file, Some(Uid::from_raw(meta.uid)), Some(Gid::from_raw(meta.gid)))
-                .map_err(|e| errno_io("chown", &host, e))?;
+            fchown(
+                &file,
+                Some(Uid::from_raw(meta.uid)),
+                Some(Gid::from_raw(meta.gid)),
+            )
+            .map_err(|e| errno_io("chown", &host, e))?;
         }
-        fchmod(&file, Mode::from_bits_truncate(meta.mode)).map_err(|e| errno_io("chmod", &host, e))?;
+        fchmod(&file, Mode::from_bits_truncate(meta.mode))
+            .map_err(|e| errno_io("chmod", &host, e))?;
         for (k, v) in &meta.xattrs {
-            set_xattr_fd(file.as_fd(), k, v, self.opts.preserve_owner).map_err(|e| xattr_err(&host, k, e))?;
+            set_xattr_fd(file.as_fd(), k, v, self.opts.preserve_owner)
+                .map_err(|e| xattr_err(&host, k, e))?;
         }
         futimens(&file, &meta.mtime, &meta.mtime).map_err(|e| errno_io("set times of", &host, e))
     }
@@ -254,36 +293,69 @@ impl Applier {
         match mkdirat(parent, name, Mode::from_bits_truncate(0o700)) {
             Ok(()) => {}
             Err(Errno::EEXIST) => {
-                if kind_at(parent, name).map_err(|e| errno_io("stat", &host, e))? != Some(SFlag::S_IFDIR) {
+                if kind_at(parent, name).map_err(|e| errno_io("stat", &host, e))?
+                    != Some(SFlag::S_IFDIR)
+                {
                     remove_all_at(parent, name).map_err(|e| errno_io("remove", &host, e))?;
-                    mkdirat(parent, name, Mode::from_bits_truncate(0o700)).map_err(|e| errno_io("mkdir", &host, e))?;
+                    mkdirat(parent, name, Mode::from_bits_truncate(0o700))
+                        .map_err(|e| errno_io("mkdir", &host, e))?;
                 }
             }
             Err(e) => return Err(errno_io("mkdir", &host, e)),
         }
         if preserve {
-            fchownat(parent, name, Some(Uid::from_raw(meta.uid)), Some(Gid::from_raw(meta.gid)), AtFlags::AT_SYMLINK_NOFOLLOW)
-                .map_err(|e| errno_io("chown", &host, e))?;
+            fchownat(
+                parent,
+                name,
+                Some(Uid::from_raw(meta.uid)),
+                Some(Gid::from_raw(meta.gid)),
+                AtFlags::AT_SYMLINK_NOFOLLOW,
+            )
+            .map_err(|e| errno_io("chown", &host, e))?;
         }
         if !meta.xattrs.is_empty() {
-            let fd = openat(parent, name, OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC, Mode::empty())
-                .map_err(|e| errno_io("open", &host, e))?;
+            let fd = openat(
+                parent,
+                name,
+                OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC,
+                Mode::empty(),
+            )
+            .map_err(|e| errno_io("open", &host, e))?;
             for (k, v) in &meta.xattrs {
                 set_xattr_fd(fd.as_fd(), k, v, preserve).map_err(|e| xattr_err(&host, k, e))?;
             }
         }
-        self.deferred.push(Deferred { path: path.joined.clone(), mode: meta.mode, mtime: meta.mtime });
+        self.deferred.push(Deferred {
+            path: path.joined.clone(),
+            mode: meta.mode,
+            mtime: meta.mtime,
+        });
         Ok(())
     }
 
-    fn symlink(&mut self, path: &EntryPath, shown: &str, target: &[u8], meta: &Meta) -> Result<(), ImageError> {
+    fn symlink(
+        &mut self,
+        path: &EntryPath,
+        shown: &str,
+        target: &[u8],
+        meta: &Meta,
+    ) -> Result<(), ImageError> {
         let host = self.root.host_path(&path.joined);
         let target = OsStr::from_bytes(target);
-        self.replace(path, shown, "symlink", &mut |dir, name| symlinkat(target, dir, name))?;
+        self.replace(path, shown, "symlink", &mut |dir, name| {
+            symlinkat(target, dir, name)
+        })?;
         self.finish_nofollow(path, shown, &host, meta, false)
     }
 
-    fn node(&mut self, path: &EntryPath, shown: &str, kind: SFlag, dev: libc::dev_t, meta: &Meta) -> Result<(), ImageError> {
+    fn node(
+        &mut self,
+        path: &EntryPath,
+        shown: &str,
+        kind: SFlag,
+        dev: libc::dev_t,
+        meta: &Meta,
+    ) -> Result<(), ImageError> {
         let host = self.root.host_path(&path.joined);
         self.replace(path, shown, "mknod", &mut |dir, name| {
             mknodat(dir, name, kind, Mode::from_bits_truncate(0o600), dev)
@@ -292,34 +364,64 @@ impl Applier {
     }
 
     /// Owner, mode (not for symlinks), xattrs and times of a just-created non-regular file.
-    fn finish_nofollow(&mut self, path: &EntryPath, shown: &str, host: &Path, meta: &Meta, chmod: bool) -> Result<(), ImageError> {
+    fn finish_nofollow(
+        &mut self,
+        path: &EntryPath,
+        shown: &str,
+        host: &Path,
+        meta: &Meta,
+        chmod: bool,
+    ) -> Result<(), ImageError> {
         let preserve = self.opts.preserve_owner;
         let name = OsStr::from_bytes(path.name());
         let parent = self.parent(path, shown)?;
         if preserve {
-            fchownat(parent, name, Some(Uid::from_raw(meta.uid)), Some(Gid::from_raw(meta.gid)), AtFlags::AT_SYMLINK_NOFOLLOW)
-                .map_err(|e| errno_io("chown", host, e))?;
+            fchownat(
+                parent,
+                name,
+                Some(Uid::from_raw(meta.uid)),
+                Some(Gid::from_raw(meta.gid)),
+                AtFlags::AT_SYMLINK_NOFOLLOW,
+            )
+            .map_err(|e| errno_io("chown", host, e))?;
         }
         if chmod {
             // The name was created by us a moment ago and is not a symlink.
-            fchmodat(parent, name, Mode::from_bits_truncate(meta.mode), FchmodatFlags::FollowSymlink)
-                .map_err(|e| errno_io("chmod", host, e))?;
+            fchmodat(
+                parent,
+                name,
+                Mode::from_bits_truncate(meta.mode),
+                FchmodatFlags::FollowSymlink,
+            )
+            .map_err(|e| errno_io("chmod", host, e))?;
         }
         for (k, v) in &meta.xattrs {
             set_xattr_at(parent, name, k, v, preserve).map_err(|e| xattr_err(host, k, e))?;
         }
-        utimensat(parent, name, &meta.mtime, &meta.mtime, UtimensatFlags::NoFollowSymlink)
-            .map_err(|e| errno_io("set times of", host, e))
+        utimensat(
+            parent,
+            name,
+            &meta.mtime,
+            &meta.mtime,
+            UtimensatFlags::NoFollowSymlink,
+        )
+        .map_err(|e| errno_io("set times of", host, e))
     }
 
     fn hardlink(&mut self, path: &EntryPath, shown: &str, target: &[u8]) -> Result<(), ImageError> {
         let label = format!("{shown} (hardlink to {})", String::from_utf8_lossy(target));
         let tpath = EntryPath::parse(target).map_err(|e| match e {
-            ImageError::Escape { reason, .. } => ImageError::Escape { path: label.clone(), reason },
+            ImageError::Escape { reason, .. } => ImageError::Escape {
+                path: label.clone(),
+                reason,
+            },
             other => other,
         })?;
         if tpath.is_root() {
-            return Err(ImageError::BadEntry { path: label, reason: "hardlink to the rootfs itself".into() });
+            return Err(ImageError::BadEntry {
+                path: label,
+                reason: "hardlink to the rootfs itself".into(),
+            });
         }
         if tpath == *path {
             return Ok(());
@@ -328,17 +430,27 @@ impl Applier {
         let tname = OsStr::from_bytes(tpath.name());
         let missing = || ImageError::BadEntry {
             path: label.clone(),
-            reason: "hardlink target does not exist in the rootfs (or in this layer, in overlay mode)".into(),
+            reason:
+                "hardlink target does not exist in the rootfs (or in this layer, in overlay mode)"
+                    .into(),
         };
-        let tparent = self.root.dir_uncached(tpath.parent(), &label)?.ok_or_else(missing)?;
+        let tparent = self
+            .root
+            .dir_uncached(tpath.parent(), &label)?
+            .ok_or_else(missing)?;
         match kind_at(tparent.as_fd(), tname).map_err(|e| errno_io("stat", &thost, e))? {
             None => return Err(missing()),
             Some(SFlag::S_IFDIR) => {
-                return Err(ImageError::BadEntry { path: label, reason: "hardlink to a directory".into() })
+                return Err(ImageError::BadEntry {
+                    path: label,
+                    reason: "hardlink to a directory".into(),
+                })
             }
             Some(_) => {}
         }
-        self.replace(path, shown, "link", &mut |dir, name| linkat(tparent.as_fd(), tname, dir, name, AtFlags::empty()))
+        self.replace(path, shown, "link", &mut |dir, name| {
+            linkat(tparent.as_fd(), tname, dir, name, AtFlags::empty())
+        })
     }
 
     fn whiteout(&mut self, path: &EntryPath, shown: &str) -> Result<(), ImageError> {
@@ -348,15 +460,23 @@ impl Applier {
             let dir_path = path.parent().to_vec();
             let host = self.root.host_path(&dir_path);
             self.mark_written(&dir_path);
-            let Some(dir) = self.root.dir(&dir_path, shown, overlay)? else { return Ok(()) };
-            let fd = openat(dir, ".", OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC, Mode::empty())
-                .map_err(|e| errno_io("open", &host, e))?;
+            let Some(dir) = self.root.dir(&dir_path, shown, overlay)? else {
+                return Ok(());
+            };
+            let fd = openat(
+                dir,
+                ".",
+                OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
+                Mode::empty(),
+            )
+            .map_err(|e| errno_io("open", &host, e))?;
             if overlay {
                 set_xattr_fd(fd.as_fd(), b"trusted.overlay.opaque", b"y", true)
                     .map_err(|e| xattr_err(&host, b"trusted.overlay.opaque", e))?;
                 return Ok(());
             }
-            let r = remove_lower(&fd, &dir_path, &self.written).map_err(|e| errno_io("remove lower-layer entries of", &host, e));
+            let r = remove_lower(&fd, &dir_path, &self.written)
+                .map_err(|e| errno_io("remove lower-layer entries of", &host, e));
             self.root.invalidate();
             return r;
         }
@@ -367,28 +487,50 @@ impl Applier {
         }
         let target = &name[WHITEOUT_PREFIX.len()..];
         if target.is_empty() {
-            return Err(ImageError::BadEntry { path: shown.to_string(), reason: "bare `.wh.` whiteout names nothing".into() });
+            return Err(ImageError::BadEntry {
+                path: shown.to_string(),
+                reason: "bare `.wh.` whiteout names nothing".into(),
+            });
         }
         if target == b"." || target == b".." || target.contains(&b'/') {
-            return Err(ImageError::Escape { path: shown.to_string(), reason: "whiteout of `.` or `..`" });
+            return Err(ImageError::Escape {
+                path: shown.to_string(),
+                reason: "whiteout of `.` or `..`",
+            });
         }
         let tpath = path.sibling(target);
         let host = self.root.host_path(&tpath.joined);
         let tname = OsStr::from_bytes(target);
         let in_layer = self.written.contains(&tpath.joined);
-        let Some(parent) = self.root.dir(tpath.parent(), shown, overlay)? else { return Ok(()) };
+        let Some(parent) = self.root.dir(tpath.parent(), shown, overlay)? else {
+            return Ok(());
+        };
         if overlay {
-            if kind_at(parent, tname).map_err(|e| errno_io("stat", &host, e))?.is_some() {
+            if kind_at(parent, tname)
+                .map_err(|e| errno_io("stat", &host, e))?
+                .is_some()
+            {
                 return Ok(());
             }
-            mknodat(parent, tname, SFlag::S_IFCHR, Mode::empty(), libc::makedev(0, 0))
-                .map_err(|e| errno_io("mknod overlay whiteout", &host, e))?;
+            mknodat(
+                parent,
+                tname,
+                SFlag::S_IFCHR,
+                Mode::empty(),
+                libc::makedev(0, 0),
+            )
+            .map_err(|e| errno_io("mknod overlay whiteout", &host, e))?;
             self.mark_written(&tpath.joined);
             return Ok(());
         }
         let r = if in_layer {
             // Whiteouts hide lower layers only; keep what this layer wrote.
-            match openat(parent, tname, OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC, Mode::empty()) {
+            match openat(
+                parent,
+                tname,
+                OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC,
+                Mode::empty(),
+            ) {
                 Ok(fd) => remove_lower(&fd, &tpath.joined, &self.written),
                 Err(_) => Ok(()),
             }
@@ -413,7 +555,12 @@ fn remove_lower(fd: &OwnedFd, dir_path: &[u8], written: &HashSet<Vec<u8>>) -> Re
         if !written.contains(&p) {
             remove_all_at(fd.as_fd(), name)?;
         } else if kind_at(fd.as_fd(), name)? == Some(SFlag::S_IFDIR) {
-            let sub = openat(fd, name, OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC, Mode::empty())?;
+            let sub = openat(
+                fd,
+                name,
+                OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC,
+                Mode::empty(),
+            )?;
             remove_lower(&sub, &p, written)?;
         }
     }
@@ -424,7 +571,10 @@ fn xattr_err(host: &Path, key: &[u8], e: Errno) -> ImageError {
     ImageError::io(
         "set xattr",
         host,
-        std::io::Error::new(std::io::Error::from(e).kind(), format!("{}: {e}", String::from_utf8_lossy(key))),
+        std::io::Error::new(
+            std::io::Error::from(e).kind(),
+            format!("{}: {e}", String::from_utf8_lossy(key)),
+        ),
     )
 }
 
@@ -433,20 +583,40 @@ fn set_xattr_fd(fd: BorrowedFd<'_>, key: &[u8], value: &[u8], strict: bool) -> R
     let key = CString::new(key).map_err(|_| Errno::EINVAL)?;
     // SAFETY: fd is open, key is NUL-terminated and value is a valid buffer of its length.
     let r = unsafe {
-        libc::fsetxattr(fd.as_raw_fd(), key.as_ptr(), value.as_ptr().cast(), value.len(), 0)
+        libc::fsetxattr(
+            fd.as_raw_fd(),
+            key.as_ptr(),
+            value.as_ptr().cast(),
+            value.len(),
+            0,
+        )
     };
     tolerate(Errno::result(r).map(drop), &key, strict)
 }
 
 /// Sets an xattr on `name` in `dir` without following a symlink at `name`.
-fn set_xattr_at(dir: BorrowedFd<'_>, name: &OsStr, key: &[u8], value: &[u8], strict: bool) -> Result<(), Errno> {
+fn set_xattr_at(
+    dir: BorrowedFd<'_>,
+    name: &OsStr,
+    key: &[u8],
+    value: &[u8],
+    strict: bool,
+) -> Result<(), Errno> {
     let mut p = format!("/proc/self/fd/{}/", dir.as_raw_fd()).into_bytes();
     p.extend_from_slice(name.as_bytes());
     let p = CString::new(p).map_err(|_| Errno::EINVAL)?;
     let key = CString::new(key).map_err(|_| Errno::EINVAL)?;
     // SAFETY: both strings are NUL-terminated and value is a valid buffer of its length;
     // lsetxattr does not follow a symlink in the last component.
-    let r = unsafe { libc::lsetxattr(p.as_ptr(), key.as_ptr(), value.as_ptr().cast(), value.len(), 0) };
+    let r = unsafe {
+        libc::lsetxattr(
+            p.as_ptr(),
+            key.as_ptr(),
+            value.as_ptr().cast(),
+            value.len(),
+            0,
+        )
+    };
     tolerate(Errno::result(r).map(drop), &key, strict)
 }
 
@@ -461,7 +631,10 @@ fn tolerate(r: Result<(), Errno>, key: &CString, strict: bool) -> Result<(), Err
 }
 
 fn read_meta<R: Read>(entry: &mut tar::Entry<'_, R>, shown: &str) -> Result<Meta, ImageError> {
-    let bad = |what: &str, e: std::io::Error| ImageError::BadEntry { path: shown.to_string(), reason: format!("{what}: {e}") };
+    let bad = |what: &str, e: std::io::Error| ImageError::BadEntry {
+        path: shown.to_string(),
+        reason: format!("{what}: {e}"),
+    };
     let h = entry.header();
     let mode = h.mode().map_err(|e| bad("mode", e))? & 0o7777;
     let mut uid = h.uid().map_err(|e| bad("uid", e))?;
@@ -476,20 +649,35 @@ fn read_meta<R: Read>(entry: &mut tar::Entry<'_, R>, shown: &str) -> Result<Meta
             if let Some(name) = key.strip_prefix(b"SCHILY.xattr.") {
                 xattrs.push((name.to_vec(), value.to_vec()));
             } else if key == b"uid" {
-                uid = parse_num(value).ok_or_else(|| bad("PAX uid", std::io::ErrorKind::InvalidData.into()))?;
+                uid = parse_num(value)
+                    .ok_or_else(|| bad("PAX uid", std::io::ErrorKind::InvalidData.into()))?;
             } else if key == b"gid" {
-                gid = parse_num(value).ok_or_else(|| bad("PAX gid", std::io::ErrorKind::InvalidData.into()))?;
+                gid = parse_num(value)
+                    .ok_or_else(|| bad("PAX gid", std::io::ErrorKind::InvalidData.into()))?;
             } else if key == b"mtime" {
-                mtime = parse_time(value).ok_or_else(|| bad("PAX mtime", std::io::ErrorKind::InvalidData.into()))?;
+                mtime = parse_time(value)
+                    .ok_or_else(|| bad("PAX mtime", std::io::ErrorKind::InvalidData.into()))?;
             } else if key.starts_with(b"LIBARCHIVE.xattr.") {
-                tracing::warn!(entry = shown, "LIBARCHIVE.xattr records are not applied (only SCHILY.xattr)");
+                tracing::warn!(
+                    entry = shown,
+                    "LIBARCHIVE.xattr records are not applied (only SCHILY.xattr)"
+                );
             }
         }
     }
     let id = |v: u64, what: &str| {
-        u32::try_from(v).map_err(|_| ImageError::BadEntry { path: shown.to_string(), reason: format!("{what} {v} too large") })
+        u32::try_from(v).map_err(|_| ImageError::BadEntry {
+            path: shown.to_string(),
+            reason: format!("{what} {v} too large"),
+        })
     };
-    Ok(Meta { mode, uid: id(uid, "uid")?, gid: id(gid, "gid")?, mtime, xattrs })
+    Ok(Meta {
+        mode,
+        uid: id(uid, "uid")?,
+        gid: id(gid, "gid")?,
+        mtime,
+        xattrs,
+    })
 }
 
 fn parse_num(v: &[u8]) -> Option<u64> {

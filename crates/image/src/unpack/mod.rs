@@ -61,13 +61,19 @@ pub struct Unpacker {
 impl Unpacker {
     /// Opens (creating if needed) `rootfs` for unpacking.
     pub fn new(rootfs: &Path, opts: UnpackOptions) -> Result<Unpacker, ImageError> {
-        Ok(Unpacker { applier: apply::Applier::new(rootfs, opts)? })
+        Ok(Unpacker {
+            applier: apply::Applier::new(rootfs, opts)?,
+        })
     }
 
     /// Unpacks one layer blob (tar, tar+gzip or tar+zstd, detected from the media type and
     /// the magic bytes), checking its size, digest and diffID against `expect` at the end.
     /// On error the rootfs is left partially written; the caller removes it.
-    pub fn layer<R: Read + Send>(&mut self, blob: R, expect: &Expect) -> Result<LayerReport, ImageError> {
+    pub fn layer<R: Read + Send>(
+        &mut self,
+        blob: R,
+        expect: &Expect,
+    ) -> Result<LayerReport, ImageError> {
         let mut entries = 0u64;
         let applier = &mut self.applier;
         let observed = stream::run(blob, expect, |tar_stream| {
@@ -92,7 +98,11 @@ impl Unpacker {
 
 /// Unpacks `layers` in order into `rootfs`. On any error a rootfs this call created is
 /// removed, so a failed unpack leaves nothing half-written behind.
-pub fn unpack_layers<R, I>(rootfs: &Path, layers: I, opts: UnpackOptions) -> Result<Vec<LayerReport>, ImageError>
+pub fn unpack_layers<R, I>(
+    rootfs: &Path,
+    layers: I,
+    opts: UnpackOptions,
+) -> Result<Vec<LayerReport>, ImageError>
 where
     R: Read + Send,
     I: IntoIterator<Item = Result<(R, Expect), ImageError>>,

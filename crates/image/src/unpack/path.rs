@@ -17,10 +17,16 @@ impl EntryPath {
     pub fn parse(raw: &[u8]) -> Result<EntryPath, ImageError> {
         let shown = || String::from_utf8_lossy(raw).into_owned();
         if raw.first() == Some(&b'/') {
-            return Err(ImageError::Escape { path: shown(), reason: "absolute path" });
+            return Err(ImageError::Escape {
+                path: shown(),
+                reason: "absolute path",
+            });
         }
         if raw.contains(&0) {
-            return Err(ImageError::BadEntry { path: shown(), reason: "NUL byte in path".into() });
+            return Err(ImageError::BadEntry {
+                path: shown(),
+                reason: "NUL byte in path".into(),
+            });
         }
         let mut joined = Vec::with_capacity(raw.len());
         let mut last_start = 0;
@@ -28,7 +34,10 @@ impl EntryPath {
             match comp {
                 b"" | b"." => continue,
                 b".." => {
-                    return Err(ImageError::Escape { path: shown(), reason: "`..` component" })
+                    return Err(ImageError::Escape {
+                        path: shown(),
+                        reason: "`..` component",
+                    })
                 }
                 _ => {
                     if !joined.is_empty() {
@@ -107,10 +116,22 @@ mod tests {
 
     #[test]
     fn rejects_escapes() {
-        assert!(matches!(EntryPath::parse(b"/etc/passwd"), Err(ImageError::Escape { .. })));
-        assert!(matches!(EntryPath::parse(b"../x"), Err(ImageError::Escape { .. })));
-        assert!(matches!(EntryPath::parse(b"a/../../x"), Err(ImageError::Escape { .. })));
-        assert!(matches!(EntryPath::parse(b".wh.../.."), Err(ImageError::Escape { .. })));
+        assert!(matches!(
+            EntryPath::parse(b"/etc/passwd"),
+            Err(ImageError::Escape { .. })
+        ));
+        assert!(matches!(
+            EntryPath::parse(b"../x"),
+            Err(ImageError::Escape { .. })
+        ));
+        assert!(matches!(
+            EntryPath::parse(b"a/../../x"),
+            Err(ImageError::Escape { .. })
+        ));
+        assert!(matches!(
+            EntryPath::parse(b".wh.../.."),
+            Err(ImageError::Escape { .. })
+        ));
     }
 
     #[test]

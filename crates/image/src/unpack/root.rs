@@ -37,7 +37,11 @@ impl Root {
             Mode::empty(),
         )
         .map_err(|e| ImageError::io("open rootfs", path, e.into()))?;
-        Ok(Root { path: path.to_path_buf(), fd, cache: None })
+        Ok(Root {
+            path: path.to_path_buf(),
+            fd,
+            cache: None,
+        })
     }
 
     /// The rootfs path on the host (for messages).
@@ -116,7 +120,13 @@ impl Root {
                 Err(Errno::ENOENT) if create => {
                     match mkdirat(at, name, Mode::from_bits_truncate(0o755)) {
                         Ok(()) | Err(Errno::EEXIST) => {}
-                        Err(e) => return Err(ImageError::io("mkdir", self.host_path(&dir[..end]), e.into())),
+                        Err(e) => {
+                            return Err(ImageError::io(
+                                "mkdir",
+                                self.host_path(&dir[..end]),
+                                e.into(),
+                            ))
+                        }
                     }
                     // Open for reading so the mode can be fixed independent of the umask.
                     let fd = openat(
@@ -126,14 +136,16 @@ impl Root {
                         Mode::empty(),
                     )
                     .map_err(|e| ImageError::io("open", self.host_path(&dir[..end]), e.into()))?;
-                    nix::sys::stat::fchmod(&fd, Mode::from_bits_truncate(0o755))
-                        .map_err(|e| ImageError::io("chmod", self.host_path(&dir[..end]), e.into()))?;
+                    nix::sys::stat::fchmod(&fd, Mode::from_bits_truncate(0o755)).map_err(|e| {
+                        ImageError::io("chmod", self.host_path(&dir[..end]), e.into())
+                    })?;
                     fd
                 }
                 Err(Errno::ENOENT) => return Ok(None),
                 Err(Errno::ENOTDIR) | Err(Errno::ELOOP) => {
-                    let st = fstatat(at, name, nix::fcntl::AtFlags::AT_SYMLINK_NOFOLLOW)
-                        .map_err(|e| ImageError::io("stat", self.host_path(&dir[..end]), e.into()))?;
+                    let st = fstatat(at, name, nix::fcntl::AtFlags::AT_SYMLINK_NOFOLLOW).map_err(
+                        |e| ImageError::io("stat", self.host_path(&dir[..end]), e.into()),
+                    )?;
                     if SFlag::from_bits_truncate(st.st_mode) & SFlag::S_IFMT == SFlag::S_IFLNK {
                         return Err(ImageError::Escape {
                             path: entry.to_string(),
@@ -142,10 +154,19 @@ impl Root {
                     }
                     return Err(ImageError::BadEntry {
                         path: entry.to_string(),
-                        reason: format!("{} is not a directory", String::from_utf8_lossy(&dir[..end])),
+                        reason: format!(
+                            "{} is not a directory",
+                            String::from_utf8_lossy(&dir[..end])
+                        ),
                     });
                 }
-                Err(e) => return Err(ImageError::io("open", self.host_path(&dir[..end]), e.into())),
+                Err(e) => {
+                    return Err(ImageError::io(
+                        "open",
+                        self.host_path(&dir[..end]),
+                        e.into(),
+                    ))
+                }
             };
             cur = Some(next);
             end += 1;
@@ -213,7 +234,9 @@ pub(crate) fn empty_dir_at(
 
 /// The names in an open directory, without `.` and `..`.
 pub(crate) fn list_dir(fd: &OwnedFd) -> Result<Vec<Vec<u8>>, Errno> {
-    let dup = fd.try_clone().map_err(|e| Errno::from_raw(e.raw_os_error().unwrap_or(libc::EIO)))?;
+    let dup = fd
+        .try_clone()
+        .map_err(|e| Errno::from_raw(e.raw_os_error().unwrap_or(libc::EIO)))?;
     let mut d = nix::dir::Dir::from_fd(dup)?;
     let mut out = Vec::new();
     for ent in d.iter() {

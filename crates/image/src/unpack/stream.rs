@@ -113,7 +113,11 @@ impl<R: Read> Read for Counted<R> {
 struct Oversize(u64);
 impl std::fmt::Display for Oversize {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "blob is larger than its descriptor says (read {} bytes)", self.0)
+        write!(
+            f,
+            "blob is larger than its descriptor says (read {} bytes)",
+            self.0
+        )
     }
 }
 impl std::error::Error for Oversize {}
@@ -159,7 +163,11 @@ enum ProduceError {
 }
 
 fn label(expect: &Expect) -> String {
-    expect.digest.as_ref().map(|d| d.to_string()).unwrap_or_else(|| "layer".into())
+    expect
+        .digest
+        .as_ref()
+        .map(|d| d.to_string())
+        .unwrap_or_else(|| "layer".into())
 }
 
 fn read_err(expect: &Expect, e: io::Error) -> ImageError {
@@ -215,19 +223,35 @@ fn produce<R: Read>(
     expect: &Expect,
     tx: SyncSender<io::Result<Vec<u8>>>,
 ) -> Result<Observed, ProduceError> {
-    let alg = expect.digest.as_ref().map(|d| d.algorithm()).unwrap_or(Algorithm::Sha256);
-    let counted = Counted { inner: input, digester: alg.digester(), n: 0, limit: expect.size };
+    let alg = expect
+        .digest
+        .as_ref()
+        .map(|d| d.algorithm())
+        .unwrap_or(Algorithm::Sha256);
+    let counted = Counted {
+        inner: input,
+        digester: alg.digester(),
+        n: 0,
+        limit: expect.size,
+    };
     let mut br = BufReader::with_capacity(1 << 20, counted);
-    let magic = br.fill_buf().map_err(|e| ProduceError::Failed(read_err(expect, e)))?;
+    let magic = br
+        .fill_buf()
+        .map_err(|e| ProduceError::Failed(read_err(expect, e)))?;
     let compression = Compression::sniff(magic);
-    let announced = Compression::from_media_type(&expect.media_type).map_err(ProduceError::Failed)?;
+    let announced =
+        Compression::from_media_type(&expect.media_type).map_err(ProduceError::Failed)?;
     if let Some(a) = announced {
         if a != compression && !magic.is_empty() {
             tracing::warn!(layer = %label(expect), media_type = %expect.media_type, ?compression,
                 "media type and content disagree about compression; using the content");
         }
     }
-    let diff_alg = expect.diff_id.as_ref().map(|d| d.algorithm()).unwrap_or(Algorithm::Sha256);
+    let diff_alg = expect
+        .diff_id
+        .as_ref()
+        .map(|d| d.algorithm())
+        .unwrap_or(Algorithm::Sha256);
     let (diff_id, tar_size, mut rest) = match compression {
         Compression::Gzip => {
             let mut dec = flate2::bufread::MultiGzDecoder::new(br);
@@ -267,7 +291,12 @@ where
     let (tx, rx) = sync_channel(DEPTH);
     let (consumed, produced) = std::thread::scope(|s| {
         let producer = s.spawn(move || produce(input, expect, tx));
-        let mut reader = ChannelReader { rx, cur: Vec::new(), pos: 0, done: false };
+        let mut reader = ChannelReader {
+            rx,
+            cur: Vec::new(),
+            pos: 0,
+            done: false,
+        };
         let mut consumed = consume(&mut reader);
         if consumed.is_ok() {
             // Trailing padding after the end-of-archive marker is part of the diffID.
@@ -287,7 +316,11 @@ where
                 ImageError::InvalidArgument("layer reader stopped early".into())
             }))
         }
-        Err(_) => return Err(ImageError::InvalidArgument("layer decompression thread panicked".into())),
+        Err(_) => {
+            return Err(ImageError::InvalidArgument(
+                "layer decompression thread panicked".into(),
+            ))
+        }
     };
     consumed?;
     check(expect, &observed)?;

@@ -48,8 +48,15 @@ pub fn tar(entries: &[E<'_>]) -> Vec<u8> {
     let mut b = tar::Builder::new(Vec::new());
     for e in entries {
         match e {
-            E::Dir(p, m) => b.append(&header(p, tar::EntryType::Directory, 0, *m, None), &[][..]).unwrap(),
-            E::File(p, d, m) => b.append(&header(p, tar::EntryType::Regular, d.len() as u64, *m, None), *d).unwrap(),
+            E::Dir(p, m) => b
+                .append(&header(p, tar::EntryType::Directory, 0, *m, None), &[][..])
+                .unwrap(),
+            E::File(p, d, m) => b
+                .append(
+                    &header(p, tar::EntryType::Regular, d.len() as u64, *m, None),
+                    *d,
+                )
+                .unwrap(),
             E::Owned(p, d, m, uid, gid) => {
                 let mut h = header(p, tar::EntryType::Regular, d.len() as u64, *m, None);
                 h.set_uid(*uid);
@@ -57,9 +64,18 @@ pub fn tar(entries: &[E<'_>]) -> Vec<u8> {
                 h.set_cksum();
                 b.append(&h, *d).unwrap()
             }
-            E::Symlink(p, t) => b.append(&header(p, tar::EntryType::Symlink, 0, 0o777, Some(t)), &[][..]).unwrap(),
-            E::Hardlink(p, t) => b.append(&header(p, tar::EntryType::Link, 0, 0o644, Some(t)), &[][..]).unwrap(),
-            E::Fifo(p) => b.append(&header(p, tar::EntryType::Fifo, 0, 0o644, None), &[][..]).unwrap(),
+            E::Symlink(p, t) => b
+                .append(
+                    &header(p, tar::EntryType::Symlink, 0, 0o777, Some(t)),
+                    &[][..],
+                )
+                .unwrap(),
+            E::Hardlink(p, t) => b
+                .append(&header(p, tar::EntryType::Link, 0, 0o644, Some(t)), &[][..])
+                .unwrap(),
+            E::Fifo(p) => b
+                .append(&header(p, tar::EntryType::Fifo, 0, 0o644, None), &[][..])
+                .unwrap(),
             E::Char(p, maj, min) => {
                 let mut h = header(p, tar::EntryType::Char, 0, 0o666, None);
                 h.set_device_major(*maj).unwrap();
@@ -70,7 +86,11 @@ pub fn tar(entries: &[E<'_>]) -> Vec<u8> {
             E::Xattr(p, d, k, v) => {
                 let key = format!("SCHILY.xattr.{k}");
                 b.append_pax_extensions([(key.as_str(), *v)]).unwrap();
-                b.append(&header(p, tar::EntryType::Regular, d.len() as u64, 0o644, None), *d).unwrap()
+                b.append(
+                    &header(p, tar::EntryType::Regular, d.len() as u64, 0o644, None),
+                    *d,
+                )
+                .unwrap()
             }
         }
     }
@@ -100,7 +120,11 @@ pub struct Layer {
 
 pub fn gz_layer(entries: &[E<'_>]) -> Layer {
     let t = tar(entries);
-    Layer { diff_id: sha(&t), blob: gzip(&t), media_type: hezi_image::media::OCI_LAYER_GZIP }
+    Layer {
+        diff_id: sha(&t),
+        blob: gzip(&t),
+        media_type: hezi_image::media::OCI_LAYER_GZIP,
+    }
 }
 
 fn write_blob(dir: &Path, data: &[u8]) -> Digest {
@@ -118,7 +142,9 @@ pub fn layout(dir: &Path, name: &str, layers: &[Layer], config_extra: serde_json
     let mut descs = Vec::new();
     for l in layers {
         let d = write_blob(dir, &l.blob);
-        descs.push(json!({"mediaType": l.media_type, "digest": d.to_string(), "size": l.blob.len()}));
+        descs.push(
+            json!({"mediaType": l.media_type, "digest": d.to_string(), "size": l.blob.len()}),
+        );
     }
     let mut rc = json!({"Cmd": ["sh"], "Env": ["PATH=/bin"]});
     if let (Some(o), Some(extra)) = (rc.as_object_mut(), config_extra.as_object()) {

@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use super::cgroup::{own_cgroup_path, CgroupHierarchy, CgroupLayout};
 use super::error::RootfsError;
 use super::mounter::{FileKind, Mounter, NodeKind, NodeSpec, Resolve};
-use super::options::{AttrChange, MountOptions};
+use super::options::{AttrChange, MountOptions, Propagation};
 use super::plan::{DeviceMethod, DeviceStep, MountKind, MountStep, RootfsPlan};
 
 /// A container path relative to the rootfs (`/proc/sys` → `proc/sys`).
@@ -62,6 +62,11 @@ pub fn prepare_with<M: Mounter>(m: &mut M, plan: &RootfsPlan) -> Result<(), Root
 
     // Bind the rootfs onto itself so it is a mount point pivot_root can use.
     let label = format!("rootfs {}", plan.rootfs.display());
+    if plan.root_propagation.kind == Propagation::Shared {
+        // pivot_root refuses a new root whose parent mount is shared.
+        m.make_containing_mount_private(&plan.rootfs)
+            .map_err(|e| RootfsError::sys(format!("{label}: make parent mount private"), e))?;
+    }
     let tree = m
         .clone_host(&plan.rootfs, true)
         .map_err(|e| RootfsError::sys(format!("{label}: clone mount tree"), e))?;

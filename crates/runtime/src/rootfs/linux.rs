@@ -255,6 +255,17 @@ impl Mounter for LinuxMounter {
         sys::mount_setattr(None, c"/", flags, &attr)
     }
 
+    fn make_containing_mount_private(&mut self, path: &Path) -> io::Result<()> {
+        let mountinfo = std::fs::read_to_string("/proc/self/mountinfo")?;
+        let mountpoint = containing_mountpoint(&mountinfo, path)
+            .ok_or_else(|| io::Error::other(format!("no mount contains {}", path.display())))?;
+        let attr = MountAttr {
+            propagation: super::options::Propagation::Private.ms_flag(),
+            ..MountAttr::default()
+        };
+        sys::mount_setattr(None, &cpath(&mountpoint)?, 0, &attr)
+    }
+
     fn umask(&mut self, mask: u32) -> u32 {
         // SAFETY: umask only swaps the process's file mode creation mask; it cannot fail.
         unsafe { libc::umask(mask as libc::mode_t) as u32 }
@@ -387,4 +398,31 @@ fn mkdir_all_in_root(
         }
     }
     Ok(resolved)
+}
+
+/// The mount point in a mountinfo text that contains `path` (the longest prefix).
+pub fn containing_mountpoint(mountinfo: &str, path: &Path) -> Option<PathBuf> {
+    mountinfo
+        .lines()
+        .filter_map(|l| l.split(' ').nth(4))
+        .map(|m| PathBuf::from(m.replace("\\040", " ")))
+        .filter(|m| path.starts_with(m))
+        .max_by_key(|m| m.components().count())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn containing_mountpoint_is_the_longest_prefix() {
+        let mi = "1 0 8:1 / / rw - ext4 /dev/sda1 rw\n\
+                  2 1 0:5 / /var/lib rw - ext4 /dev/sdb rw\n\
+                  3 2 0:6 / /var/lib/x rw - tmpfs tmpfs rw\n";
+        let p = |s: &str| containing_mountpoint(mi, Path::new(s)).unwrap();
+        assert_eq!(p("/var/lib/c/rootfs"), Path::new("/var/lib"));
+        assert_eq!(p("/var/lib/x"), Path::new("/var/lib/x"));
+        assert_eq!(p("/var/lib/xy"), Path::new("/var/lib"));
+        assert_eq!(p("/home"), Path::new("/"));
+    }
 }

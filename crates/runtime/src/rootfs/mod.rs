@@ -55,7 +55,18 @@ pub use procfs::ProcfsHandle;
 /// any, with mappings written), BEFORE pivot: `/` propagation, rootfs bind, `mounts`,
 /// devices, `/dev` symlinks and `/dev/ptmx`. Single-threaded child: allocation is fine.
 pub fn prepare(plan: &RootfsPlan) -> Result<(), RootfsError> {
-    prepare_with(&mut linux::LinuxMounter::new(), plan)
+    timed("rootfs prepare", || {
+        prepare_with(&mut linux::LinuxMounter::new(), plan)
+    })
+}
+
+/// Runs `f`, logging its duration at debug level (`--debug` shows each rootfs phase).
+fn timed<T>(phase: &str, f: impl FnOnce() -> Result<T, RootfsError>) -> Result<T, RootfsError> {
+    let t0 = std::time::Instant::now();
+    let r = f();
+    let elapsed_us = t0.elapsed().as_micros() as u64;
+    tracing::debug!(elapsed_us, ok = r.is_ok(), "{phase} done");
+    r
 }
 
 /// Binds the pty slave `slave` (an fd open in the child) over `/dev/console` inside the
@@ -64,16 +75,22 @@ pub fn mount_console(plan: &RootfsPlan, slave: BorrowedFd<'_>) -> Result<(), Roo
     let slave = slave
         .try_clone_to_owned()
         .map_err(|e| RootfsError::sys("console: dup pty slave fd", e))?;
-    mount_console_with(&mut linux::LinuxMounter::new(), plan, &slave)
+    timed("rootfs console", || {
+        mount_console_with(&mut linux::LinuxMounter::new(), plan, &slave)
+    })
 }
 
 /// `pivot_root` into the rootfs (or `MS_MOVE` + `chroot` with `no_pivot`) and `chdir("/")`.
 pub fn pivot(plan: &RootfsPlan) -> Result<(), RootfsError> {
-    pivot_with(&mut linux::LinuxMounter::new(), plan)
+    timed("rootfs pivot", || {
+        pivot_with(&mut linux::LinuxMounter::new(), plan)
+    })
 }
 
 /// After [`pivot`]: read-only paths, masked paths, read-only root remount, final
 /// `rootfsPropagation`.
 pub fn finish(plan: &RootfsPlan) -> Result<(), RootfsError> {
-    finish_with(&mut linux::LinuxMounter::new(), plan)
+    timed("rootfs finish", || {
+        finish_with(&mut linux::LinuxMounter::new(), plan)
+    })
 }

@@ -125,6 +125,9 @@ pub trait Mounter {
         replace: bool,
     ) -> io::Result<()>;
 
+    /// Makes the mount that contains the host path `path` private (non-recursive), so
+    /// `pivot_root` accepts it as the parent of the new root under a shared `/`.
+    fn make_containing_mount_private(&mut self, path: &Path) -> io::Result<()>;
     /// Sets the propagation of the process's root mount tree (`/`).
     fn set_root_propagation(&mut self, propagation: PropagationChange) -> io::Result<()>;
     /// Sets the process umask, returning the old one.

@@ -188,12 +188,6 @@ impl RootfsPlan {
             kind: Propagation::Slave,
             recursive: true,
         });
-        if matches!(final_propagation, Some(p) if p.kind == Propagation::Shared) {
-            return Err(RootfsError::Unsupported(
-                "linux.rootfsPropagation shared/rshared (needs the rootfs parent made private)"
-                    .into(),
-            ));
-        }
 
         let mut mounts = Vec::new();
         let mut cgroup_layout: Option<CgroupLayout> = None;
@@ -328,7 +322,7 @@ impl RootfsPlan {
                 .map(|p| clean_container_path(Path::new(p)))
                 .collect()
         };
-        Ok(RootfsPlan {
+        let plan = RootfsPlan {
             rootfs,
             opts,
             root_propagation,
@@ -340,6 +334,12 @@ impl RootfsPlan {
             masked_paths: clean_list(linux.and_then(|l| l.masked_paths().as_ref())),
             readonly_paths: clean_list(linux.and_then(|l| l.readonly_paths().as_ref())),
             readonly_root: root.readonly().unwrap_or(false),
-        })
+        };
+        // Only serialized when debug logging is on.
+        tracing::debug!(
+            plan = %serde_json::to_string(&plan).unwrap_or_default(),
+            "rootfs plan"
+        );
+        Ok(plan)
     }
 }

@@ -167,6 +167,10 @@ impl Mounter for Recorder {
         self.rec(format!("root_propagation {:?} rec={}", p.kind, p.recursive));
         Ok(())
     }
+    fn make_containing_mount_private(&mut self, path: &Path) -> io::Result<()> {
+        self.rec(format!("private_parent {}", path.display()));
+        Ok(())
+    }
     fn umask(&mut self, mask: u32) -> u32 {
         self.rec(format!("umask {mask:o}"));
         0o22

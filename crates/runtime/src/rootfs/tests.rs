@@ -463,3 +463,32 @@ fn cgroup_mount_follows_the_layout() {
         "{log}"
     );
 }
+
+#[test]
+fn shared_rootfs_propagation_makes_the_parent_private_first() {
+    let s = spec(
+        serde_json::json!([]),
+        serde_json::json!({"rootfsPropagation": "rshared"}),
+    );
+    let p = plan_for(&s, opts());
+    let mut r = Recorder::default();
+    prepare_with(&mut r, &p).unwrap();
+    assert_eq!(
+        &r.log[..3],
+        [
+            "root_propagation Shared rec=true",
+            "private_parent /R",
+            "clone_host /R rec=true"
+        ]
+    );
+    let mut r = Recorder::default();
+    finish_with(&mut r, &p).unwrap();
+    assert!(
+        r.log
+            .last()
+            .unwrap()
+            .contains("set_attr / set=0x0 clr=0x0 prop=Some(Shared) rec=true"),
+        "{:?}",
+        r.log
+    );
+}

@@ -30,8 +30,8 @@ pub fn oracle() -> Option<&'static Path> {
         .get_or_init(|| {
             let src =
                 Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/oracle/libseccomp_export.c");
-            let dir =
-                std::env::temp_dir().join(format!("hezi-seccomp-oracle-{}", std::process::id()));
+            let dir = Path::new(env!("CARGO_TARGET_TMPDIR"))
+                .join(format!("hezi-seccomp-oracle-{}", std::process::id()));
             std::fs::create_dir_all(&dir).ok()?;
             let out = dir.join("libseccomp_export");
             let ok = Command::new("cc")

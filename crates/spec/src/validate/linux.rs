@@ -202,6 +202,7 @@ fn check_devices(w: &mut Walker, v: &Value) {
     let Some(items) = w.array(v, "linux.devices") else {
         return;
     };
+    let mut seen = HashSet::new();
     for (i, item) in items.iter().enumerate() {
         let path = index("linux.devices", i);
         let Some(d) = w.object(item, &path) else {
@@ -221,7 +222,17 @@ fn check_devices(w: &mut Walker, v: &Value) {
         };
         match d.get("path") {
             None => w.report(field(&path, "path"), "is required"),
-            Some(p) => w.absolute(p, &field(&path, "path")),
+            Some(p) => {
+                w.absolute(p, &field(&path, "path"));
+                if let Some(s) = p.as_str() {
+                    if !seen.insert(s.to_string()) {
+                        w.report(
+                            field(&path, "path"),
+                            format!("{s} is listed more than once"),
+                        );
+                    }
+                }
+            }
         }
         for k in ["major", "minor"] {
             let kp = field(&path, k);

@@ -1,0 +1,231 @@
+//! `hezi image ...` end to end through the binary, including a SIGKILLed import.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::{json, Value};
+
+struct Tmp(PathBuf);
+
+impl Tmp {
+    fn new(prefix: &str) -> Tmp {
+        let p = std::env::temp_dir().join(hezi_testsupport::unique_id(prefix));
+        fs::create_dir_all(&p).unwrap();
+        Tmp(p)
+    }
+}
+
+impl Drop for Tmp {
+    fn drop(&mut self) {
+        let _ = fs::remove_dir_all(&self.0);
+    }
+}
+
+fn hezi(store: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_hezi"))
+        .arg("--store")
+        .arg(store)
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+fn ok(store: &Path, args: &[&str]) -> String {
+    let o = hezi(store, args);
+    assert!(
+        o.status.success(),
+        "hezi {args:?} failed: {}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    );
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+#[test]
+fn import_list_tag_export_unpack_rm_gc_verify() {
+    let t = Tmp::new("image-cli");
+    let store = t.0.join("store");
+    let layout = t.0.join("layout");
+    let digest = hezi_testsupport::busybox_oci_layout(&layout, "busybox:latest").unwrap();
+    let out = ok(&store, &["image", "import", layout.to_str().unwrap()]);
+    assert!(out.contains(&digest), "{out}");
+
+    let ls: Value =
+        serde_json::from_str(&ok(&store, &["image", "ls", "--format", "json"])).unwrap();
+    assert_eq!(ls[0]["name"], "busybox:latest");
+    assert_eq!(ls[0]["digest"], digest.as_str());
+
+    let inspect: Value =
+        serde_json::from_str(&ok(&store, &["image", "inspect", "busybox"])).unwrap();
+    assert_eq!(inspect["config"]["config"]["Cmd"], json!(["sh"]));
+
+    ok(&store, &["image", "tag", "busybox", "mine:1"]);
+    assert_eq!(ok(&store, &["image", "ls", "-q"]).lines().count(), 2);
+
+    let dar = t.0.join("bb-docker.tar");
+    ok(
+        &store,
+        &[
+            "image",
+            "export",
+            "mine:1",
+            dar.to_str().unwrap(),
+            "--format",
+            "docker-archive",
+        ],
+    );
+    let listing = Command::new("tar").arg("tf").arg(&dar).output().unwrap();
+    assert!(String::from_utf8_lossy(&listing.stdout).contains("manifest.json"));
+
+    let bundle = t.0.join("bundle");
+    ok(
+        &store,
+        &["image", "unpack", "mine:1", bundle.to_str().unwrap()],
+    );
+    let cfg: Value =
+        serde_json::from_slice(&fs::read(bundle.join("config.json")).unwrap()).unwrap();
+    assert_eq!(cfg["process"]["args"], json!(["sh"]));
+    assert_eq!(cfg["root"]["path"], "rootfs");
+    assert!(bundle.join("rootfs/bin/busybox").is_file());
+
+    let rootfs_only = t.0.join("rootfs-only");
+    ok(
+        &store,
+        &[
+            "image",
+            "unpack",
+            "--rootfs-only",
+            "busybox",
+            rootfs_only.to_str().unwrap(),
+        ],
+    );
+    assert!(rootfs_only.join("bin/busybox").is_file());
+    assert!(!rootfs_only.join("config.json").exists());
+
+    ok(&store, &["image", "rm", "busybox", "mine:1"]);
+    let missing = hezi(&store, &["image", "rm", "busybox"]);
+    assert!(!missing.status.success());
+    let gc = ok(&store, &["image", "gc"]);
+    assert!(gc.contains("removed 3 blobs"), "{gc}");
+    ok(&store, &["image", "import", dar.to_str().unwrap()]);
+    assert_eq!(ok(&store, &["image", "ls", "-q"]).trim(), "mine:1");
+    let v = ok(&store, &["image", "verify"]);
+    assert!(v.contains("0 problems"), "{v}");
+
+    // Damage a blob: verify exits 1 and names it.
+    let name = fs::read_dir(store.join("blobs/sha256"))
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path();
+    fs::write(&name, b"rot").unwrap();
+    let bad = hezi(&store, &["image", "verify"]);
+    assert_eq!(bad.status.code(), Some(1));
+    let text = String::from_utf8_lossy(&bad.stdout);
+    assert!(
+        text.contains(name.file_name().unwrap().to_str().unwrap()),
+        "{text}"
+    );
+}
+
+/// An oci-archive whose one layer blob is `size` bytes of pseudo-random data.
+fn big_archive(path: &Path, size: usize) -> String {
+    let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
+    let mut blob = vec![0u8; size];
+    for chunk in blob.chunks_mut(8) {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        let b = x.to_le_bytes();
+        chunk.copy_from_slice(&b[..chunk.len()]);
+    }
+    let sha = |d: &[u8]| hezi_testsupport::sha256_digest(d);
+    let layer_digest = sha(&blob);
+    let config = serde_json::to_vec(&json!({"architecture":"amd64","os":"linux",
+        "rootfs":{"type":"layers","diff_ids":[layer_digest]}}))
+    .unwrap();
+    let manifest = serde_json::to_vec(&json!({"schemaVersion":2,
+        "mediaType":"application/vnd.oci.image.manifest.v1+json",
+        "config":{"mediaType":"application/vnd.oci.image.config.v1+json","digest":sha(&config),"size":config.len()},
+        "layers":[{"mediaType":"application/vnd.oci.image.layer.v1.tar","digest":layer_digest,"size":blob.len()}]}))
+    .unwrap();
+    let index = serde_json::to_vec(&json!({"schemaVersion":2,"manifests":[{
+        "mediaType":"application/vnd.oci.image.manifest.v1+json","digest":sha(&manifest),"size":manifest.len(),
+        "annotations":{"org.opencontainers.image.ref.name":"big"}}]}))
+    .unwrap();
+    let dir = path.with_extension("d");
+    let blobs = dir.join("blobs/sha256");
+    fs::create_dir_all(&blobs).unwrap();
+    fs::write(dir.join("oci-layout"), br#"{"imageLayoutVersion":"1.0.0"}"#).unwrap();
+    fs::write(dir.join("index.json"), &index).unwrap();
+    for data in [&config, &manifest, &blob] {
+        fs::write(blobs.join(&sha(data)[7..]), data).unwrap();
+    }
+    let st = Command::new("tar")
+        .arg("-C")
+        .arg(&dir)
+        .arg("-cf")
+        .arg(path)
+        .arg(".")
+        .status()
+        .unwrap();
+    assert!(st.success());
+    fs::remove_dir_all(&dir).unwrap();
+    layer_digest
+}
+
+#[test]
+fn killed_import_leaves_a_consistent_store() {
+    let t = Tmp::new("image-kill");
+    let store = t.0.join("store");
+    let archive = t.0.join("big.tar");
+    let layer = big_archive(&archive, 512 << 20);
+    ok(&store, &["image", "ls"]); // creates the store
+    let mut child = Command::new(env!("CARGO_BIN_EXE_hezi"))
+        .arg("--store")
+        .arg(&store)
+        .args(["image", "import"])
+        .arg(&archive)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    // Kill once the big blob is being ingested.
+    let start = Instant::now();
+    let mut killed_mid_ingest = false;
+    while start.elapsed() < Duration::from_secs(60) {
+        let busy = fs::read_dir(store.join("ingest"))
+            .map(|rd| {
+                rd.flatten()
+                    .any(|e| e.metadata().map(|m| m.len() > (16 << 20)).unwrap_or(false))
+            })
+            .unwrap_or(false);
+        if busy {
+            killed_mid_ingest = true;
+            break;
+        }
+        if child.try_wait().unwrap().is_some() {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    assert!(
+        killed_mid_ingest,
+        "the import finished before it could be killed"
+    );
+    let partial = store.join("blobs/sha256").join(&layer[7..]);
+    assert!(!partial.exists(), "a partial blob became visible");
+    let v = ok(&store, &["image", "verify"]);
+    assert!(v.contains("0 problems"), "{v}");
+    assert_eq!(ok(&store, &["image", "ls", "-q"]).trim(), "");
+    // The import can simply be run again.
+    ok(&store, &["image", "import", archive.to_str().unwrap()]);
+    assert!(partial.exists());
+    assert_eq!(ok(&store, &["image", "ls", "-q"]).trim(), "big");
+    assert!(ok(&store, &["image", "verify"]).contains("0 problems"));
+}

@@ -1,0 +1,151 @@
+//! Differential test against Debian's umoci: the same image unpacked by `umoci unpack` and
+//! by hezi gives the same tree (paths, types, modes, owners, link targets, file hashes,
+//! device numbers). Needs root (umoci unpack as root keeps owners and makes devices).
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::fs;
+use std::os::unix::fs::{FileTypeExt, MetadataExt};
+use std::path::Path;
+use std::process::Command;
+
+use common::*;
+use hezi_image::unpack::UnpackOptions;
+use hezi_image::Store;
+use serde_json::json;
+
+/// path → description of everything compared.
+fn walk(root: &Path) -> BTreeMap<String, String> {
+    let mut out = BTreeMap::new();
+    let mut stack = vec![root.to_path_buf()];
+    while let Some(dir) = stack.pop() {
+        for e in fs::read_dir(&dir).unwrap() {
+            let e = e.unwrap();
+            let p = e.path();
+            let m = fs::symlink_metadata(&p).unwrap();
+            let ft = m.file_type();
+            let rel = p.strip_prefix(root).unwrap().display().to_string();
+            let what = if ft.is_dir() {
+                stack.push(p.clone());
+                "dir".to_string()
+            } else if ft.is_symlink() {
+                format!("symlink->{}", fs::read_link(&p).unwrap().display())
+            } else if ft.is_file() {
+                format!("file:{}:nlink{}", sha(&fs::read(&p).unwrap()), m.nlink())
+            } else if ft.is_char_device() || ft.is_block_device() {
+                format!("dev:{}", m.rdev())
+            } else if ft.is_fifo() {
+                "fifo".to_string()
+            } else {
+                "other".to_string()
+            };
+            let mode = if ft.is_symlink() {
+                0
+            } else {
+                m.mode() & 0o7777
+            };
+            out.insert(
+                rel,
+                format!("{what} mode={mode:o} uid={} gid={}", m.uid(), m.gid()),
+            );
+        }
+    }
+    out
+}
+
+#[test]
+fn hezi_matches_umoci() {
+    if !is_root() {
+        eprintln!("skipped: needs root");
+        return;
+    }
+    if !Command::new("umoci")
+        .arg("--version")
+        .output()
+        .map(|o| o.status.success())
+        .unwrap_or(false)
+    {
+        eprintln!("skipped: umoci not installed");
+        return;
+    }
+    let t = Tmp::new("umoci-diff");
+    let bb = t.join("bb");
+    hezi_testsupport::busybox_rootfs(&bb).unwrap();
+    let bb_tar = hezi_testsupport::busybox_layer_tar(&bb).unwrap();
+    let base = Layer {
+        diff_id: sha(&bb_tar),
+        blob: gzip(&bb_tar),
+        media_type: hezi_image::media::OCI_LAYER_GZIP,
+    };
+    let l2 = gz_layer(&[
+        E::Dir("data/", 0o750),
+        E::Owned("data/owned", b"alice's", 0o640, 1000, 1000),
+        E::File("data/setuid", b"suid", 0o4755),
+        E::File("data/keep", b"keep", 0o644),
+        E::File("data/gone", b"gone", 0o644),
+        E::Dir("opq/", 0o755),
+        E::File("opq/lower", b"lower", 0o644),
+        E::Hardlink("data/hard", "data/keep"),
+        E::Symlink("data/abs", "/etc/passwd"),
+        E::Symlink("data/dangling", "../nowhere"),
+        E::Fifo("data/fifo"),
+        E::Char("data/null", 1, 3),
+        E::Dir("sticky/", 0o1777),
+    ]);
+    let l3 = gz_layer(&[
+        E::File("data/.wh.gone", b"", 0o644),
+        E::File("opq/.wh..wh..opq", b"", 0o644),
+        E::File("opq/upper", b"upper", 0o600),
+        E::File("data/keep", b"replaced", 0o600),
+        E::File("bin/.wh.vi", b"", 0o644),
+        E::Symlink("data/hard", "keep"),
+    ]);
+    let z = {
+        // Debian's umoci cannot read zstd layers; an uncompressed one instead.
+        let t3 = tar(&[E::File("plain-file", b"plain layer", 0o644)]);
+        Layer {
+            diff_id: sha(&t3),
+            blob: t3.clone(),
+            media_type: hezi_image::media::OCI_LAYER,
+        }
+    };
+    let layers = vec![base, l2, l3, z];
+    layout(&t.join("layout"), "img", &layers, json!({}));
+
+    let bundle = t.join("umoci-bundle");
+    let out = Command::new("umoci")
+        .args(["unpack", "--image"])
+        .arg(format!("{}:img", t.join("layout").display()))
+        .arg(&bundle)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "umoci unpack: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    let store = Store::open(t.join("store")).unwrap();
+    hezi_image::archive::import(&store, &t.join("layout"), None, None).unwrap();
+    let img = store.image("img", None).unwrap();
+    let ours = t.join("hezi-rootfs");
+    store.unpack(&img, &ours, UnpackOptions::default()).unwrap();
+
+    let a = walk(&bundle.join("rootfs"));
+    let b = walk(&ours);
+    assert!(a.len() > 100, "busybox applets expected, got {}", a.len());
+    let mut diffs = Vec::new();
+    for k in a
+        .keys()
+        .chain(b.keys())
+        .collect::<std::collections::BTreeSet<_>>()
+    {
+        if a.get(k) != b.get(k) {
+            diffs.push(format!("{k}: umoci={:?} hezi={:?}", a.get(k), b.get(k)));
+        }
+    }
+    assert!(diffs.is_empty(), "trees differ:\n{}", diffs.join("\n"));
+    assert!(!ours.join("data/gone").exists());
+    assert!(!ours.join("opq/lower").exists());
+}

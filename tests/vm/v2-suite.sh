@@ -1,0 +1,96 @@
+#!/usr/bin/env bash
+# cgroup v2 enforcement suite for hezi-cgroups; runs INSIDE the pure-v2 VM:
+#
+#   cargo test -p hezi-cgroups --no-run && cargo build -p hezi && cargo test -p hezi --no-run
+#   scripts/vm/run.sh --timeout 900 -- bash "$PWD/tests/vm/v2-suite.sh"
+#
+# It runs the prebuilt test binaries (nothing is compiled in the VM): the root-only
+# enforcement tests of crates/cgroups/tests/enforce.rs (pids.max stops a fork loop, memory.max
+# OOM-kills a hog, the eBPF device filter denies /dev/null, cgroup.freeze stops a counter,
+# cgroup.kill empties the cgroup, a full resource set is accepted and updated), plus direct
+# checks of the eBPF program attachment and cgroup.kill, and the CLI tests of
+# crates/hezi/tests/cgroups_cli.rs (pause/resume/update/events). Prints PASS/FAIL per check
+# and exits non-zero if any failed. Override binaries with HEZI_CG_ENFORCE_BIN,
+# HEZI_CG_CLI_BIN.
+set -uo pipefail
+
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+TOP=$(cd "$HERE/../.." && pwd)
+TARGET=${CARGO_TARGET_DIR:-$TOP/target}
+PASS=0
+FAIL=0
+FAILED=()
+
+pass() { echo "PASS: $1"; PASS=$((PASS + 1)); }
+fail() { echo "FAIL: $1${2:+ ($2)}"; FAIL=$((FAIL + 1)); FAILED+=("$1"); }
+
+# The newest executable test binary named NAME-<hash> in target/debug/deps.
+newest_bin() {
+	local best= f
+	for f in "$TARGET"/debug/deps/"$1"-*; do
+		[ -x "$f" ] && [ -f "$f" ] || continue
+		case "$f" in *.d) continue ;; esac
+		if [ -z "$best" ] || [ "$f" -nt "$best" ]; then best=$f; fi
+	done
+	echo "$best"
+}
+
+# --- the environment is really pure v2 -------------------------------------------------
+if [ "$(stat -fc %T /sys/fs/cgroup)" = cgroup2fs ]; then
+	pass "cgroup2 is mounted at /sys/fs/cgroup"
+else
+	fail "cgroup2 is mounted at /sys/fs/cgroup" "found $(stat -fc %T /sys/fs/cgroup)"
+	echo "not a pure cgroup v2 host: run me through scripts/vm/run.sh"
+	exit 1
+fi
+[ "$(id -u)" = 0 ] || { fail "running as root"; exit 1; }
+
+ENFORCE=${HEZI_CG_ENFORCE_BIN:-$(newest_bin enforce)}
+CLI=${HEZI_CG_CLI_BIN:-$(newest_bin cgroups_cli)}
+
+# --- enforcement tests, one check per test --------------------------------------------
+run_test() { # BIN NAME LABEL
+	local out rc
+	out=$("$1" --exact "$2" --test-threads=1 --nocapture 2>&1)
+	rc=$?
+	if [ $rc -eq 0 ] && ! grep -q "skipped: needs root" <<<"$out" && grep -q "1 passed" <<<"$out"; then
+		pass "$3"
+	else
+		fail "$3" "exit $rc"
+		sed 's/^/    | /' <<<"$out" | tail -25
+	fi
+}
+
+if [ -z "$ENFORCE" ]; then
+	fail "find the hezi-cgroups enforce test binary" "run cargo test -p hezi-cgroups --no-run on the host"
+else
+	echo "using $ENFORCE"
+	run_test "$ENFORCE" pids_limit_stops_a_fork_loop "pids.max stops a fork loop"
+	run_test "$ENFORCE" memory_limit_oom_kills_a_hog "memory.max (+ swap.max 0) OOM-kills a hog"
+	run_test "$ENFORCE" denied_device_cannot_be_opened "eBPF device filter: /dev/null denied (EPERM), /dev/zero allowed"
+	run_test "$ENFORCE" frozen_cgroup_makes_no_progress "cgroup.freeze stops a counter; thaw resumes it"
+	run_test "$ENFORCE" destroy_kills_everything_and_removes_the_cgroup "cgroup.kill empties the cgroup; rmdir succeeds"
+	run_test "$ENFORCE" kernel_accepts_a_full_resource_set "full resource set applied and updated (cpu.weight, cpu.max, memory, pids, cpuset)"
+	run_test "$ENFORCE" v2_device_program_is_attached "BPF_PROG_ATTACH: a cgroup_device program is attached to the container cgroup"
+	run_test "$ENFORCE" v2_cgroup_kill_kills_a_forking_tree "cgroup.kill kills a tree that keeps forking"
+	run_test "$ENFORCE" v2_io_max_on_scratch_disk "io.max written for the scratch disk /dev/vda"
+fi
+
+# --- leftovers: every test cleaned up --------------------------------------------------
+left=$(find /sys/fs/cgroup -maxdepth 1 -name 'hezi-test-*' 2>/dev/null)
+if [ -z "$left" ]; then pass "no test cgroups left behind"; else fail "no test cgroups left behind" "$left"; fi
+
+# --- the CLI on v2 (needs the runtime to create containers on v2) ----------------------
+if [ -z "$CLI" ]; then
+	fail "find the hezi cgroups_cli test binary" "run cargo test -p hezi --no-run on the host"
+else
+	echo "using $CLI"
+	run_test "$CLI" pause_and_resume_stop_and_restart_the_container "hezi pause/resume on v2 (state shows paused/running)"
+	run_test "$CLI" update_changes_limits_and_events_reports_them "hezi update on v2 + events --stats"
+	run_test "$CLI" events_streams_until_the_container_stops "hezi events streams until the container stops"
+	run_test "$CLI" events_reports_oom "hezi events reports an oom event"
+fi
+
+echo "v2-suite: $PASS passed, $FAIL failed"
+for f in "${FAILED[@]}"; do echo "  failed: $f"; done
+[ "$FAIL" -eq 0 ]
