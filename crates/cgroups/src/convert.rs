@@ -89,8 +89,14 @@ mod tests {
     #[test]
     fn swap_conversion() {
         assert_eq!(memory_swap_to_v2(None, Some(10)), Ok(None));
-        assert_eq!(memory_swap_to_v2(Some(-1), Some(10)), Ok(Some("max".into())));
-        assert_eq!(memory_swap_to_v2(Some(300), Some(100)), Ok(Some("200".into())));
+        assert_eq!(
+            memory_swap_to_v2(Some(-1), Some(10)),
+            Ok(Some("max".into()))
+        );
+        assert_eq!(
+            memory_swap_to_v2(Some(300), Some(100)),
+            Ok(Some("200".into()))
+        );
         assert!(memory_swap_to_v2(Some(50), Some(100)).is_err());
         assert!(memory_swap_to_v2(Some(50), None).is_err());
     }

@@ -48,7 +48,10 @@ pub const DEV_CHAR: u32 = 2;
 impl Rule {
     /// True for `a *:* rwm`.
     pub fn is_everything(&self) -> bool {
-        self.typ == DevType::All && self.major.is_none() && self.minor.is_none() && self.access == ACC_ALL
+        self.typ == DevType::All
+            && self.major.is_none()
+            && self.minor.is_none()
+            && self.access == ACC_ALL
     }
 
     fn access_str(&self) -> String {
@@ -89,11 +92,13 @@ pub fn normalize(rules: &[LinuxDeviceCgroup]) -> Result<Vec<Rule>, CgroupError> 
         let num = |v: Option<i64>, what: &str| -> Result<Option<u32>, CgroupError> {
             match v {
                 None | Some(-1) => Ok(None),
-                Some(n) => u32::try_from(n).map(Some).map_err(|_| CgroupError::Invalid {
-                    setting: format!("{}.{what}", setting()),
-                    value: n.to_string(),
-                    reason: "not a device number".into(),
-                }),
+                Some(n) => u32::try_from(n)
+                    .map(Some)
+                    .map_err(|_| CgroupError::Invalid {
+                        setting: format!("{}.{what}", setting()),
+                        value: n.to_string(),
+                        reason: "not a device number".into(),
+                    }),
             }
         };
         let mut access = 0;
@@ -144,7 +149,11 @@ pub fn v1_writes(rules: &[Rule]) -> Vec<V1Write> {
         line: "a".into(),
     }];
     for r in rules {
-        let file = if r.allow { "devices.allow" } else { "devices.deny" };
+        let file = if r.allow {
+            "devices.allow"
+        } else {
+            "devices.deny"
+        };
         if r.is_everything() {
             out.push(V1Write {
                 file,
@@ -248,7 +257,11 @@ pub fn ebpf_program(rules: &[Rule]) -> Vec<Insn> {
         match r.typ {
             DevType::All => {}
             DevType::Block | DevType::Char => {
-                let t = if r.typ == DevType::Block { DEV_BLOCK } else { DEV_CHAR };
+                let t = if r.typ == DevType::Block {
+                    DEV_BLOCK
+                } else {
+                    DEV_CHAR
+                };
                 jumps.push(block.len());
                 block.push(Insn::new(JNE_K, 2, 0, 0, t as i32));
             }
@@ -286,18 +299,32 @@ pub fn ebpf_program(rules: &[Rule]) -> Vec<Insn> {
 
 /// Runs a device-filter program (only the opcodes [`ebpf_program`] emits) on one access, as
 /// the kernel would: returns the verdict (1 allow, 0 deny). For tests and `--debug` checks.
-pub fn interpret(prog: &[Insn], dev_type: u32, access: u32, major: u32, minor: u32) -> Result<u32, String> {
+pub fn interpret(
+    prog: &[Insn],
+    dev_type: u32,
+    access: u32,
+    major: u32,
+    minor: u32,
+) -> Result<u32, String> {
     let ctx = [(access << 16) | dev_type, major, minor];
     let mut r = [0u64; 11];
     let mut pc = 0usize;
     for _ in 0..4096 {
-        let i = prog.get(pc).ok_or_else(|| format!("pc {pc} out of program"))?;
+        let i = prog
+            .get(pc)
+            .ok_or_else(|| format!("pc {pc} out of program"))?;
         let (d, s) = (i.dst as usize, i.src as usize);
         if d > 10 || s > 10 {
             return Err(format!("bad register at {pc}"));
         }
         let mut next = pc + 1;
-        let jump = |cond: bool| if cond { pc as i64 + 1 + i64::from(i.off) } else { pc as i64 + 1 };
+        let jump = |cond: bool| {
+            if cond {
+                pc as i64 + 1 + i64::from(i.off)
+            } else {
+                pc as i64 + 1
+            }
+        };
         match i.code {
             op::LDXW => {
                 if s != 1 || i.off % 4 != 0 || !(0..12).contains(&i.off) {
@@ -325,8 +352,17 @@ mod tests {
     use super::*;
     use oci_spec::runtime::LinuxDeviceCgroupBuilder;
 
-    fn rule(allow: bool, t: LinuxDeviceType, maj: Option<i64>, min: Option<i64>, acc: &str) -> LinuxDeviceCgroup {
-        let mut b = LinuxDeviceCgroupBuilder::default().allow(allow).typ(t).access(acc);
+    fn rule(
+        allow: bool,
+        t: LinuxDeviceType,
+        maj: Option<i64>,
+        min: Option<i64>,
+        acc: &str,
+    ) -> LinuxDeviceCgroup {
+        let mut b = LinuxDeviceCgroupBuilder::default()
+            .allow(allow)
+            .typ(t)
+            .access(acc);
         if let Some(m) = maj {
             b = b.major(m);
         }
@@ -339,10 +375,10 @@ mod tests {
     fn typical() -> Vec<Rule> {
         normalize(&[
             rule(false, LinuxDeviceType::A, None, None, "rwm"),
-            rule(true, LinuxDeviceType::C, Some(1), Some(3), "rwm"),  // /dev/null
-            rule(true, LinuxDeviceType::C, Some(1), Some(5), "r"),    // /dev/zero read only
-            rule(true, LinuxDeviceType::C, Some(136), None, "rwm"),   // pts
-            rule(true, LinuxDeviceType::P, None, None, "rwm"),        // FIFO allow: no-op
+            rule(true, LinuxDeviceType::C, Some(1), Some(3), "rwm"), // /dev/null
+            rule(true, LinuxDeviceType::C, Some(1), Some(5), "r"),   // /dev/zero read only
+            rule(true, LinuxDeviceType::C, Some(136), None, "rwm"),  // pts
+            rule(true, LinuxDeviceType::P, None, None, "rwm"),       // FIFO allow: no-op
             rule(false, LinuxDeviceType::C, Some(136), Some(7), "w"), // but not writes to pts/7
         ])
         .unwrap()

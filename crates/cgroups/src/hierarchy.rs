@@ -9,8 +9,20 @@ use crate::CgroupError;
 
 /// The v1 controllers hezi knows how to drive (plus `name=systemd`, which is only joined).
 pub const V1_CONTROLLERS: &[&str] = &[
-    "cpu", "cpuacct", "cpuset", "memory", "devices", "freezer", "blkio", "pids", "hugetlb",
-    "net_cls", "net_prio", "rdma", "perf_event", "misc",
+    "cpu",
+    "cpuacct",
+    "cpuset",
+    "memory",
+    "devices",
+    "freezer",
+    "blkio",
+    "pids",
+    "hugetlb",
+    "net_cls",
+    "net_prio",
+    "rdma",
+    "perf_event",
+    "misc",
 ];
 
 /// How the host mounts cgroups.
@@ -61,7 +73,9 @@ impl Mounts {
                 path: PathBuf::from("/proc/self/mountinfo"),
                 reason: format!("line {}: {reason}: {line:?}", n + 1),
             };
-            let (pre, post) = line.split_once(" - ").ok_or_else(|| bad("no ' - ' separator"))?;
+            let (pre, post) = line
+                .split_once(" - ")
+                .ok_or_else(|| bad("no ' - ' separator"))?;
             let pre: Vec<&str> = pre.split(' ').collect();
             if pre.len() < 5 {
                 return Err(bad("too few fields"));
@@ -191,7 +205,10 @@ fn unescape(s: &str) -> String {
     let mut out = Vec::with_capacity(b.len());
     let mut i = 0;
     while i < b.len() {
-        if b[i] == b'\\' && i + 4 <= b.len() && b[i + 1..i + 4].iter().all(|c| (b'0'..=b'7').contains(c)) {
+        if b[i] == b'\\'
+            && i + 4 <= b.len()
+            && b[i + 1..i + 4].iter().all(|c| (b'0'..=b'7').contains(c))
+        {
             let oct = std::str::from_utf8(&b[i + 1..i + 4]).unwrap_or("");
             if let Ok(v) = u8::from_str_radix(oct, 8) {
                 out.push(v);
@@ -290,7 +307,10 @@ mod tests {
         let m = Mounts::from_mountinfo(HYBRID, Path::new("/sys/fs/cgroup")).unwrap();
         assert_eq!(m.hierarchy(), Hierarchy::Hybrid);
         assert_eq!(m.v1["cpu"].mountpoint, Path::new("/sys/fs/cgroup/cpu"));
-        assert_eq!(m.v1["cpuacct"].mountpoint, Path::new("/sys/fs/cgroup/cpuacct"));
+        assert_eq!(
+            m.v1["cpuacct"].mountpoint,
+            Path::new("/sys/fs/cgroup/cpuacct")
+        );
         assert!(m.v1.contains_key("name=systemd"));
         assert_eq!(
             m.unified.unwrap().mountpoint,
@@ -360,7 +380,10 @@ mod tests {
         assert_eq!(m.unified_controllers(), vec!["hugetlb".to_string()]);
         let u = tempfile::tempdir().unwrap();
         std::fs::write(u.path().join("cgroup.controllers"), "cpu memory\n").unwrap();
-        assert_eq!(Mounts::scan_dir(u.path()).unwrap().hierarchy(), Hierarchy::Unified);
+        assert_eq!(
+            Mounts::scan_dir(u.path()).unwrap().hierarchy(),
+            Hierarchy::Unified
+        );
         let empty = tempfile::tempdir().unwrap();
         assert!(matches!(
             Mounts::scan_dir(empty.path()),

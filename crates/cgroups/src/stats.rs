@@ -139,28 +139,60 @@ pub struct BlkioEntry {
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Blkio {
     /// Bytes transferred.
-    #[serde(default, rename = "ioServiceBytesRecursive", skip_serializing_if = "Vec::is_empty")]
+    #[serde(
+        default,
+        rename = "ioServiceBytesRecursive",
+        skip_serializing_if = "Vec::is_empty"
+    )]
     pub io_service_bytes_recursive: Vec<BlkioEntry>,
     /// I/O operations.
-    #[serde(default, rename = "ioServicedRecursive", skip_serializing_if = "Vec::is_empty")]
+    #[serde(
+        default,
+        rename = "ioServicedRecursive",
+        skip_serializing_if = "Vec::is_empty"
+    )]
     pub io_serviced_recursive: Vec<BlkioEntry>,
     /// Queued operations (v1 CFQ/BFQ).
-    #[serde(default, rename = "ioQueueRecursive", skip_serializing_if = "Vec::is_empty")]
+    #[serde(
+        default,
+        rename = "ioQueueRecursive",
+        skip_serializing_if = "Vec::is_empty"
+    )]
     pub io_queued_recursive: Vec<BlkioEntry>,
     /// Service time (v1 CFQ/BFQ).
-    #[serde(default, rename = "ioServiceTimeRecursive", skip_serializing_if = "Vec::is_empty")]
+    #[serde(
+        default,
+        rename = "ioServiceTimeRecursive",
+        skip_serializing_if = "Vec::is_empty"
+    )]
     pub io_service_time_recursive: Vec<BlkioEntry>,
     /// Wait time (v1 CFQ/BFQ).
-    #[serde(default, rename = "ioWaitTimeRecursive", skip_serializing_if = "Vec::is_empty")]
+    #[serde(
+        default,
+        rename = "ioWaitTimeRecursive",
+        skip_serializing_if = "Vec::is_empty"
+    )]
     pub io_wait_time_recursive: Vec<BlkioEntry>,
     /// Merged operations (v1 CFQ/BFQ).
-    #[serde(default, rename = "ioMergedRecursive", skip_serializing_if = "Vec::is_empty")]
+    #[serde(
+        default,
+        rename = "ioMergedRecursive",
+        skip_serializing_if = "Vec::is_empty"
+    )]
     pub io_merged_recursive: Vec<BlkioEntry>,
     /// Time (v1 CFQ/BFQ).
-    #[serde(default, rename = "ioTimeRecursive", skip_serializing_if = "Vec::is_empty")]
+    #[serde(
+        default,
+        rename = "ioTimeRecursive",
+        skip_serializing_if = "Vec::is_empty"
+    )]
     pub io_time_recursive: Vec<BlkioEntry>,
     /// Sectors (v1 CFQ/BFQ).
-    #[serde(default, rename = "sectorsRecursive", skip_serializing_if = "Vec::is_empty")]
+    #[serde(
+        default,
+        rename = "sectorsRecursive",
+        skip_serializing_if = "Vec::is_empty"
+    )]
     pub sectors_recursive: Vec<BlkioEntry>,
 }
 
@@ -201,7 +233,9 @@ pub fn parse_blkio_v1(text: &str) -> Vec<BlkioEntry> {
             [dev, value] if dev.contains(':') => (*dev, String::new(), *value),
             _ => continue,
         };
-        let Some((ma, mi)) = dev.split_once(':') else { continue };
+        let Some((ma, mi)) = dev.split_once(':') else {
+            continue;
+        };
         let (Ok(major), Ok(minor), Ok(value)) = (ma.parse(), mi.parse(), value.parse()) else {
             continue;
         };
@@ -222,11 +256,19 @@ pub fn parse_io_stat_v2(text: &str) -> (Vec<BlkioEntry>, Vec<BlkioEntry>) {
     let mut ios = Vec::new();
     for line in text.lines() {
         let mut it = line.split_whitespace();
-        let Some((ma, mi)) = it.next().and_then(|d| d.split_once(':')) else { continue };
-        let (Ok(major), Ok(minor)) = (ma.parse::<u64>(), mi.parse::<u64>()) else { continue };
+        let Some((ma, mi)) = it.next().and_then(|d| d.split_once(':')) else {
+            continue;
+        };
+        let (Ok(major), Ok(minor)) = (ma.parse::<u64>(), mi.parse::<u64>()) else {
+            continue;
+        };
         for kv in it {
-            let Some((k, v)) = kv.split_once('=') else { continue };
-            let Ok(value) = v.parse::<u64>() else { continue };
+            let Some((k, v)) = kv.split_once('=') else {
+                continue;
+            };
+            let Ok(value) = v.parse::<u64>() else {
+                continue;
+            };
             let (list, op) = match k {
                 "rbytes" => (&mut bytes, "Read"),
                 "wbytes" => (&mut bytes, "Write"),
@@ -274,7 +316,10 @@ mod tests {
         assert_eq!(v["data"]["cpu"]["usage"]["total"], 5);
         assert_eq!(v["data"]["cpu"]["throttling"]["throttledPeriods"], 2);
         assert_eq!(v["data"]["memory"]["kernelTCP"]["limit"], 7);
-        assert_eq!(v["data"]["blkio"]["ioServiceBytesRecursive"][0]["op"], "Read");
+        assert_eq!(
+            v["data"]["blkio"]["ioServiceBytesRecursive"][0]["op"],
+            "Read"
+        );
         assert!(v["data"]["hugetlb"].is_object());
         assert!(v["data"]["pids"].is_object());
         let oom = Event {
@@ -292,8 +337,12 @@ mod tests {
     fn parses_blkio_files() {
         let v1 = parse_blkio_v1("8:0 Read 4096\n8:0 Write 0\n8:16 Total 12\nTotal 4108\n");
         assert_eq!(v1.len(), 3);
-        assert_eq!((v1[0].major, v1[0].minor, v1[0].op.as_str(), v1[0].value), (8, 0, "Read", 4096));
-        let (b, i) = parse_io_stat_v2("259:0 rbytes=100 wbytes=200 rios=1 wios=2 dbytes=0 dios=0\n");
+        assert_eq!(
+            (v1[0].major, v1[0].minor, v1[0].op.as_str(), v1[0].value),
+            (8, 0, "Read", 4096)
+        );
+        let (b, i) =
+            parse_io_stat_v2("259:0 rbytes=100 wbytes=200 rios=1 wios=2 dbytes=0 dios=0\n");
         assert_eq!(b.len(), 3);
         assert_eq!(b[1].op, "Write");
         assert_eq!(b[1].value, 200);

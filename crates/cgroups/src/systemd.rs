@@ -45,7 +45,12 @@ impl SystemdPath {
             });
         }
         Ok(Self {
-            slice: if slice.is_empty() { "system.slice" } else { slice }.to_string(),
+            slice: if slice.is_empty() {
+                "system.slice"
+            } else {
+                slice
+            }
+            .to_string(),
             prefix: prefix.to_string(),
             name: if name.is_empty() { container_id } else { name }.to_string(),
         })

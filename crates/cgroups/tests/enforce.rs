@@ -8,7 +8,9 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use hezi_cgroups::{manager_for, resources_from_json, CgroupConfig, CgroupManager, FreezerState, Hierarchy};
+use hezi_cgroups::{
+    manager_for, resources_from_json, CgroupConfig, CgroupManager, FreezerState, Hierarchy,
+};
 
 fn is_root() -> bool {
     nix::unistd::geteuid().is_root()
@@ -33,7 +35,10 @@ impl Guard {
         let mut cfg = CgroupConfig::new(name);
         cfg.cgroups_path = Some(format!("/hezi-test-{}-{name}", std::process::id()));
         let cg = manager_for(&cfg).expect("manager");
-        let g = Guard { cg, children: Vec::new() };
+        let g = Guard {
+            cg,
+            children: Vec::new(),
+        };
         g.cg.create().expect("create");
         let r = resources_from_json(resources, Path::new("test")).expect("resources json");
         g.cg.apply(&r).expect("apply");
@@ -53,7 +58,12 @@ impl Guard {
             .expect("spawn sh");
         let pid = child.id();
         self.cg.add_task(pid as i32).expect("add_task");
-        child.stdin.take().expect("stdin").write_all(b"go\n").expect("release child");
+        child
+            .stdin
+            .take()
+            .expect("stdin")
+            .write_all(b"go\n")
+            .expect("release child");
         self.children.push(child);
         pid
     }
@@ -104,11 +114,16 @@ fn pids_limit_stops_a_fork_loop() {
     need_root!();
     let mut g = Guard::new("pids", r#"{"pids": {"limit": 5}}"#);
     let (_d, out) = tmp("out");
-    g.spawn("for i in 1 2 3 4 5 6 7 8 9 10; do sleep 30 & done; echo LOOP_DONE; sleep 30", &out);
+    g.spawn(
+        "for i in 1 2 3 4 5 6 7 8 9 10; do sleep 30 & done; echo LOOP_DONE; sleep 30",
+        &out,
+    );
     // dash gives up on the script at the first failed fork; either way the loop is over when
     // the output says so or the shell has exited.
     let start = Instant::now();
-    while !std::fs::read_to_string(&out).unwrap_or_default().contains("LOOP_DONE")
+    while !std::fs::read_to_string(&out)
+        .unwrap_or_default()
+        .contains("LOOP_DONE")
         && g.children[0].try_wait().expect("try_wait").is_none()
         && start.elapsed() < Duration::from_secs(10)
     {
@@ -116,7 +131,10 @@ fn pids_limit_stops_a_fork_loop() {
     }
     let text = std::fs::read_to_string(&out).unwrap_or_default();
     let n = g.cg.pids().expect("pids").len();
-    assert!(text.to_lowercase().contains("fork"), "no fork failure; output: {text:?}");
+    assert!(
+        text.to_lowercase().contains("fork"),
+        "no fork failure; output: {text:?}"
+    );
     assert!(n <= 5, "{n} processes in a cgroup limited to 5");
     let s = g.cg.stats().expect("stats");
     assert_eq!(s.pids.limit, 5);
@@ -127,12 +145,21 @@ fn pids_limit_stops_a_fork_loop() {
 fn memory_limit_oom_kills_a_hog() {
     need_root!();
     // memory+swap equal to memory: no escape into swap on v1; swap.max 0 on v2.
-    let mut g = Guard::new("mem", r#"{"memory": {"limit": 33554432, "swap": 33554432}}"#);
+    let mut g = Guard::new(
+        "mem",
+        r#"{"memory": {"limit": 33554432, "swap": 33554432}}"#,
+    );
     let (_d, out) = tmp("out");
     g.spawn("exec dd if=/dev/zero of=/dev/null bs=256M count=1", &out);
-    let st = g.wait_child(Duration::from_secs(30)).expect("hog did not end");
+    let st = g
+        .wait_child(Duration::from_secs(30))
+        .expect("hog did not end");
     use std::os::unix::process::ExitStatusExt;
-    assert_eq!(st.signal(), Some(libc::SIGKILL), "hog was not OOM-killed: {st:?}");
+    assert_eq!(
+        st.signal(),
+        Some(libc::SIGKILL),
+        "hog was not OOM-killed: {st:?}"
+    );
     assert!(g.cg.oom_kill_count().expect("oom count") >= 1);
     let s = g.cg.stats().expect("stats");
     assert_eq!(s.memory.usage.limit, 33554432);
@@ -155,11 +182,18 @@ fn denied_device_cannot_be_opened() {
     let text = wait_for(&out, "END", Duration::from_secs(10));
     assert!(text.contains("NULL_DENIED"), "{text:?}");
     assert!(text.contains("ZERO_OPENED"), "{text:?}");
-    assert!(text.to_lowercase().contains("not permitted"), "expected EPERM: {text:?}");
+    assert!(
+        text.to_lowercase().contains("not permitted"),
+        "expected EPERM: {text:?}"
+    );
 }
 
 fn counter(path: &Path) -> u64 {
-    std::fs::read_to_string(path).unwrap_or_default().trim().parse().unwrap_or(0)
+    std::fs::read_to_string(path)
+        .unwrap_or_default()
+        .trim()
+        .parse()
+        .unwrap_or(0)
 }
 
 #[test]
@@ -168,7 +202,13 @@ fn frozen_cgroup_makes_no_progress() {
     let mut g = Guard::new("freeze", "{}");
     let (_d, out) = tmp("out");
     let cnt = out.with_file_name("count");
-    g.spawn(&format!("i=0; while :; do i=$((i+1)); echo $i > {}; done", cnt.display()), &out);
+    g.spawn(
+        &format!(
+            "i=0; while :; do i=$((i+1)); echo $i > {}; done",
+            cnt.display()
+        ),
+        &out,
+    );
     let start = Instant::now();
     while counter(&cnt) < 50 && start.elapsed() < Duration::from_secs(10) {
         std::thread::sleep(Duration::from_millis(20));
@@ -202,10 +242,15 @@ fn destroy_kills_everything_and_removes_the_cgroup() {
     }
     assert_eq!(g.cg.pids().expect("pids").len(), 3);
     if g.cg.hierarchy() == Hierarchy::Unified {
-        assert!(Path::new(&g.cg.paths()[""]).join("cgroup.kill").exists(), "cgroup.kill missing");
+        assert!(
+            Path::new(&g.cg.paths()[""]).join("cgroup.kill").exists(),
+            "cgroup.kill missing"
+        );
     }
     g.cg.destroy().expect("destroy");
-    let st = g.wait_child(Duration::from_secs(5)).expect("sh survived destroy");
+    let st = g
+        .wait_child(Duration::from_secs(5))
+        .expect("sh survived destroy");
     assert!(!st.success());
     for p in g.cg.paths().values() {
         assert!(!p.exists(), "{} still exists", p.display());
@@ -225,9 +270,98 @@ fn kernel_accepts_a_full_resource_set() {
     assert_eq!(s.memory.usage.limit, 67108864);
     assert_eq!(s.pids.limit, 7);
     // A second apply (what `update` does) changes the limit in place.
-    let r = resources_from_json(r#"{"memory": {"limit": 134217728}, "pids": {"limit": 9}}"#, Path::new("u")).unwrap();
+    let r = resources_from_json(
+        r#"{"memory": {"limit": 134217728}, "pids": {"limit": 9}}"#,
+        Path::new("u"),
+    )
+    .unwrap();
     g.cg.apply(&r).expect("update");
     let s = g.cg.stats().expect("stats");
     assert_eq!(s.memory.usage.limit, 134217728);
     assert_eq!(s.pids.limit, 9);
+}
+
+fn need_v2(g: &Guard) -> bool {
+    if g.cg.hierarchy() != Hierarchy::Unified {
+        eprintln!("skipped: needs a cgroup v2 host (see tests/vm/v2-suite.sh)");
+        return false;
+    }
+    true
+}
+
+#[test]
+fn v2_device_program_is_attached() {
+    need_root!();
+    let rules = r#"{"devices": [{"allow": false, "access": "rwm"},
+                                {"allow": true, "type": "c", "major": 1, "minor": 3, "access": "rwm"}]}"#;
+    let g = Guard::new("bpf", rules);
+    if !need_v2(&g) {
+        return;
+    }
+    let dir = g.cg.paths()[""].clone();
+    assert_eq!(
+        hezi_cgroups::v2::bpf::attached_device_programs(&dir).expect("query"),
+        1
+    );
+    // A second apply (update) replaces the filter instead of stacking a second one.
+    g.cg.apply(&resources_from_json(rules, Path::new("u")).unwrap())
+        .expect("re-apply");
+    assert_eq!(
+        hezi_cgroups::v2::bpf::attached_device_programs(&dir).expect("query"),
+        1
+    );
+}
+
+#[test]
+fn v2_cgroup_kill_kills_a_forking_tree() {
+    need_root!();
+    let mut g = Guard::new("cgkill", "{}");
+    if !need_v2(&g) {
+        return;
+    }
+    let (_d, out) = tmp("out");
+    g.spawn("while true; do sleep 100 & sleep 0.01; done", &out);
+    let start = Instant::now();
+    while g.cg.pids().expect("pids").len() < 5 && start.elapsed() < Duration::from_secs(10) {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert!(g.cg.pids().expect("pids").len() >= 5);
+    g.cg.kill_all(libc::SIGKILL).expect("cgroup.kill");
+    let start = Instant::now();
+    while !g.cg.pids().expect("pids").is_empty() && start.elapsed() < Duration::from_secs(5) {
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    assert!(
+        g.cg.pids().expect("pids").is_empty(),
+        "processes survived cgroup.kill"
+    );
+    let st = g
+        .wait_child(Duration::from_secs(5))
+        .expect("shell survived");
+    use std::os::unix::process::ExitStatusExt;
+    assert_eq!(st.signal(), Some(libc::SIGKILL));
+}
+
+#[test]
+fn v2_io_max_on_scratch_disk() {
+    need_root!();
+    let Ok(dev) = std::fs::read_to_string("/sys/block/vda/dev") else {
+        eprintln!("skipped: needs the VM's scratch disk /dev/vda");
+        return;
+    };
+    let (major, minor) = dev.trim().split_once(':').expect("maj:min");
+    let json = format!(
+        r#"{{"blockIO": {{"weight": 500, "throttleReadBpsDevice": [{{"major": {major}, "minor": {minor}, "rate": 1048576}}],
+                        "throttleWriteIOPSDevice": [{{"major": {major}, "minor": {minor}, "rate": 50}}]}}}}"#
+    );
+    let g = Guard::new("io", &json);
+    if !need_v2(&g) {
+        return;
+    }
+    let io_max = std::fs::read_to_string(g.cg.paths()[""].join("io.max")).expect("io.max");
+    let line = format!("{major}:{minor} rbps=1048576 wbps=max riops=max wiops=50");
+    assert!(
+        io_max.contains(&line),
+        "io.max is {io_max:?}, want {line:?}"
+    );
 }

@@ -4,9 +4,13 @@
 use std::fs;
 use std::path::{Path, PathBuf};
 
-use hezi_cgroups::{manager_for, resources_from_json, CgroupConfig, CgroupManager, FreezerState, Hierarchy};
+use hezi_cgroups::{
+    manager_for, resources_from_json, CgroupConfig, CgroupManager, FreezerState, Hierarchy,
+};
 
-const CONTROLLERS: &[&str] = &["cpu", "cpuacct", "cpuset", "memory", "devices", "freezer", "blkio", "pids"];
+const CONTROLLERS: &[&str] = &[
+    "cpu", "cpuacct", "cpuset", "memory", "devices", "freezer", "blkio", "pids",
+];
 
 /// Files a real v1 leaf cgroup has, with their initial contents.
 fn leaf_files(ctrl: &str) -> Vec<(&'static str, &'static str)> {
@@ -19,7 +23,10 @@ fn leaf_files(ctrl: &str) -> Vec<(&'static str, &'static str)> {
             ("cpu.rt_period_us", "1000000\n"),
             ("cpu.rt_runtime_us", "0\n"),
             ("cpu.idle", "0\n"),
-            ("cpu.stat", "nr_periods 10\nnr_throttled 3\nthrottled_time 5000\n"),
+            (
+                "cpu.stat",
+                "nr_periods 10\nnr_throttled 3\nthrottled_time 5000\n",
+            ),
         ],
         "cpuacct" => vec![
             ("cpuacct.usage", "123456\n"),
@@ -34,7 +41,10 @@ fn leaf_files(ctrl: &str) -> Vec<(&'static str, &'static str)> {
             ("memory.memsw.limit_in_bytes", "9223372036854771712\n"),
             ("memory.soft_limit_in_bytes", "9223372036854771712\n"),
             ("memory.swappiness", "60\n"),
-            ("memory.oom_control", "oom_kill_disable 0\nunder_oom 0\noom_kill 2\n"),
+            (
+                "memory.oom_control",
+                "oom_kill_disable 0\nunder_oom 0\noom_kill 2\n",
+            ),
             ("memory.use_hierarchy", "1\n"),
             ("memory.usage_in_bytes", "4096\n"),
             ("memory.max_usage_in_bytes", "8192\n"),
@@ -50,10 +60,20 @@ fn leaf_files(ctrl: &str) -> Vec<(&'static str, &'static str)> {
             ("blkio.throttle.write_bps_device", ""),
             ("blkio.throttle.read_iops_device", ""),
             ("blkio.throttle.write_iops_device", ""),
-            ("blkio.throttle.io_service_bytes_recursive", "8:0 Read 4096\n8:0 Write 512\nTotal 4608\n"),
-            ("blkio.throttle.io_serviced_recursive", "8:0 Read 2\n8:0 Write 1\n"),
+            (
+                "blkio.throttle.io_service_bytes_recursive",
+                "8:0 Read 4096\n8:0 Write 512\nTotal 4608\n",
+            ),
+            (
+                "blkio.throttle.io_serviced_recursive",
+                "8:0 Read 2\n8:0 Write 1\n",
+            ),
         ],
-        "pids" => vec![("pids.max", "max\n"), ("pids.current", "3\n"), ("cgroup.procs", "")],
+        "pids" => vec![
+            ("pids.max", "max\n"),
+            ("pids.current", "3\n"),
+            ("cgroup.procs", ""),
+        ],
         _ => vec![],
     }
 }
@@ -131,9 +151,18 @@ fn writes_every_v1_controller() {
     .unwrap();
     m.create().unwrap();
     m.apply(&r).unwrap();
-    assert_eq!(read(&f.root, "memory", "memory.limit_in_bytes"), "104857600");
-    assert_eq!(read(&f.root, "memory", "memory.memsw.limit_in_bytes"), "209715200");
-    assert_eq!(read(&f.root, "memory", "memory.soft_limit_in_bytes"), "52428800");
+    assert_eq!(
+        read(&f.root, "memory", "memory.limit_in_bytes"),
+        "104857600"
+    );
+    assert_eq!(
+        read(&f.root, "memory", "memory.memsw.limit_in_bytes"),
+        "209715200"
+    );
+    assert_eq!(
+        read(&f.root, "memory", "memory.soft_limit_in_bytes"),
+        "52428800"
+    );
     assert_eq!(read(&f.root, "memory", "memory.swappiness"), "10");
     assert_eq!(read(&f.root, "memory", "memory.oom_control"), "1");
     assert_eq!(read(&f.root, "cpu", "cpu.shares"), "512");
@@ -147,8 +176,14 @@ fn writes_every_v1_controller() {
     assert_eq!(read(&f.root, "pids", "pids.max"), "42");
     assert_eq!(read(&f.root, "blkio", "blkio.bfq.weight"), "300");
     assert_eq!(read(&f.root, "blkio", "blkio.bfq.weight_device"), "8:0 200");
-    assert_eq!(read(&f.root, "blkio", "blkio.throttle.read_bps_device"), "8:0 1048576");
-    assert_eq!(read(&f.root, "blkio", "blkio.throttle.write_iops_device"), "8:16 100");
+    assert_eq!(
+        read(&f.root, "blkio", "blkio.throttle.read_bps_device"),
+        "8:0 1048576"
+    );
+    assert_eq!(
+        read(&f.root, "blkio", "blkio.throttle.write_iops_device"),
+        "8:16 100"
+    );
     // Plain files keep only the last write: the allow rule after the deny-all.
     assert_eq!(read(&f.root, "devices", "devices.allow"), "c 1:3 rwm");
     assert_eq!(read(&f.root, "devices", "devices.deny"), "a");
@@ -177,25 +212,49 @@ fn refuses_what_this_host_cannot_enforce() {
     let cases = [
         (r#"{"unified": {"memory.high": "1G"}}"#, "unified"),
         (r#"{"network": {"classID": 1}}"#, "network.classID"),
-        (r#"{"network": {"priorities": [{"name": "eth0", "priority": 1}]}}"#, "network.priorities"),
+        (
+            r#"{"network": {"priorities": [{"name": "eth0", "priority": 1}]}}"#,
+            "network.priorities",
+        ),
         (r#"{"rdma": {"mlx5_0": {"hcaHandles": 1}}}"#, "rdma"),
-        (r#"{"hugepageLimits": [{"pageSize": "2MB", "limit": 1048576}]}"#, "hugepageLimits[0]"),
-        (r#"{"memory": {"limit": 1000, "swap": 2000}}"#, "memory.swap"),
+        (
+            r#"{"hugepageLimits": [{"pageSize": "2MB", "limit": 1048576}]}"#,
+            "hugepageLimits[0]",
+        ),
+        (
+            r#"{"memory": {"limit": 1000, "swap": 2000}}"#,
+            "memory.swap",
+        ),
         (r#"{"memory": {"swappiness": 101}}"#, "memory.swappiness"),
         (r#"{"blockIO": {"weight": 5}}"#, "blockIO.weight"),
         (r#"{"blockIO": {"leafWeight": 500}}"#, "blockIO.leafWeight"),
-        (r#"{"devices": [{"allow": false, "type": "p"}]}"#, "devices[0]"),
+        (
+            r#"{"devices": [{"allow": false, "type": "p"}]}"#,
+            "devices[0]",
+        ),
     ];
     for (json, setting) in cases {
         let r = resources_from_json(json, Path::new("x")).unwrap();
         let e = m.validate(&r).unwrap_err().to_string();
-        assert!(e.contains(&format!("linux.resources.{setting}")), "{json}: {e}");
+        assert!(
+            e.contains(&format!("linux.resources.{setting}")),
+            "{json}: {e}"
+        );
         // apply validates too, and writes nothing.
         assert!(m.apply(&r).is_err());
     }
-    assert_eq!(read(&f.root, "memory", "memory.limit_in_bytes"), "9223372036854771712\n");
+    assert_eq!(
+        read(&f.root, "memory", "memory.limit_in_bytes"),
+        "9223372036854771712\n"
+    );
     let e = m
-        .validate(&resources_from_json(r#"{"hugepageLimits": [{"pageSize": "2MB", "limit": 1}]}"#, Path::new("x")).unwrap())
+        .validate(
+            &resources_from_json(
+                r#"{"hugepageLimits": [{"pageSize": "2MB", "limit": 1}]}"#,
+                Path::new("x"),
+            )
+            .unwrap(),
+        )
         .unwrap_err()
         .to_string();
     assert!(e.contains("does not reconfigure host hierarchies"), "{e}");
@@ -209,11 +268,21 @@ fn hybrid_hugetlb_goes_to_the_unified_mount_when_delegated() {
     fs::write(f.root.join("unified/hezi/c1/hugetlb.2MB.max"), "max\n").unwrap();
     let m = manager(&f.root);
     m.create().unwrap();
-    assert_eq!(fs::read_to_string(f.root.join("unified/hezi/cgroup.subtree_control")).unwrap(), "+hugetlb");
-    let r = resources_from_json(r#"{"hugepageLimits": [{"pageSize": "2MB", "limit": 4194304}]}"#, Path::new("x")).unwrap();
+    assert_eq!(
+        fs::read_to_string(f.root.join("unified/hezi/cgroup.subtree_control")).unwrap(),
+        "+hugetlb"
+    );
+    let r = resources_from_json(
+        r#"{"hugepageLimits": [{"pageSize": "2MB", "limit": 4194304}]}"#,
+        Path::new("x"),
+    )
+    .unwrap();
     if std::path::Path::new("/sys/kernel/mm/hugepages/hugepages-2048kB").exists() {
         m.apply(&r).unwrap();
-        assert_eq!(fs::read_to_string(f.root.join("unified/hezi/c1/hugetlb.2MB.max")).unwrap(), "4194304");
+        assert_eq!(
+            fs::read_to_string(f.root.join("unified/hezi/c1/hugetlb.2MB.max")).unwrap(),
+            "4194304"
+        );
     }
 }
 
@@ -264,4 +333,22 @@ fn relative_and_custom_paths() {
     cfg.cgroups_path = Some("/..".into());
     let e = manager_for(&cfg).err().unwrap().to_string();
     assert!(e.contains("linux.cgroupsPath"), "{e}");
+}
+
+#[test]
+fn memory_above_memsw_is_refused_or_moved_along() {
+    let f = fake_hybrid(true);
+    let m = manager(&f.root);
+    let mem = f.root.join("memory/hezi/c1");
+    // Swap allowed (memsw 300 > memory 100): raising memory alone above memsw is refused.
+    fs::write(mem.join("memory.limit_in_bytes"), "100\n").unwrap();
+    fs::write(mem.join("memory.memsw.limit_in_bytes"), "300\n").unwrap();
+    let r = resources_from_json(r#"{"memory": {"limit": 500}}"#, Path::new("x")).unwrap();
+    let e = m.apply(&r).unwrap_err().to_string();
+    assert!(e.contains("linux.resources.memory.limit") && e.contains("300"), "{e}");
+    // No swap (memsw == memory): memsw follows the new memory limit.
+    fs::write(mem.join("memory.memsw.limit_in_bytes"), "100\n").unwrap();
+    m.apply(&r).unwrap();
+    assert_eq!(read(&f.root, "memory", "memory.limit_in_bytes"), "500");
+    assert_eq!(read(&f.root, "memory", "memory.memsw.limit_in_bytes"), "500");
 }

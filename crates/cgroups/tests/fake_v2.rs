@@ -4,7 +4,9 @@
 use std::fs;
 use std::path::{Path, PathBuf};
 
-use hezi_cgroups::{manager_for, resources_from_json, CgroupConfig, CgroupManager, FreezerState, Hierarchy};
+use hezi_cgroups::{
+    manager_for, resources_from_json, CgroupConfig, CgroupManager, FreezerState, Hierarchy,
+};
 
 struct Fake {
     _t: tempfile::TempDir,
@@ -17,9 +19,17 @@ fn fake_unified() -> Fake {
     let root = t.path().to_path_buf();
     let leaf = root.join("hezi/c1");
     fs::create_dir_all(&leaf).unwrap();
-    fs::write(root.join("cgroup.controllers"), "cpuset cpu io memory hugetlb pids\n").unwrap();
+    fs::write(
+        root.join("cgroup.controllers"),
+        "cpuset cpu io memory hugetlb pids\n",
+    )
+    .unwrap();
     fs::write(root.join("cgroup.subtree_control"), "memory\n").unwrap();
-    fs::write(root.join("hezi/cgroup.controllers"), "cpuset cpu io memory hugetlb pids\n").unwrap();
+    fs::write(
+        root.join("hezi/cgroup.controllers"),
+        "cpuset cpu io memory hugetlb pids\n",
+    )
+    .unwrap();
     fs::write(root.join("hezi/cgroup.subtree_control"), "\n").unwrap();
     let files = [
         ("cpu.weight", "100\n"),
@@ -72,8 +82,14 @@ fn creates_and_enables_controllers_in_ancestors() {
     m.create().unwrap();
     // Each missing controller is enabled with its own "+name" write; the plain file keeps the
     // last one. The root already had memory, so memory is not re-enabled there.
-    assert_eq!(fs::read_to_string(f.root.join("cgroup.subtree_control")).unwrap(), "+pids");
-    assert_eq!(fs::read_to_string(f.root.join("hezi/cgroup.subtree_control")).unwrap(), "+pids");
+    assert_eq!(
+        fs::read_to_string(f.root.join("cgroup.subtree_control")).unwrap(),
+        "+pids"
+    );
+    assert_eq!(
+        fs::read_to_string(f.root.join("hezi/cgroup.subtree_control")).unwrap(),
+        "+pids"
+    );
     assert!(m.clone_into_fd().is_some());
 }
 
@@ -100,7 +116,10 @@ fn converts_v1_values() {
     assert_eq!(read(&f, "memory.swap.max"), "2097152");
     assert_eq!(read(&f, "memory.low"), "524288");
     assert_eq!(read(&f, "pids.max"), "10");
-    assert_eq!(read(&f, "io.weight"), (1 + (500 - 10) * 9999 / 990).to_string());
+    assert_eq!(
+        read(&f, "io.weight"),
+        (1 + (500 - 10) * 9999 / 990).to_string()
+    );
     assert_eq!(read(&f, "io.max"), "8:0 rbps=1000");
     assert_eq!(read(&f, "memory.high"), "2000000");
 }
@@ -110,7 +129,8 @@ fn period_alone_keeps_quota() {
     let f = fake_unified();
     fs::write(f.leaf.join("cpu.max"), "30000 100000\n").unwrap();
     let m = manager(&f.root);
-    m.apply(&resources_from_json(r#"{"cpu": {"period": 50000}}"#, Path::new("x")).unwrap()).unwrap();
+    m.apply(&resources_from_json(r#"{"cpu": {"period": 50000}}"#, Path::new("x")).unwrap())
+        .unwrap();
     assert_eq!(read(&f, "cpu.max"), "30000 50000");
 }
 
@@ -121,19 +141,31 @@ fn refuses_v1_only_settings() {
     let cases = [
         (r#"{"network": {"classID": 1}}"#, "network"),
         (r#"{"memory": {"swappiness": 1}}"#, "memory.swappiness"),
-        (r#"{"memory": {"disableOOMKiller": true}}"#, "memory.disableOOMKiller"),
+        (
+            r#"{"memory": {"disableOOMKiller": true}}"#,
+            "memory.disableOOMKiller",
+        ),
         (r#"{"memory": {"swap": 100, "limit": 200}}"#, "memory.swap"),
-        (r#"{"cpu": {"realtimeRuntime": 100}}"#, "cpu.realtimeRuntime"),
+        (
+            r#"{"cpu": {"realtimeRuntime": 100}}"#,
+            "cpu.realtimeRuntime",
+        ),
         (r#"{"blockIO": {"leafWeight": 100}}"#, "blockIO.leafWeight"),
         (r#"{"rdma": {"mlx": {"hcaHandles": 1}}}"#, "rdma"),
         (r#"{"unified": {"rdma.max": "x"}}"#, "unified.\"rdma.max\""),
         (r#"{"unified": {"../../etc/passwd": "x"}}"#, "unified."),
-        (r#"{"unified": {"cgroup.procs": "1"}}"#, "unified.\"cgroup.procs\""),
+        (
+            r#"{"unified": {"cgroup.procs": "1"}}"#,
+            "unified.\"cgroup.procs\"",
+        ),
     ];
     for (json, setting) in cases {
         let r = resources_from_json(json, Path::new("x")).unwrap();
         let e = m.apply(&r).unwrap_err().to_string();
-        assert!(e.contains(&format!("linux.resources.{setting}")), "{json}: {e}");
+        assert!(
+            e.contains(&format!("linux.resources.{setting}")),
+            "{json}: {e}"
+        );
     }
     assert_eq!(read(&f, "memory.max"), "max\n");
 }
@@ -142,7 +174,7 @@ fn refuses_v1_only_settings() {
 fn freezer_uses_cgroup_freeze_and_events() {
     let f = fake_unified();
     let m = manager(&f.root);
-    // The fake kernel never reports frozen: freeze must time out, not pretend.
+    // Freezing waits for the kernel's "frozen 1" in cgroup.events (pre-set in this fake).
     fs::write(f.leaf.join("cgroup.events"), "populated 1\nfrozen 1\n").unwrap();
     m.freeze(FreezerState::Frozen).unwrap();
     assert_eq!(read(&f, "cgroup.freeze"), "1");

@@ -49,7 +49,11 @@ fn create(root: &Path, bundle: &Path, id: &str) {
         .stderr(f)
         .status()
         .expect("run hezi create");
-    assert!(st.success(), "hezi create failed: {}", std::fs::read_to_string(&log).unwrap_or_default());
+    assert!(
+        st.success(),
+        "hezi create failed: {}",
+        std::fs::read_to_string(&log).unwrap_or_default()
+    );
 }
 
 impl Ctr {
@@ -58,15 +62,18 @@ impl Ctr {
         let tmp = TempRoot::new("hezi-cgcli").expect("temp root");
         let bundle = tmp.path().join("bundle");
         busybox_bundle(&bundle, &["sh", "-c", script]).expect("bundle");
+        // A writable rootfs: the tests read what the container writes there.
+        let cfg_path = bundle.join("config.json");
+        let mut cfg: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(&cfg_path).expect("read config")).expect("json");
+        cfg["root"]["readonly"] = serde_json::Value::Bool(false);
+        std::fs::write(&cfg_path, serde_json::to_vec(&cfg).expect("ser")).expect("write config");
         let c = Ctr {
             root: tmp.state_dir(),
             id: unique_id("cg"),
             _tmp: tmp,
         };
-        ok(&hezi(
-            &c.root,
-            &["create", "--bundle", bundle.to_str().expect("utf8"), &c.id],
-        ));
+        create(&c.root, &bundle, &c.id);
         ok(&hezi(&c.root, &["start", &c.id]));
         c
     }
@@ -116,6 +123,7 @@ fn pause_and_resume_stop_and_restart_the_container() {
     while counter(&c) < 20 && t.elapsed() < Duration::from_secs(10) {
         std::thread::sleep(Duration::from_millis(20));
     }
+    assert!(counter(&c) >= 20, "the container's counter never ran");
     assert_eq!(c.status(), "running");
     ok(&c.run(&["pause"]));
     assert_eq!(c.status(), "paused");
@@ -176,9 +184,18 @@ fn events_reports_oom() {
     require_root!();
     let tmp = TempRoot::new("hezi-cgcli").expect("temp root");
     let bundle = tmp.path().join("bundle");
-    busybox_bundle(&bundle, &["sh", "-c", "sleep 1; dd if=/dev/zero of=/dev/null bs=64M count=1; sleep 1000"]).expect("bundle");
+    busybox_bundle(
+        &bundle,
+        &[
+            "sh",
+            "-c",
+            "sleep 1; dd if=/dev/zero of=/dev/null bs=64M count=1; sleep 1000",
+        ],
+    )
+    .expect("bundle");
     let cfg_path = bundle.join("config.json");
-    let mut cfg: serde_json::Value = serde_json::from_slice(&std::fs::read(&cfg_path).expect("read")).expect("json");
+    let mut cfg: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&cfg_path).expect("read")).expect("json");
     cfg["linux"]["resources"]["memory"] = serde_json::json!({"limit": 16777216, "swap": 16777216});
     std::fs::write(&cfg_path, serde_json::to_vec(&cfg).expect("ser")).expect("write");
     let c = Ctr {

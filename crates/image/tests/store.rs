@@ -317,3 +317,42 @@ fn skopeo_and_umoci_images_import_and_unpack() {
         assert_eq!(fs::read(root.join("hello")).unwrap(), b"from umoci");
     }
 }
+
+#[test]
+fn index_picks_the_platform_and_tolerates_absent_platforms() {
+    let t = Tmp::new("store-index");
+    let src = t.join("src");
+    let md = layout(&src, "tmp", &busybox_like(), json!({}));
+    let mbytes = fs::read(src.join("blobs/sha256").join(md.encoded())).unwrap();
+    let absent = sha(b"an arm64 manifest that was not copied");
+    let index = json!({"schemaVersion": 2, "mediaType": hezi_image::media::OCI_INDEX, "manifests": [
+        {"mediaType": hezi_image::media::OCI_MANIFEST, "digest": absent.to_string(), "size": 10,
+         "platform": {"os": "linux", "architecture": "arm64"}},
+        {"mediaType": hezi_image::media::OCI_MANIFEST, "digest": md.to_string(), "size": mbytes.len(),
+         "platform": {"os": "linux", "architecture": "amd64"}},
+        {"mediaType": "application/vnd.example.unknown+json", "digest": sha(b"?").to_string(), "size": 1,
+         "platform": {"os": "plan9", "architecture": "amd64"}}
+    ]});
+    let ib = serde_json::to_vec(&index).unwrap();
+    let id = sha(&ib);
+    fs::write(src.join("blobs/sha256").join(id.encoded()), &ib).unwrap();
+    fs::write(src.join("blobs/sha256").join(sha(b"?").encoded()), b"?").unwrap();
+    fs::write(src.join("extra-file.txt"), b"extra files are fine").unwrap();
+    let top = json!({"schemaVersion": 2, "manifests": [{"mediaType": hezi_image::media::OCI_INDEX,
+        "digest": id.to_string(), "size": ib.len(), "annotations": {"org.opencontainers.image.ref.name": "multi"}}]});
+    fs::write(src.join("index.json"), serde_json::to_vec(&top).unwrap()).unwrap();
+
+    let store = Store::open(t.join("store")).unwrap();
+    import(&store, &src, None, None).unwrap();
+    let img = store.image("multi", None).unwrap();
+    assert_eq!(img.manifest_descriptor.digest, md);
+    let arm = hezi_image::Platform::parse("linux/arm64").unwrap();
+    let err = store.image("multi", Some(&arm)).unwrap_err();
+    assert!(err.to_string().contains(&absent.to_string()), "{err}");
+    let s390 = hezi_image::Platform::parse("linux/s390x").unwrap();
+    assert!(matches!(
+        store.image("multi", Some(&s390)),
+        Err(ImageError::NoPlatform { .. })
+    ));
+    assert!(verify(&store).unwrap().problems.is_empty());
+}

@@ -160,6 +160,7 @@ fn assert_escape(layers: Vec<Layer>, what: &str) {
         matches!(err, ImageError::Escape { .. } | ImageError::BadEntry { .. }),
         "{what}: unexpected error {err}"
     );
+    eprintln!("{what}: {err}");
     assert_eq!(
         fs::read_dir(&outside).unwrap().count(),
         0,

@@ -51,8 +51,16 @@ pub fn exec(c: &Container, opts: &ExecOptions) -> Result<Pid> {
     match c.status() {
         Status::Running | Status::Created => {}
         Status::Paused if opts.ignore_paused => {}
-        Status::Paused => return Err(RuntimeError::WrongStatus("cannot exec in a paused container (use --ignore-paused to override)".into())),
-        _ => return Err(RuntimeError::WrongStatus("cannot exec in a stopped container".into())),
+        Status::Paused => {
+            return Err(RuntimeError::WrongStatus(
+                "cannot exec in a paused container (use --ignore-paused to override)".into(),
+            ))
+        }
+        _ => {
+            return Err(RuntimeError::WrongStatus(
+                "cannot exec in a stopped container".into(),
+            ))
+        }
     }
     let init_pid = c.init_pid();
     let spec = &c.record().config;
@@ -77,23 +85,39 @@ pub fn exec(c: &Container, opts: &ExecOptions) -> Result<Pid> {
     }
     let cg = c.cgroup()?;
     let console = match (&opts.console_socket, plan.terminal) {
-        (Some(p), true) => Some(UnixStream::connect(p).map_err(|e| RuntimeError::io(format!("--console-socket: connect {}", p.display()), e))?),
+        (Some(p), true) => Some(UnixStream::connect(p).map_err(|e| {
+            RuntimeError::io(format!("--console-socket: connect {}", p.display()), e)
+        })?),
         _ => None,
     };
     // pid and time namespaces apply to children: enter them here, fork once.
     for (t, f) in &fds {
         if matches!(t, LinuxNamespaceType::Pid | LinuxNamespaceType::Time) {
-            nix::sched::setns(f.as_fd(), clone_flag(*t)).map_err(|e| RuntimeError::sys(format!("setns {} of container {}", proc_name(*t), c.id()), e))?;
+            nix::sched::setns(f.as_fd(), clone_flag(*t)).map_err(|e| {
+                RuntimeError::sys(
+                    format!("setns {} of container {}", proc_name(*t), c.id()),
+                    e,
+                )
+            })?;
         }
     }
     let (parent_sock, child_sock) = sync::pair()?;
     let cg_fd = cg.clone_into_fd();
-    let forked = clone_process(nix::sched::CloneFlags::empty(), cg_fd.as_ref().map(|f| f.as_raw_fd()))?;
+    let forked = clone_process(
+        nix::sched::CloneFlags::empty(),
+        cg_fd.as_ref().map(|f| f.as_raw_fd()),
+    )?;
     if forked == Forked::Child {
         // SAFETY: closing our copy of the parent's end.
         unsafe { libc::close(parent_sock.raw()) };
         let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            child(&child_sock, &fds, &plan, seccomp.as_ref(), console.as_ref().map(|s| s.as_fd()))
+            child(
+                &child_sock,
+                &fds,
+                &plan,
+                seccomp.as_ref(),
+                console.as_ref().map(|s| s.as_fd()),
+            )
         }));
         let msg = match r {
             Ok(Err(e)) => e.to_string(),
@@ -104,7 +128,9 @@ pub fn exec(c: &Container, opts: &ExecOptions) -> Result<Pid> {
         // SAFETY: _exit without running the parent's destructors.
         unsafe { libc::_exit(1) }
     }
-    let Forked::Parent(pid) = forked else { unreachable!("handled above") };
+    let Forked::Parent(pid) = forked else {
+        unreachable!("handled above")
+    };
     drop(child_sock);
     drop(console);
     let fail = |e: RuntimeError| {
@@ -113,17 +139,31 @@ pub fn exec(c: &Container, opts: &ExecOptions) -> Result<Pid> {
         e
     };
     if cg_fd.is_none() {
-        cg.add_task(pid.as_raw()).map_err(|e| fail(RuntimeError::Cgroup(e.to_string())))?;
+        cg.add_task(pid.as_raw())
+            .map_err(|e| fail(RuntimeError::Cgroup(e.to_string())))?;
     }
     if let Some(adj) = plan.oom_score_adj {
         let path = format!("/proc/{}/oom_score_adj", pid.as_raw());
-        std::fs::write(&path, adj.to_string()).map_err(|e| fail(RuntimeError::io(format!("process.oomScoreAdj: write {path}"), e)))?;
+        std::fs::write(&path, adj.to_string()).map_err(|e| {
+            fail(RuntimeError::io(
+                format!("process.oomScoreAdj: write {path}"),
+                e,
+            ))
+        })?;
     }
-    parent_sock.send(&SyncMsg::Go { host_pid: pid.as_raw() }).map_err(fail)?;
+    parent_sock
+        .send(&SyncMsg::Go {
+            host_pid: pid.as_raw(),
+        })
+        .map_err(fail)?;
     match parent_sock.recv().map_err(fail)? {
         None => {}
         Some(SyncMsg::Error(msg)) => return Err(fail(RuntimeError::Child(msg))),
-        Some(other) => return Err(fail(RuntimeError::Child(format!("unexpected sync message {other:?}")))),
+        Some(other) => {
+            return Err(fail(RuntimeError::Child(format!(
+                "unexpected sync message {other:?}"
+            ))))
+        }
     }
     if let Some(pf) = &opts.pid_file {
         write_atomic(pf, pid.as_raw().to_string().as_bytes())?;
@@ -146,14 +186,18 @@ fn child(
     }
     for (t, f) in fds {
         if !matches!(t, LinuxNamespaceType::Pid | LinuxNamespaceType::Time) {
-            nix::sched::setns(f.as_fd(), clone_flag(*t)).map_err(|e| RuntimeError::sys(format!("setns {}", proc_name(*t)), e))?;
+            nix::sched::setns(f.as_fd(), clone_flag(*t))
+                .map_err(|e| RuntimeError::sys(format!("setns {}", proc_name(*t)), e))?;
         }
     }
     let mut sys = LinuxSys;
     apply::apply_limits(plan, &mut sys)?;
     let mut slave: Option<OwnedFd> = None;
     if plan.terminal {
-        let sock = console_sock.ok_or_else(|| RuntimeError::Unsupported { setting: "--tty".into(), msg: "needs --console-socket".into() })?;
+        let sock = console_sock.ok_or_else(|| RuntimeError::Unsupported {
+            setting: "--tty".into(),
+            msg: "needs --console-socket".into(),
+        })?;
         let pty = console::open_pty(std::path::Path::new("/"), None)?;
         console::send_fd(sock, "/dev/ptmx", pty.master.as_fd())?;
         drop(pty.master);
@@ -173,7 +217,8 @@ fn child(
         hezi_seccomp::install(f).map_err(|e| RuntimeError::Seccomp(e.to_string()))?;
     }
     if let Some(cpus) = &plan.cpu_affinity_final {
-        sys.set_cpu_affinity(cpus).map_err(|e| RuntimeError::io("process.execCPUAffinity.final", e))?;
+        sys.set_cpu_affinity(cpus)
+            .map_err(|e| RuntimeError::io("process.execCPUAffinity.final", e))?;
     }
     execve(&exe, &argv, &envp)
 }

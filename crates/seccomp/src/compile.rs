@@ -125,6 +125,12 @@ pub fn compile_with(
             Flag::SeccompFilterFlagWaitKillableRecv => FLAG_WAIT_KILLABLE_RECV,
         };
     }
+    if !has_notify && flags & FLAG_WAIT_KILLABLE_RECV != 0 {
+        // The kernel only accepts it with a listener; libseccomp drops it
+        // when the filter has no NOTIFY rule, and so do we.
+        flags &= !FLAG_WAIT_KILLABLE_RECV;
+        tracing::debug!("seccomp: WAIT_KILLABLE_RECV ignored, the profile has no NOTIFY rule");
+    }
     if has_notify {
         flags |= FLAG_NEW_LISTENER;
         if flags & FLAG_TSYNC != 0 {
@@ -186,9 +192,6 @@ fn plan(profile: &LinuxSeccomp, opts: &CompileOptions) -> Result<(Plan, bool), S
         // Rules that repeat the default action change nothing (runc skips them
         // too; libseccomp refuses them).
         let effective = act != default;
-        if effective && rule.action() == Act::ScmpActNotify {
-            has_notify = true;
-        }
         for name in rule.names() {
             let mut known = false;
             for arch in &arches {
@@ -214,6 +217,7 @@ fn plan(profile: &LinuxSeccomp, opts: &CompileOptions) -> Result<(Plan, bool), S
                 if !effective {
                     continue;
                 }
+                has_notify |= act == action::USER_NOTIF && !targets.is_empty();
                 for (nr, conds) in targets {
                     add_rule(
                         per_arch.entry(*arch).or_default().entry(nr).or_default(),
@@ -234,8 +238,8 @@ fn plan(profile: &LinuxSeccomp, opts: &CompileOptions) -> Result<(Plan, bool), S
             profile.default_action(),
             Act::ScmpActAllow | Act::ScmpActLog | Act::ScmpActTrace
         )
-        && !(profile.default_action() == Act::ScmpActErrno
-            && profile.default_errno_ret() == Some(libc::ENOSYS as u32));
+        // runc skips its stub whenever defaultErrnoRet is ENOSYS.
+        && profile.default_errno_ret() != Some(libc::ENOSYS as u32);
     let enosys_above = if enosys_wanted {
         max_nr
             .into_iter()
@@ -341,10 +345,12 @@ fn generate(plan: &Plan) -> Vec<libc::sock_filter> {
         }
         sections.push((AUDIT_ARCH_X86_64, iv));
     }
-    if has(Arch::X86) {
-        let mut iv = Vec::new();
-        intervals(plan, Arch::X86, 0, 1 << 32, &mut iv);
-        sections.push((Arch::X86.audit_arch(), iv));
+    for arch in [Arch::X86, Arch::Aarch64] {
+        if has(arch) {
+            let mut iv = Vec::new();
+            intervals(plan, arch, 0, 1 << 32, &mut iv);
+            sections.push((arch.audit_arch(), iv));
+        }
     }
     let mut entries = Vec::new();
     for (audit, iv) in sections.iter().rev() {

@@ -191,6 +191,22 @@ fn architectures_and_x32() {
         action::ALLOW
     );
     assert_eq!(verdict(&all, AUDIT_ARCH_I386, 3, [0; 6]), action::ERRNO | 1);
+    let arm = p(
+        r#"{"defaultAction":"SCMP_ACT_ALLOW","architectures":["SCMP_ARCH_X86_64","SCMP_ARCH_AARCH64"],
+        "syscalls":[{"names":["getppid"],"action":"SCMP_ACT_ERRNO"}]}"#,
+    );
+    assert_eq!(
+        verdict(&arm, crate::arch::AUDIT_ARCH_AARCH64, 173, [0; 6]),
+        action::ERRNO | 1
+    );
+    assert_eq!(
+        verdict(&arm, crate::arch::AUDIT_ARCH_AARCH64, 110, [0; 6]),
+        action::ALLOW
+    );
+    assert_eq!(
+        verdict(&arm, AUDIT_ARCH_X86_64, GETPPID, [0; 6]),
+        action::ERRNO | 1
+    );
     // i386 socket rules also cover socketcall(SYS_SOCKET, ...).
     let sock = p(
         r#"{"defaultAction":"SCMP_ACT_ALLOW","architectures":["SCMP_ARCH_X86"],

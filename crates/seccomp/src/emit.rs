@@ -91,3 +91,58 @@ impl Emitter {
         self.rev
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::bpf::{run, SeccompData, JEQ_K, LD_W_ABS, OFF_NR};
+
+    /// Both targets of one jump beyond 255 instructions: two trampolines.
+    #[test]
+    fn far_targets_get_trampolines() {
+        let mut em = Emitter::default();
+        let far_true = em.ret(1);
+        // 300 instructions of padding that nothing jumps to.
+        for k in 0..300 {
+            em.stmt(RET_K, 1000 + k);
+        }
+        let far_false = em.ret(2);
+        for k in 0..300 {
+            em.stmt(RET_K, 2000 + k);
+        }
+        let j = em.cond(JEQ_K, 7, far_true, far_false);
+        em.goto(j);
+        em.stmt(LD_W_ABS, OFF_NR);
+        let prog = em.finish();
+        assert_eq!(prog.iter().filter(|i| i.code == JA).count(), 2);
+        let d = |nr| SeccompData {
+            nr,
+            ..Default::default()
+        };
+        assert_eq!(run(&prog, &d(7)), Ok(1));
+        assert_eq!(run(&prog, &d(8)), Ok(2));
+    }
+
+    /// A near `jt` stays direct while a far `jf` gets a trampoline, and the
+    /// trampoline does not push `jt` out of range.
+    #[test]
+    fn one_far_target_keeps_the_other_direct() {
+        let mut em = Emitter::default();
+        let far = em.ret(2);
+        for k in 0..255 {
+            em.stmt(RET_K, 1000 + k);
+        }
+        let near = em.stmt(RET_K, 1);
+        let j = em.cond(JEQ_K, 7, near, far);
+        em.goto(j);
+        em.stmt(LD_W_ABS, OFF_NR);
+        let prog = em.finish();
+        assert_eq!(prog.iter().filter(|i| i.code == JA).count(), 1);
+        let d = |nr| SeccompData {
+            nr,
+            ..Default::default()
+        };
+        assert_eq!(run(&prog, &d(7)), Ok(1));
+        assert_eq!(run(&prog, &d(9)), Ok(2));
+    }
+}

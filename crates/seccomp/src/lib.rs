@@ -1,7 +1,7 @@
 //! hezi-seccomp: OCI seccomp profiles compiled to classic BPF in pure Rust.
 //!
 //! * [`compile`] turns an [`oci_spec::runtime::LinuxSeccomp`] into a
-//!   [`CompiledFilter`]: per-architecture dispatch (x86_64, i386, x32), a
+//!   [`CompiledFilter`]: per-architecture dispatch (x86_64, i386, x32, aarch64), a
 //!   binary search over syscall numbers, 64-bit argument compares, long-jump
 //!   trampolines, and runc's `-ENOSYS` answer for syscalls newer than the profile.
 //! * [`install`] loads it with seccomp(2) (no allocation; callable right
@@ -70,7 +70,12 @@ pub const SUPPORTED_OPERATORS: &[&str] = &[
 ];
 
 /// Architectures with syscall tables.
-pub const SUPPORTED_ARCHS: &[&str] = &["SCMP_ARCH_X86", "SCMP_ARCH_X86_64", "SCMP_ARCH_X32"];
+pub const SUPPORTED_ARCHS: &[&str] = &[
+    "SCMP_ARCH_AARCH64",
+    "SCMP_ARCH_X86",
+    "SCMP_ARCH_X86_64",
+    "SCMP_ARCH_X32",
+];
 
 /// Filter flags accepted in profiles.
 pub const SUPPORTED_FLAGS: &[&str] = &[

@@ -310,8 +310,9 @@ mod random {
                     OciArch::ScmpArchX86,
                     OciArch::ScmpArchX32,
                     OciArch::ScmpArchX86_64,
+                    OciArch::ScmpArchAarch64,
                 ],
-                0..4,
+                0..5,
             ),
             proptest::collection::vec(group(), 0..8),
         )
@@ -341,4 +342,14 @@ mod random {
             }
         }
     }
+}
+
+#[test]
+fn docker_default_with_aarch64_matches_libseccomp() {
+    let mut p = fixture("docker-default.json");
+    let mut arches = p.architectures().clone().unwrap_or_default();
+    arches.push(oci_spec::runtime::Arch::ScmpArchAarch64);
+    p.set_architectures(Some(arches));
+    let n = compare(&p).unwrap_or_else(|e| panic!("{e}"));
+    eprintln!("compared {n} points");
 }

@@ -219,3 +219,30 @@ fn notify_rule_reaches_an_agent() {
     agent.join().expect("agent thread");
     expect_code(e, 0b11, "notify");
 }
+
+#[test]
+fn every_flag_is_accepted_by_the_kernel() {
+    for (flags, notify) in [
+        (
+            r#"["SECCOMP_FILTER_FLAG_LOG","SECCOMP_FILTER_FLAG_SPEC_ALLOW","SECCOMP_FILTER_FLAG_TSYNC","SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV"]"#,
+            false,
+        ),
+        (
+            r#"["SECCOMP_FILTER_FLAG_LOG","SECCOMP_FILTER_FLAG_SPEC_ALLOW","SECCOMP_FILTER_FLAG_TSYNC","SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV"]"#,
+            true,
+        ),
+    ] {
+        let action = if notify {
+            "SCMP_ACT_NOTIFY"
+        } else {
+            "SCMP_ACT_ERRNO"
+        };
+        let f = compile(&profile(&format!(
+            r#"{{"defaultAction":"SCMP_ACT_ALLOW","flags":{flags},"syscalls":[{{"names":["getppid"],"action":"{action}"}}]}}"#
+        )))
+        .expect("compile");
+        // The child only checks that install succeeded (and a listener came back for NOTIFY).
+        let e = run_child(&f, |fd| i32::from(fd.is_some()));
+        expect_code(e, i32::from(notify), &format!("flags {:#x}", f.flags()));
+    }
+}

@@ -30,10 +30,22 @@ pub fn apply(m: &V1Manager, r: &LinuxResources) -> Result<(), CgroupError> {
     }
     if let Some(h) = r.hugepage_limits() {
         for l in h {
-            let limit = if l.limit() < 0 { u64::MAX.to_string() } else { l.limit().to_string() };
+            let limit = if l.limit() < 0 {
+                u64::MAX.to_string()
+            } else {
+                l.limit().to_string()
+            };
             match (m.dirs.get("hugetlb"), &m.unified) {
-                (Some(d), _) => fsutil::write(d, &format!("hugetlb.{}.limit_in_bytes", l.page_size()), &limit)?,
-                (None, Some((_, u))) => fsutil::write(u, &format!("hugetlb.{}.max", l.page_size()), &crate::convert::v2_limit(l.limit()))?,
+                (Some(d), _) => fsutil::write(
+                    d,
+                    &format!("hugetlb.{}.limit_in_bytes", l.page_size()),
+                    &limit,
+                )?,
+                (None, Some((_, u))) => fsutil::write(
+                    u,
+                    &format!("hugetlb.{}.max", l.page_size()),
+                    &crate::convert::v2_limit(l.limit()),
+                )?,
                 (None, None) => {
                     return Err(CgroupError::NoController {
                         controller: "hugetlb".into(),
@@ -47,7 +59,11 @@ pub fn apply(m: &V1Manager, r: &LinuxResources) -> Result<(), CgroupError> {
             fsutil::write(m.dir("net_cls")?, "net_cls.classid", &c.to_string())?;
         }
         for p in n.priorities().iter().flatten() {
-            fsutil::write(m.dir("net_prio")?, "net_prio.ifpriomap", &format!("{} {}", p.name(), p.priority()))?;
+            fsutil::write(
+                m.dir("net_prio")?,
+                "net_prio.ifpriomap",
+                &format!("{} {}", p.name(), p.priority()),
+            )?;
         }
     }
     if let Some(rd) = r.rdma() {
@@ -125,7 +141,13 @@ fn apply_memory(dir: Option<&Path>, mem: &LinuxMemory) -> Result<(), CgroupError
         tracing::warn!("linux.resources.memory.kernel/kernelTCP are ignored (kernel memory limits are deprecated), as runc does");
     }
     let Some(d) = dir else { return Ok(()) };
-    let fmt = |v: i64| if v < 0 { "-1".to_string() } else { v.to_string() };
+    let fmt = |v: i64| {
+        if v < 0 {
+            "-1".to_string()
+        } else {
+            v.to_string()
+        }
+    };
     if let (Some(true), Some(limit)) = (mem.check_before_update(), mem.limit()) {
         let usage = fsutil::read_u64(d, "memory.usage_in_bytes")?;
         if limit > 0 && (limit as u64) < usage {
@@ -165,7 +187,9 @@ fn apply_memory(dir: Option<&Path>, mem: &LinuxMemory) -> Result<(), CgroupError
                     return Err(CgroupError::Invalid {
                         setting: "memory.limit".into(),
                         value: l.to_string(),
-                        reason: format!("above the memory+swap limit {sw} in force; set memory.swap too"),
+                        reason: format!(
+                            "above the memory+swap limit {sw} in force; set memory.swap too"
+                        ),
                     })
                 }
                 _ => fsutil::write(d, "memory.limit_in_bytes", &fmt(l))?,
@@ -207,18 +231,38 @@ fn apply_blkio(d: &Path, b: &LinuxBlockIo) -> Result<(), CgroupError> {
             fsutil::write(d, weight_dev, &format!("{}:{} {w}", wd.major(), wd.minor()))?;
         }
         if let Some(w) = wd.leaf_weight() {
-            fsutil::write(d, "blkio.leaf_weight_device", &format!("{}:{} {w}", wd.major(), wd.minor()))?;
+            fsutil::write(
+                d,
+                "blkio.leaf_weight_device",
+                &format!("{}:{} {w}", wd.major(), wd.minor()),
+            )?;
         }
     }
     let throttles = [
-        ("blkio.throttle.read_bps_device", b.throttle_read_bps_device()),
-        ("blkio.throttle.write_bps_device", b.throttle_write_bps_device()),
-        ("blkio.throttle.read_iops_device", b.throttle_read_iops_device()),
-        ("blkio.throttle.write_iops_device", b.throttle_write_iops_device()),
+        (
+            "blkio.throttle.read_bps_device",
+            b.throttle_read_bps_device(),
+        ),
+        (
+            "blkio.throttle.write_bps_device",
+            b.throttle_write_bps_device(),
+        ),
+        (
+            "blkio.throttle.read_iops_device",
+            b.throttle_read_iops_device(),
+        ),
+        (
+            "blkio.throttle.write_iops_device",
+            b.throttle_write_iops_device(),
+        ),
     ];
     for (file, list) in throttles {
         for t in list.iter().flatten() {
-            fsutil::write(d, file, &format!("{}:{} {}", t.major(), t.minor(), t.rate()))?;
+            fsutil::write(
+                d,
+                file,
+                &format!("{}:{} {}", t.major(), t.minor(), t.rate()),
+            )?;
         }
     }
     Ok(())

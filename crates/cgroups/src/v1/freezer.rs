@@ -87,7 +87,10 @@ mod tests {
         set(t.path(), FreezerState::Frozen).unwrap();
         assert_eq!(get(t.path()).unwrap(), FreezerState::Frozen);
         set(t.path(), FreezerState::Thawed).unwrap();
-        assert_eq!(std::fs::read_to_string(t.path().join(FILE)).unwrap(), "THAWED");
+        assert_eq!(
+            std::fs::read_to_string(t.path().join(FILE)).unwrap(),
+            "THAWED"
+        );
         assert!(set(t.path(), FreezerState::Freezing).is_err());
         std::fs::write(t.path().join(FILE), "BOGUS").unwrap();
         assert!(get(t.path()).unwrap_err().to_string().contains("BOGUS"));

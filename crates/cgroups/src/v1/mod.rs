@@ -17,12 +17,26 @@ use std::sync::Mutex;
 
 use crate::hierarchy::{dir_in_mount, OwnCgroups};
 use crate::path::CgroupPath;
-use crate::{fsutil, CgroupError, CgroupManager, FreezerState, Hierarchy, LinuxResources, Mounts, Stats};
+use crate::{
+    fsutil, CgroupError, CgroupManager, FreezerState, Hierarchy, LinuxResources, Mounts, Stats,
+};
 
 /// The v1 controllers a container cgroup is created in (when mounted).
 const MANAGED: &[&str] = &[
-    "cpu", "cpuacct", "cpuset", "memory", "devices", "freezer", "blkio", "pids", "hugetlb",
-    "net_cls", "net_prio", "rdma", "perf_event", "misc",
+    "cpu",
+    "cpuacct",
+    "cpuset",
+    "memory",
+    "devices",
+    "freezer",
+    "blkio",
+    "pids",
+    "hugetlb",
+    "net_cls",
+    "net_prio",
+    "rdma",
+    "perf_event",
+    "misc",
 ];
 
 /// A container cgroup on a v1 (or hybrid) host.
@@ -114,8 +128,14 @@ impl V1Manager {
     /// Copies `cpuset.cpus`/`cpuset.mems` from the parent into each new cpuset directory:
     /// a v1 cpuset cgroup with empty sets cannot hold tasks.
     fn init_cpuset(&self, created: &[PathBuf]) -> Result<(), CgroupError> {
-        let Some(leaf) = self.dirs.get("cpuset") else { return Ok(()) };
-        let mut chain: Vec<&Path> = created.iter().map(PathBuf::as_path).filter(|d| leaf.starts_with(d)).collect();
+        let Some(leaf) = self.dirs.get("cpuset") else {
+            return Ok(());
+        };
+        let mut chain: Vec<&Path> = created
+            .iter()
+            .map(PathBuf::as_path)
+            .filter(|d| leaf.starts_with(d))
+            .collect();
         if chain.is_empty() {
             chain.push(leaf);
         }
@@ -269,7 +289,10 @@ impl CgroupManager for V1Manager {
 
     fn oom_kill_count(&self) -> Result<u64, CgroupError> {
         let text = fsutil::read(self.dir("memory")?, "memory.oom_control")?;
-        Ok(fsutil::parse_flat_keyed(&text).get("oom_kill").copied().unwrap_or(0))
+        Ok(fsutil::parse_flat_keyed(&text)
+            .get("oom_kill")
+            .copied()
+            .unwrap_or(0))
     }
 }
 

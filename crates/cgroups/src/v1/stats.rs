@@ -23,7 +23,9 @@ fn opt_text(dir: &Path, file: &str) -> Result<Option<String>, CgroupError> {
 }
 
 fn list_u64(text: &str) -> Vec<u64> {
-    text.split_whitespace().filter_map(|v| v.parse().ok()).collect()
+    text.split_whitespace()
+        .filter_map(|v| v.parse().ok())
+        .collect()
 }
 
 /// Collects every statistic the mounted controllers offer.
@@ -45,7 +47,9 @@ pub fn collect(m: &V1Manager) -> Result<Stats, CgroupError> {
     }
     if let Some(d) = m.dirs.get("pids") {
         s.pids.current = opt_u64(d, "pids.current")?.unwrap_or(0);
-        s.pids.limit = opt_u64(d, "pids.max")?.filter(|l| *l != u64::MAX).unwrap_or(0);
+        s.pids.limit = opt_u64(d, "pids.max")?
+            .filter(|l| *l != u64::MAX)
+            .unwrap_or(0);
     }
     if let Some(d) = m.dirs.get("blkio") {
         blkio(d, &mut s)?;
@@ -63,8 +67,18 @@ pub fn collect(m: &V1Manager) -> Result<Stats, CgroupError> {
         for size in hugetlb::available() {
             if let Some(usage) = opt_u64(u, &format!("hugetlb.{size}.current"))? {
                 let events = opt_text(u, &format!("hugetlb.{size}.events"))?.unwrap_or_default();
-                let failcnt = fsutil::parse_flat_keyed(&events).get("max").copied().unwrap_or(0);
-                s.hugetlb.insert(size, Hugetlb { usage, max: 0, failcnt });
+                let failcnt = fsutil::parse_flat_keyed(&events)
+                    .get("max")
+                    .copied()
+                    .unwrap_or(0);
+                s.hugetlb.insert(
+                    size,
+                    Hugetlb {
+                        usage,
+                        max: 0,
+                        failcnt,
+                    },
+                );
             }
         }
     }
@@ -82,7 +96,10 @@ fn cpuacct(d: &Path, s: &mut Stats) -> Result<(), CgroupError> {
     if let Some(t) = opt_text(d, "cpuacct.usage_percpu_user")? {
         s.cpu.usage.percpu_user = list_u64(&t);
     }
-    if let (Some(u), Some(k)) = (opt_u64(d, "cpuacct.usage_user")?, opt_u64(d, "cpuacct.usage_sys")?) {
+    if let (Some(u), Some(k)) = (
+        opt_u64(d, "cpuacct.usage_user")?,
+        opt_u64(d, "cpuacct.usage_sys")?,
+    ) {
         s.cpu.usage.user = u;
         s.cpu.usage.kernel = k;
     } else if let Some(t) = opt_text(d, "cpuacct.stat")? {
@@ -129,14 +146,21 @@ fn blkio(d: &Path, s: &mut Stats) -> Result<(), CgroupError> {
     for prefix in ["blkio.", "blkio.bfq.", "blkio.throttle."] {
         if let Some(b) = read(&format!("{prefix}io_service_bytes_recursive"))? {
             s.blkio.io_service_bytes_recursive = b;
-            s.blkio.io_serviced_recursive = read(&format!("{prefix}io_serviced_recursive"))?.unwrap_or_default();
+            s.blkio.io_serviced_recursive =
+                read(&format!("{prefix}io_serviced_recursive"))?.unwrap_or_default();
             if prefix != "blkio.throttle." {
-                s.blkio.io_queued_recursive = read(&format!("{prefix}io_queued_recursive"))?.unwrap_or_default();
-                s.blkio.io_service_time_recursive = read(&format!("{prefix}io_service_time_recursive"))?.unwrap_or_default();
-                s.blkio.io_wait_time_recursive = read(&format!("{prefix}io_wait_time_recursive"))?.unwrap_or_default();
-                s.blkio.io_merged_recursive = read(&format!("{prefix}io_merged_recursive"))?.unwrap_or_default();
-                s.blkio.io_time_recursive = read(&format!("{prefix}time_recursive"))?.unwrap_or_default();
-                s.blkio.sectors_recursive = read(&format!("{prefix}sectors_recursive"))?.unwrap_or_default();
+                s.blkio.io_queued_recursive =
+                    read(&format!("{prefix}io_queued_recursive"))?.unwrap_or_default();
+                s.blkio.io_service_time_recursive =
+                    read(&format!("{prefix}io_service_time_recursive"))?.unwrap_or_default();
+                s.blkio.io_wait_time_recursive =
+                    read(&format!("{prefix}io_wait_time_recursive"))?.unwrap_or_default();
+                s.blkio.io_merged_recursive =
+                    read(&format!("{prefix}io_merged_recursive"))?.unwrap_or_default();
+                s.blkio.io_time_recursive =
+                    read(&format!("{prefix}time_recursive"))?.unwrap_or_default();
+                s.blkio.sectors_recursive =
+                    read(&format!("{prefix}sectors_recursive"))?.unwrap_or_default();
             }
             break;
         }

@@ -24,10 +24,19 @@ fn need(m: &V1Manager, controller: &str, setting: &str) -> Result<(), CgroupErro
 }
 
 /// The root cgroup of `controller` has `file` (the kernel supports the knob).
-fn need_file(m: &V1Manager, controller: &str, file: &str, setting: &str, why: &str) -> Result<(), CgroupError> {
+fn need_file(
+    m: &V1Manager,
+    controller: &str,
+    file: &str,
+    setting: &str,
+    why: &str,
+) -> Result<(), CgroupError> {
     need(m, controller, setting)?;
     match m.mounts.get(controller) {
-        Some(mp) if !mp.join(file).exists() => Err(unsupported(setting, format!("{why} ({} is missing)", mp.join(file).display()))),
+        Some(mp) if !mp.join(file).exists() => Err(unsupported(
+            setting,
+            format!("{why} ({} is missing)", mp.join(file).display()),
+        )),
         _ => Ok(()),
     }
 }
@@ -64,7 +73,13 @@ pub fn check(m: &V1Manager, r: &LinuxResources) -> Result<(), CgroupError> {
             need(m, "memory", "memory")?;
         }
         if mem.swap().is_some_and(|s| s != 0) {
-            need_file(m, "memory", "memory.memsw.limit_in_bytes", "memory.swap", "swap accounting is not enabled in the kernel")?;
+            need_file(
+                m,
+                "memory",
+                "memory.memsw.limit_in_bytes",
+                "memory.swap",
+                "swap accounting is not enabled in the kernel",
+            )?;
         }
         if let Some(s) = mem.swappiness() {
             range("memory.swappiness", i128::from(s), 0, 100)?;
@@ -75,14 +90,32 @@ pub fn check(m: &V1Manager, r: &LinuxResources) -> Result<(), CgroupError> {
             need(m, "cpu", "cpu")?;
         }
         if cpu.burst().is_some() {
-            need_file(m, "cpu", "cpu.cfs_burst_us", "cpu.burst", "the kernel has no CFS burst")?;
+            need_file(
+                m,
+                "cpu",
+                "cpu.cfs_burst_us",
+                "cpu.burst",
+                "the kernel has no CFS burst",
+            )?;
         }
         if cpu.idle().is_some() {
-            need_file(m, "cpu", "cpu.idle", "cpu.idle", "the kernel has no SCHED_IDLE cgroups")?;
+            need_file(
+                m,
+                "cpu",
+                "cpu.idle",
+                "cpu.idle",
+                "the kernel has no SCHED_IDLE cgroups",
+            )?;
             range("cpu.idle", i128::from(cpu.idle().unwrap_or(0)), 0, 1)?;
         }
         if cpu.realtime_runtime().is_some() || cpu.realtime_period().is_some() {
-            need_file(m, "cpu", "cpu.rt_runtime_us", "cpu.realtimeRuntime", "the kernel has no RT group scheduling (CONFIG_RT_GROUP_SCHED)")?;
+            need_file(
+                m,
+                "cpu",
+                "cpu.rt_runtime_us",
+                "cpu.realtimeRuntime",
+                "the kernel has no RT group scheduling (CONFIG_RT_GROUP_SCHED)",
+            )?;
         }
         if cpu.cpus().is_some() || cpu.mems().is_some() {
             need(m, "cpuset", "cpu.cpus")?;
@@ -97,12 +130,24 @@ pub fn check(m: &V1Manager, r: &LinuxResources) -> Result<(), CgroupError> {
             range("blockIO.weight", i128::from(w), 10, 1000)?;
         }
         if b.leaf_weight().is_some() {
-            need_file(m, "blkio", "blkio.leaf_weight", "blockIO.leafWeight", "leaf weights need the CFQ I/O scheduler, gone from this kernel")?;
+            need_file(
+                m,
+                "blkio",
+                "blkio.leaf_weight",
+                "blockIO.leafWeight",
+                "leaf weights need the CFQ I/O scheduler, gone from this kernel",
+            )?;
         }
         if let Some(wd) = b.weight_device() {
             for (i, d) in wd.iter().enumerate() {
                 if d.leaf_weight().is_some() {
-                    need_file(m, "blkio", "blkio.leaf_weight_device", &format!("blockIO.weightDevice[{i}].leafWeight"), "leaf weights need the CFQ I/O scheduler, gone from this kernel")?;
+                    need_file(
+                        m,
+                        "blkio",
+                        "blkio.leaf_weight_device",
+                        &format!("blockIO.weightDevice[{i}].leafWeight"),
+                        "leaf weights need the CFQ I/O scheduler, gone from this kernel",
+                    )?;
                 }
             }
         }
@@ -158,7 +203,10 @@ pub fn page_size_known(size: &str, setting: &str) -> Result<(), CgroupError> {
     if Path::new("/sys/kernel/mm/hugepages").exists() && !sys.exists() {
         return Err(unsupported(
             &format!("{setting}.pageSize"),
-            format!("this kernel has no {size} huge pages ({} is missing)", sys.display()),
+            format!(
+                "this kernel has no {size} huge pages ({} is missing)",
+                sys.display()
+            ),
         ));
     }
     Ok(())

@@ -4,7 +4,9 @@ use std::path::Path;
 
 use oci_spec::runtime::{LinuxBlockIo, LinuxCpu, LinuxMemory};
 
-use crate::convert::{blkio_weight_to_io_weight, cpu_max, cpu_shares_to_weight, memory_swap_to_v2, v2_limit};
+use crate::convert::{
+    blkio_weight_to_io_weight, cpu_max, cpu_shares_to_weight, memory_swap_to_v2, v2_limit,
+};
 use crate::{devices, fsutil, CgroupError, LinuxResources};
 
 /// Writes every setting of `r` (already validated) into `dir`.
@@ -26,7 +28,11 @@ pub fn apply(dir: &Path, r: &LinuxResources) -> Result<(), CgroupError> {
         apply_io(dir, b)?;
     }
     for l in r.hugepage_limits().iter().flatten() {
-        fsutil::write(dir, &format!("hugetlb.{}.max", l.page_size()), &v2_limit(l.limit()))?;
+        fsutil::write(
+            dir,
+            &format!("hugetlb.{}.max", l.page_size()),
+            &v2_limit(l.limit()),
+        )?;
     }
     if let Some(rd) = r.rdma() {
         let mut names: Vec<&String> = rd.keys().collect();
@@ -35,7 +41,11 @@ pub fn apply(dir: &Path, r: &LinuxResources) -> Result<(), CgroupError> {
             let l = &rd[dev];
             let h = l.hca_handles().map_or("max".to_string(), |v| v.to_string());
             let o = l.hca_objects().map_or("max".to_string(), |v| v.to_string());
-            fsutil::write(dir, "rdma.max", &format!("{dev} hca_handle={h} hca_object={o}"))?;
+            fsutil::write(
+                dir,
+                "rdma.max",
+                &format!("{dev} hca_handle={h} hca_object={o}"),
+            )?;
         }
     }
     if let Some(u) = r.unified() {
@@ -149,8 +159,16 @@ fn apply_io(dir: &Path, b: &LinuxBlockIo) -> Result<(), CgroupError> {
     ];
     for (key, list) in throttles {
         for t in list.iter().flatten() {
-            let rate = if t.rate() == 0 { "max".to_string() } else { t.rate().to_string() };
-            fsutil::write(dir, "io.max", &format!("{}:{} {key}={rate}", t.major(), t.minor()))?;
+            let rate = if t.rate() == 0 {
+                "max".to_string()
+            } else {
+                t.rate().to_string()
+            };
+            fsutil::write(
+                dir,
+                "io.max",
+                &format!("{}:{} {key}={rate}", t.major(), t.minor()),
+            )?;
         }
     }
     Ok(())

@@ -87,7 +87,11 @@ pub fn load_device_program(prog: &[Insn], cgroup: &Path) -> Result<OwnedFd, Cgro
                 path: cgroup.to_path_buf(),
                 op: "BPF_PROG_LOAD",
                 source,
-                log: if text.is_empty() { String::new() } else { format!("\nverifier log:\n{text}") },
+                log: if text.is_empty() {
+                    String::new()
+                } else {
+                    format!("\nverifier log:\n{text}")
+                },
             })
         }
     }
@@ -99,12 +103,15 @@ pub fn load_device_program(prog: &[Insn], cgroup: &Path) -> Result<OwnedFd, Cgro
 pub fn attach_device_program(prog_fd: &OwnedFd, cgroup: &Path) -> Result<(), CgroupError> {
     use nix::fcntl::{open, OFlag};
     use nix::sys::stat::Mode;
-    let dir = open(cgroup, OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC, Mode::empty()).map_err(|e| {
-        CgroupError::Io {
-            op: "open",
-            path: cgroup.to_path_buf(),
-            source: e.into(),
-        }
+    let dir = open(
+        cgroup,
+        OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
+        Mode::empty(),
+    )
+    .map_err(|e| CgroupError::Io {
+        op: "open",
+        path: cgroup.to_path_buf(),
+        source: e.into(),
     })?;
     let mut attr = ProgAttachAttr {
         target_fd: dir.as_raw_fd() as u32,
@@ -112,16 +119,60 @@ pub fn attach_device_program(prog_fd: &OwnedFd, cgroup: &Path) -> Result<(), Cgr
         attach_type: BPF_CGROUP_DEVICE,
         ..Default::default()
     };
-    bpf(BPF_PROG_ATTACH, &mut attr).map(|_| ()).map_err(|source| CgroupError::Bpf {
-        path: cgroup.to_path_buf(),
-        op: "BPF_PROG_ATTACH",
-        source,
-        log: String::new(),
-    })
+    bpf(BPF_PROG_ATTACH, &mut attr)
+        .map(|_| ())
+        .map_err(|source| CgroupError::Bpf {
+            path: cgroup.to_path_buf(),
+            op: "BPF_PROG_ATTACH",
+            source,
+            log: String::new(),
+        })
 }
 
 /// Loads and attaches the device filter for the cgroup at `cgroup`.
 pub fn install_device_filter(cgroup: &Path, prog: &[Insn]) -> Result<(), CgroupError> {
     let fd = load_device_program(prog, cgroup)?;
     attach_device_program(&fd, cgroup)
+}
+
+const BPF_PROG_QUERY: libc::c_int = 16;
+
+#[repr(C)]
+#[derive(Default)]
+struct ProgQueryAttr {
+    target_fd: u32,
+    attach_type: u32,
+    query_flags: u32,
+    attach_flags: u32,
+    prog_ids: u64,
+    prog_cnt: u32,
+}
+
+/// How many device programs are attached to the cgroup directory `cgroup` itself
+/// (`BPF_PROG_QUERY`). Used by tests and to check that `update` does not stack filters.
+pub fn attached_device_programs(cgroup: &Path) -> Result<u32, CgroupError> {
+    use nix::fcntl::{open, OFlag};
+    use nix::sys::stat::Mode;
+    let dir = open(
+        cgroup,
+        OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
+        Mode::empty(),
+    )
+    .map_err(|e| CgroupError::Io {
+        op: "open",
+        path: cgroup.to_path_buf(),
+        source: e.into(),
+    })?;
+    let mut attr = ProgQueryAttr {
+        target_fd: dir.as_raw_fd() as u32,
+        attach_type: BPF_CGROUP_DEVICE,
+        ..Default::default()
+    };
+    bpf(BPF_PROG_QUERY, &mut attr).map_err(|source| CgroupError::Bpf {
+        path: cgroup.to_path_buf(),
+        op: "BPF_PROG_QUERY",
+        source,
+        log: String::new(),
+    })?;
+    Ok(attr.prog_cnt)
 }

@@ -14,10 +14,14 @@ use std::time::{Duration, Instant};
 
 use crate::hierarchy::{dir_in_mount, OwnCgroups};
 use crate::path::CgroupPath;
-use crate::{fsutil, CgroupError, CgroupManager, FreezerState, Hierarchy, LinuxResources, Mounts, Stats};
+use crate::{
+    fsutil, CgroupError, CgroupManager, FreezerState, Hierarchy, LinuxResources, Mounts, Stats,
+};
 
 /// Controllers hezi enables for container cgroups (those the host offers).
-pub const WANTED: &[&str] = &["cpuset", "cpu", "io", "memory", "hugetlb", "pids", "rdma", "misc"];
+pub const WANTED: &[&str] = &[
+    "cpuset", "cpu", "io", "memory", "hugetlb", "pids", "rdma", "misc",
+];
 
 /// A container cgroup on a cgroup v2 host.
 #[derive(Debug)]
@@ -30,10 +34,16 @@ pub struct V2Manager {
 impl V2Manager {
     /// Resolves the container directory. Creates nothing.
     pub fn new(mounts: &Mounts, own: &OwnCgroups, rel: &CgroupPath) -> Result<Self, CgroupError> {
-        let m = mounts.unified.as_ref().ok_or_else(|| CgroupError::NoHierarchy {
-            root: mounts.root.clone(),
-        })?;
-        Ok(Self::at(&m.mountpoint, dir_in_mount(m, own.unified.as_deref(), rel)))
+        let m = mounts
+            .unified
+            .as_ref()
+            .ok_or_else(|| CgroupError::NoHierarchy {
+                root: mounts.root.clone(),
+            })?;
+        Ok(Self::at(
+            &m.mountpoint,
+            dir_in_mount(m, own.unified.as_deref(), rel),
+        ))
     }
 
     /// A manager for the cgroup directory `dir` inside the cgroup2 mount `mount`.
@@ -59,15 +69,20 @@ impl V2Manager {
 
     /// Enables the wanted controllers in each ancestor's `cgroup.subtree_control`, root first.
     fn enable_controllers(&self) -> Result<(), CgroupError> {
-        let Ok(rel) = self.dir.strip_prefix(&self.mount) else { return Ok(()) };
+        let Ok(rel) = self.dir.strip_prefix(&self.mount) else {
+            return Ok(());
+        };
         let mut cur = self.mount.clone();
         let comps: Vec<_> = rel.components().collect();
         for c in &comps {
             let avail = fsutil::read(&cur, "cgroup.controllers")?;
             let enabled = fsutil::read(&cur, "cgroup.subtree_control")?;
             for w in WANTED {
-                if avail.split_whitespace().any(|a| a == *w) && !enabled.split_whitespace().any(|e| e == *w) {
-                    if let Err(e) = fsutil::write(&cur, "cgroup.subtree_control", &format!("+{w}")) {
+                if avail.split_whitespace().any(|a| a == *w)
+                    && !enabled.split_whitespace().any(|e| e == *w)
+                {
+                    if let Err(e) = fsutil::write(&cur, "cgroup.subtree_control", &format!("+{w}"))
+                    {
                         tracing::warn!(error = %e, "could not enable controller {w}");
                     }
                 }

@@ -12,7 +12,10 @@ fn opt_u64(dir: &Path, file: &str) -> Result<Option<u64>, CgroupError> {
     fsutil::read_u64(dir, file).map(Some)
 }
 
-fn opt_keyed(dir: &Path, file: &str) -> Result<std::collections::BTreeMap<String, u64>, CgroupError> {
+fn opt_keyed(
+    dir: &Path,
+    file: &str,
+) -> Result<std::collections::BTreeMap<String, u64>, CgroupError> {
     if !dir.join(file).exists() {
         return Ok(Default::default());
     }
@@ -54,7 +57,9 @@ pub fn collect(dir: &Path) -> Result<Stats, CgroupError> {
     }
 
     s.pids.current = opt_u64(dir, "pids.current")?.unwrap_or(0);
-    s.pids.limit = opt_u64(dir, "pids.max")?.filter(|l| *l != u64::MAX).unwrap_or(0);
+    s.pids.limit = opt_u64(dir, "pids.max")?
+        .filter(|l| *l != u64::MAX)
+        .unwrap_or(0);
 
     if dir.join("io.stat").exists() {
         let (bytes, ios) = parse_io_stat_v2(&fsutil::read(dir, "io.stat")?);

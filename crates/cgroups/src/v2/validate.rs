@@ -27,13 +27,22 @@ pub fn check(avail: &[String], r: &LinuxResources) -> Result<(), CgroupError> {
             need(avail, "memory", "memory")?;
         }
         if mem.swappiness().is_some() {
-            return Err(unsupported("memory.swappiness", "cgroup v2 has no per-cgroup swappiness"));
+            return Err(unsupported(
+                "memory.swappiness",
+                "cgroup v2 has no per-cgroup swappiness",
+            ));
         }
         if mem.disable_oom_killer() == Some(true) {
-            return Err(unsupported("memory.disableOOMKiller", "cgroup v2 cannot disable the OOM killer"));
+            return Err(unsupported(
+                "memory.disableOOMKiller",
+                "cgroup v2 cannot disable the OOM killer",
+            ));
         }
         // Without a limit here, apply checks the swap split against the limit in force.
-        if let (Some(_), Err(e)) = (mem.limit(), crate::convert::memory_swap_to_v2(mem.swap(), mem.limit())) {
+        if let (Some(_), Err(e)) = (
+            mem.limit(),
+            crate::convert::memory_swap_to_v2(mem.swap(), mem.limit()),
+        ) {
             return Err(CgroupError::Invalid {
                 setting: "memory.swap".into(),
                 value: mem.swap().unwrap_or(0).to_string(),
@@ -42,11 +51,21 @@ pub fn check(avail: &[String], r: &LinuxResources) -> Result<(), CgroupError> {
         }
     }
     if let Some(cpu) = r.cpu() {
-        if cpu.shares().is_some() || cpu.quota().is_some() || cpu.period().is_some() || cpu.burst().is_some() || cpu.idle().is_some() {
+        if cpu.shares().is_some()
+            || cpu.quota().is_some()
+            || cpu.period().is_some()
+            || cpu.burst().is_some()
+            || cpu.idle().is_some()
+        {
             need(avail, "cpu", "cpu")?;
         }
-        if cpu.realtime_runtime().is_some_and(|v| v != 0) || cpu.realtime_period().is_some_and(|v| v != 0) {
-            return Err(unsupported("cpu.realtimeRuntime", "cgroup v2 has no realtime CPU bandwidth"));
+        if cpu.realtime_runtime().is_some_and(|v| v != 0)
+            || cpu.realtime_period().is_some_and(|v| v != 0)
+        {
+            return Err(unsupported(
+                "cpu.realtimeRuntime",
+                "cgroup v2 has no realtime CPU bandwidth",
+            ));
         }
         if cpu.cpus().is_some() || cpu.mems().is_some() {
             need(avail, "cpuset", "cpu.cpus")?;
@@ -66,8 +85,16 @@ pub fn check(avail: &[String], r: &LinuxResources) -> Result<(), CgroupError> {
     }
     if let Some(b) = r.block_io() {
         need(avail, "io", "blockIO")?;
-        if b.leaf_weight().is_some() || b.weight_device().iter().flatten().any(|w| w.leaf_weight().is_some()) {
-            return Err(unsupported("blockIO.leafWeight", "cgroup v2 has no leaf weights"));
+        if b.leaf_weight().is_some()
+            || b.weight_device()
+                .iter()
+                .flatten()
+                .any(|w| w.leaf_weight().is_some())
+        {
+            return Err(unsupported(
+                "blockIO.leafWeight",
+                "cgroup v2 has no leaf weights",
+            ));
         }
         if let Some(w) = b.weight() {
             if !(10..=1000).contains(&w) {
@@ -92,7 +119,10 @@ pub fn check(avail: &[String], r: &LinuxResources) -> Result<(), CgroupError> {
     }
     if let Some(n) = r.network() {
         if n.class_id().is_some() || n.priorities().as_ref().is_some_and(|p| !p.is_empty()) {
-            return Err(unsupported("network", "net_cls/net_prio exist only in cgroup v1"));
+            return Err(unsupported(
+                "network",
+                "net_cls/net_prio exist only in cgroup v1",
+            ));
         }
     }
     if r.rdma().as_ref().is_some_and(|x| !x.is_empty()) {
@@ -104,10 +134,24 @@ pub fn check(avail: &[String], r: &LinuxResources) -> Result<(), CgroupError> {
         for k in keys {
             let setting = format!("unified.{k:?}");
             let Some((ctrl, _)) = k.split_once('.') else {
-                return Err(CgroupError::Invalid { setting, value: u[k].clone(), reason: "key is not a cgroup file name".into() });
+                return Err(CgroupError::Invalid {
+                    setting,
+                    value: u[k].clone(),
+                    reason: "key is not a cgroup file name".into(),
+                });
             };
-            if k.contains('/') || k.starts_with("cgroup.") && !matches!(k.as_str(), "cgroup.max.depth" | "cgroup.max.descendants" | "cgroup.type") {
-                return Err(CgroupError::Invalid { setting, value: u[k].clone(), reason: "not a settable cgroup file".into() });
+            if k.contains('/')
+                || k.starts_with("cgroup.")
+                    && !matches!(
+                        k.as_str(),
+                        "cgroup.max.depth" | "cgroup.max.descendants" | "cgroup.type"
+                    )
+            {
+                return Err(CgroupError::Invalid {
+                    setting,
+                    value: u[k].clone(),
+                    reason: "not a settable cgroup file".into(),
+                });
             }
             if ctrl != "cgroup" {
                 need(avail, ctrl, &setting)?;

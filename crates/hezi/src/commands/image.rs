@@ -20,19 +20,51 @@ fn open(g: &GlobalOpts) -> anyhow::Result<Store> {
     Store::open(&g.store).with_context(|| format!("opening image store {}", g.store.display()))
 }
 
+/// A one-line byte counter on stderr, redrawn at most every 100 ms, only on a terminal.
+fn progress_line(label: &'static str) -> Option<hezi_image::store::Progress> {
+    use std::io::{IsTerminal, Write};
+    use std::sync::atomic::{AtomicU64, Ordering};
+    use std::sync::{Arc, Mutex};
+    if !std::io::stderr().is_terminal() {
+        return None;
+    }
+    let total = Arc::new(AtomicU64::new(0));
+    let last = Mutex::new(std::time::Instant::now());
+    Some(Arc::new(move |n| {
+        let t = total.fetch_add(n, Ordering::Relaxed) + n;
+        if let Ok(mut l) = last.lock() {
+            if l.elapsed().as_millis() >= 100 {
+                *l = std::time::Instant::now();
+                let _ = write!(
+                    std::io::stderr(),
+                    "\r{label}: {:.1} MiB",
+                    t as f64 / 1048576.0
+                );
+            }
+        }
+    }))
+}
+
 /// Runs one `hezi image` subcommand.
 pub fn run(g: &GlobalOpts, c: ImageCommand) -> anyhow::Result<u8> {
     let store = open(g)?;
     match c {
         ImageCommand::Import(a) => {
+            let mut store = store;
+            let progress = progress_line("importing");
+            let shown = progress.is_some();
+            store.set_progress(progress);
             let imported = archive::import(
                 &store,
                 &a.source,
                 a.format.map(format_of),
                 a.name.as_deref(),
             )
-            .with_context(|| format!("importing {}", a.source.display()))?;
-            for i in imported {
+            .with_context(|| format!("importing {}", a.source.display()));
+            if shown {
+                eprintln!();
+            }
+            for i in imported? {
                 println!(
                     "{}\t{}",
                     i.name.as_deref().unwrap_or("<none>"),

@@ -53,7 +53,7 @@ pub fn resources(a: &UpdateArgs) -> anyhow::Result<LinuxResources> {
         tracing::warn!("--kernel-memory and --kernel-memory-tcp are ignored (kernel memory limits are deprecated), as runc does");
     }
 
-    let mut mem: LinuxMemory = r.memory().clone().unwrap_or_default();
+    let mut mem: LinuxMemory = r.memory().unwrap_or_default();
     let mut mem_set = r.memory().is_some();
     let flag_bytes = |v: &Option<String>, name: &str| -> anyhow::Result<Option<i64>> {
         v.as_deref()

@@ -144,6 +144,9 @@ impl Write for Writer {
         let n = self.buf.write(data)?;
         self.digester.update(&data[..n]);
         self.written += n as u64;
+        if let Some(p) = &self.store.progress {
+            p(n as u64);
+        }
         Ok(n)
     }
 

@@ -31,10 +31,22 @@ pub struct BlobInfo {
     pub size: u64,
 }
 
+/// Called with the number of bytes just ingested (for progress displays).
+pub type Progress = std::sync::Arc<dyn Fn(u64) + Send + Sync>;
+
 /// An image store rooted at a directory.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct Store {
     root: PathBuf,
+    progress: Option<Progress>,
+}
+
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Store")
+            .field("root", &self.root)
+            .finish_non_exhaustive()
+    }
 }
 
 impl Store {
@@ -45,7 +57,10 @@ impl Store {
             let p = root.join(sub);
             fs::create_dir_all(&p).map_err(ImageError::io_with("create directory", &p))?;
         }
-        let store = Store { root };
+        let store = Store {
+            root,
+            progress: None,
+        };
         let layout = store.root.join("oci-layout");
         if !layout.exists() {
             store.write_atomic(&layout, OCI_LAYOUT.as_bytes())?;
@@ -60,6 +75,11 @@ impl Store {
             }
         }
         Ok(store)
+    }
+
+    /// Reports ingested bytes to `progress` from now on (imports call it as blobs stream in).
+    pub fn set_progress(&mut self, progress: Option<Progress>) {
+        self.progress = progress;
     }
 
     /// The store directory.

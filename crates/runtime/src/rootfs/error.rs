@@ -45,10 +45,11 @@ pub enum RootfsError {
 impl RootfsError {
     /// Builds a [`RootfsError::Sys`] naming `what`.
     pub(crate) fn sys(what: impl Into<String>, source: io::Error) -> Self {
-        RootfsError::Sys {
-            what: what.into(),
-            source,
+        let mut what = what.into();
+        if source.raw_os_error() == Some(libc::ENOSYS) {
+            what.push_str(" (this kernel lacks the new mount API; hezi needs Linux 5.12 or later)");
         }
+        RootfsError::Sys { what, source }
     }
 
     /// Builds a [`RootfsError::InvalidConfig`].

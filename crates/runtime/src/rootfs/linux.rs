@@ -5,19 +5,18 @@
 //! resolved inside the rootfs. (The only path-based calls are on trusted host paths — the
 //! rootfs itself, bind sources, `/` — and `pivot_root(".", ".")`/`umount2(".")`.)
 
-use std::collections::VecDeque;
-use std::ffi::{CString, OsStr, OsString};
+use std::ffi::{CString, OsStr};
 use std::io;
 use std::os::fd::{AsFd, OwnedFd};
-use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 
 use nix::errno::Errno;
-use nix::sys::stat::{fstat, mkdirat, mknodat, Mode, SFlag};
+use nix::sys::stat::{fstat, mknodat, Mode, SFlag};
 use nix::unistd::{fchownat, symlinkat, unlinkat, Gid, Uid, UnlinkatFlags};
 
 use super::mounter::{FileKind, Mounter, NodeKind, NodeSpec, Resolve, Stat};
 use super::options::{AttrChange, FsParam, PropagationChange};
+use super::resolve::{crel, mkdir_all_in_root};
 use super::sys::{self, cpath, MountAttr, EMPTY};
 
 /// The production [`Mounter`]. Stateless; handles are `OwnedFd`s.
@@ -33,20 +32,6 @@ impl LinuxMounter {
 
 fn errno(e: Errno) -> io::Error {
     io::Error::from_raw_os_error(e as i32)
-}
-
-fn cname(name: &OsStr) -> io::Result<CString> {
-    CString::new(name.as_bytes())
-        .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "name contains a NUL byte"))
-}
-
-/// `rel` as a C path for `*at` calls; the empty path means the directory itself.
-fn crel(rel: &Path) -> io::Result<CString> {
-    if rel.as_os_str().is_empty() {
-        Ok(CString::from(c"."))
-    } else {
-        cpath(rel)
-    }
 }
 
 fn resolve_flags(how: Resolve) -> u64 {
@@ -127,6 +112,11 @@ impl Mounter for LinuxMounter {
         sys::open_tree(None, &cpath(path)?, flags)
     }
 
+    fn fd_path(&mut self, fd: &OwnedFd) -> io::Result<PathBuf> {
+        use std::os::fd::AsRawFd;
+        std::fs::read_link(format!("/proc/self/fd/{}", fd.as_raw_fd()))
+    }
+
     fn clone_fd(&mut self, fd: &OwnedFd, recursive: bool) -> io::Result<OwnedFd> {
         let mut flags =
             libc::OPEN_TREE_CLONE | libc::OPEN_TREE_CLOEXEC | libc::AT_EMPTY_PATH as u32;
@@ -189,6 +179,26 @@ impl Mounter for LinuxMounter {
         sys::mount_setattr(Some(mnt.as_fd()), EMPTY, flags, &attr)
     }
 
+    fn new_userns(&mut self, uid_map: &str, gid_map: &str) -> io::Result<OwnedFd> {
+        super::userns::userns_with_maps(uid_map, gid_map)
+    }
+
+    fn set_idmap(&mut self, mnt: &OwnedFd, userns: &OwnedFd, recursive: bool) -> io::Result<()> {
+        use std::os::fd::AsRawFd;
+        let fd = u64::try_from(userns.as_raw_fd())
+            .map_err(|_| io::Error::other("bad user namespace fd"))?;
+        let attr = MountAttr {
+            attr_set: libc::MOUNT_ATTR_IDMAP,
+            userns_fd: fd,
+            ..MountAttr::default()
+        };
+        let mut flags = libc::AT_EMPTY_PATH as u32;
+        if recursive {
+            flags |= libc::AT_RECURSIVE as u32;
+        }
+        sys::mount_setattr(Some(mnt.as_fd()), EMPTY, flags, &attr)
+    }
+
     fn attach(&mut self, mnt: &OwnedFd, target: &OwnedFd) -> io::Result<()> {
         sys::move_mount(
             Some(mnt.as_fd()),
@@ -197,6 +207,10 @@ impl Mounter for LinuxMounter {
             EMPTY,
             libc::MOVE_MOUNT_F_EMPTY_PATH | libc::MOVE_MOUNT_T_EMPTY_PATH,
         )
+    }
+
+    fn copy_tree(&mut self, from: &OwnedFd, to: &OwnedFd) -> io::Result<()> {
+        super::copy::copy_tree(from.as_fd(), to.as_fd())
     }
 
     fn mknod(&mut self, dir: &OwnedFd, name: &OsStr, node: NodeSpec) -> io::Result<()> {
@@ -297,109 +311,6 @@ impl Mounter for LinuxMounter {
     }
 }
 
-/// Symlinks followed by one [`mkdir_all_in_root`] before giving up (like the kernel's 40).
-const MAX_SYMLINKS: u32 = 40;
-
-/// `mkdir -p` inside `root`: walks `rel` one component at a time, following symlinks as if
-/// `root` were `/` (absolute targets and `..` never leave it), creating what is missing
-/// (directories, and a `kind` leaf). Returns the resolved path, relative to `root`, made only
-/// of real directories plus the leaf. Every lookup is `openat2(RESOLVE_IN_ROOT)` from `root`,
-/// so a concurrent swap of a component for a symlink still cannot leave the rootfs.
-fn mkdir_all_in_root(
-    root: &OwnedFd,
-    rel: &Path,
-    kind: NodeKind,
-    how: Resolve,
-) -> io::Result<PathBuf> {
-    let mut pending: VecDeque<OsString> = rel
-        .components()
-        .map(|c| c.as_os_str().to_os_string())
-        .collect();
-    let mut resolved = PathBuf::new();
-    let mut links = 0;
-    let resolve = libc::RESOLVE_IN_ROOT | libc::RESOLVE_NO_MAGICLINKS;
-    while let Some(comp) = pending.pop_front() {
-        match comp.to_str() {
-            Some("/") | Some(".") => continue,
-            Some("..") => {
-                resolved.pop();
-                continue;
-            }
-            _ => {}
-        }
-        let candidate = resolved.join(&comp);
-        let nofollow = libc::O_PATH | libc::O_NOFOLLOW;
-        match sys::openat2(
-            Some(root.as_fd()),
-            &cpath(&candidate)?,
-            nofollow,
-            0,
-            resolve,
-        ) {
-            Ok(fd) => {
-                let st = fstat(fd.as_fd()).map_err(errno)?;
-                if st.st_mode & libc::S_IFMT == libc::S_IFLNK {
-                    if how.no_symlinks {
-                        return Err(io::Error::from_raw_os_error(libc::ELOOP));
-                    }
-                    links += 1;
-                    if links > MAX_SYMLINKS {
-                        return Err(io::Error::from_raw_os_error(libc::ELOOP));
-                    }
-                    let target = nix::fcntl::readlinkat(fd.as_fd(), c"").map_err(errno)?;
-                    let target = PathBuf::from(target);
-                    if target.is_absolute() {
-                        resolved = PathBuf::new();
-                    }
-                    for c in target.components().rev() {
-                        pending.push_front(c.as_os_str().to_os_string());
-                    }
-                } else {
-                    resolved = candidate;
-                }
-            }
-            Err(e) if e.kind() == io::ErrorKind::NotFound => {
-                let parent = sys::openat2(
-                    Some(root.as_fd()),
-                    &crel(&resolved)?,
-                    libc::O_PATH | libc::O_DIRECTORY,
-                    0,
-                    resolve,
-                )?;
-                let name = cname(&comp)?;
-                let leaf_file = pending.is_empty() && kind == NodeKind::File;
-                let created = if leaf_file {
-                    // O_NOFOLLOW|O_EXCL: never write through an existing inode or symlink.
-                    let flags = libc::O_CREAT | libc::O_EXCL | libc::O_WRONLY | libc::O_NOFOLLOW;
-                    sys::openat2(Some(parent.as_fd()), &name, flags, 0o644, 0)
-                        .map(drop)
-                        .map_err(|e| Errno::from_raw(e.raw_os_error().unwrap_or(libc::EIO)))
-                } else {
-                    mkdirat(
-                        parent.as_fd(),
-                        name.as_c_str(),
-                        Mode::from_bits_truncate(0o755),
-                    )
-                };
-                match created {
-                    // EEXIST: raced with someone; look at it again.
-                    Err(Errno::EEXIST) => {
-                        links += 1;
-                        if links > MAX_SYMLINKS {
-                            return Err(io::Error::from_raw_os_error(libc::ELOOP));
-                        }
-                        pending.push_front(comp);
-                    }
-                    Err(e) => return Err(errno(e)),
-                    Ok(()) => resolved = candidate,
-                }
-            }
-            Err(e) => return Err(e),
-        }
-    }
-    Ok(resolved)
-}
-
 /// The mount point in a mountinfo text that contains `path` (the longest prefix).
 pub fn containing_mountpoint(mountinfo: &str, path: &Path) -> Option<PathBuf> {
     mountinfo
@@ -424,5 +335,54 @@ mod tests {
         assert_eq!(p("/var/lib/x"), Path::new("/var/lib/x"));
         assert_eq!(p("/var/lib/xy"), Path::new("/var/lib"));
         assert_eq!(p("/home"), Path::new("/"));
+    }
+
+    /// The in-root walk needs no privileges: check it on a temp dir as the "rootfs".
+    #[test]
+    fn create_in_root_never_leaves_the_root() {
+        let dir = tempfile::tempdir().unwrap();
+        let root_path = dir.path().join("root");
+        std::fs::create_dir(&root_path).unwrap();
+        let outside = dir.path().join("outside");
+        std::fs::create_dir(&outside).unwrap();
+        // An absolute symlink to a host path, a relative one climbing out, a loop.
+        std::os::unix::fs::symlink(&outside, root_path.join("abs")).unwrap();
+        std::os::unix::fs::symlink("../../../../outside", root_path.join("rel")).unwrap();
+        std::os::unix::fs::symlink("loop", root_path.join("loop")).unwrap();
+        let mut m = LinuxMounter::new();
+        let root = m.open_host_dir(&root_path).unwrap();
+        let how = Resolve::default();
+
+        m.create_in_root(&root, Path::new("abs/a/b"), NodeKind::Dir, how)
+            .unwrap();
+        let inside_abs = root_path
+            .join(outside.strip_prefix("/").unwrap())
+            .join("a/b");
+        assert!(inside_abs.is_dir(), "{}", inside_abs.display());
+
+        m.create_in_root(&root, Path::new("rel/f"), NodeKind::File, how)
+            .unwrap();
+        assert!(root_path.join("outside/f").is_file());
+
+        assert_eq!(
+            std::fs::read_dir(&outside).unwrap().count(),
+            0,
+            "wrote outside the root"
+        );
+
+        let err = m
+            .create_in_root(&root, Path::new("loop/x"), NodeKind::Dir, how)
+            .unwrap_err();
+        assert_eq!(err.raw_os_error(), Some(libc::ELOOP));
+        let strict = Resolve { no_symlinks: true };
+        let err = m
+            .create_in_root(&root, Path::new("abs/c"), NodeKind::Dir, strict)
+            .unwrap_err();
+        assert_eq!(err.raw_os_error(), Some(libc::ELOOP));
+        let err = m.open_in_root(&root, Path::new("abs"), strict).unwrap_err();
+        assert_eq!(err.raw_os_error(), Some(libc::ELOOP));
+        // Opening follows the link inside the root too.
+        let fd = m.open_in_root(&root, Path::new("abs/a"), how).unwrap();
+        assert_eq!(m.stat(&fd).unwrap().kind, FileKind::Dir);
     }
 }

@@ -10,7 +10,24 @@
 //! (`open_tree`/`fsopen`/`fsmount`/`mount_setattr`/`move_mount`), so a symlink in the rootfs
 //! can never redirect a mount to the host. `/proc`, `/sys` and `/dev` must be real
 //! directories (no symlink anywhere on their path); the `/dev/null` used to mask files is
-//! checked to be the 1:3 character device through the very fd that is mounted.
+//! checked to be the 1:3 character device through the very fd that is mounted. Mounts over
+//! `/proc` subpaths are refused except runc's lxcfs-style list (`/proc/cpuinfo`, ...).
+//! Procfs writes (sysctl, `oom_score_adj`) can go through [`ProcfsHandle`], a private procfs
+//! instance or an `fstatfs`-verified `/proc` (CVE-2025-52881).
+//!
+//! No classic `mount(2)` is used anywhere: everything the kernel offers through the new API
+//! (Linux ≥ 5.12 for `mount_setattr`) is done with it, and a kernel without it fails with
+//! `ENOSYS` naming the mount. The layers are: [`options`] and [`plan`](RootfsPlan) (pure),
+//! `exec` (the order of operations, generic over the [`mounter::Mounter`] seam),
+//! [`linux::LinuxMounter`] (the syscalls, through the safe wrappers in [`sys`]).
+//!
+//! Speed: masked directories share one read-only tmpfs (the first is a fresh `fsmount`, the
+//! others `open_tree` clones of it); the host is only `stat`ed for a bind source when its
+//! destination is missing; devices are created relative to one `/dev` fd.
+//!
+//! Not implemented (a clear [`RootfsError::Unsupported`] or `InvalidConfig`, never ignored):
+//! id-mapped mounts (`idmap`, `ridmap`, `uidMappings` on a mount), `remount`, and SELinux
+//! `linux.mountLabel`.
 //!
 //! ```no_run
 //! use std::path::Path;
@@ -30,6 +47,7 @@
 use std::os::fd::BorrowedFd;
 
 pub mod cgroup;
+mod copy;
 mod error;
 mod exec;
 pub mod linux;
@@ -37,7 +55,9 @@ pub mod mounter;
 pub mod options;
 mod plan;
 pub mod procfs;
+mod resolve;
 pub mod sys;
+mod userns;
 
 #[cfg(test)]
 mod recorder;
@@ -47,7 +67,8 @@ mod tests;
 pub use error::RootfsError;
 pub use exec::{finish_with, mount_console_with, pivot_with, prepare_with};
 pub use plan::{
-    clean_container_path, DeviceMethod, DeviceStep, MountKind, MountStep, RootfsOptions, RootfsPlan,
+    clean_container_path, DeviceMethod, DeviceStep, IdmapStep, MountKind, MountStep, RootfsOptions,
+    RootfsPlan,
 };
 pub use procfs::ProcfsHandle;
 

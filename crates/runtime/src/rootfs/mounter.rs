@@ -5,7 +5,7 @@
 
 use std::ffi::OsStr;
 use std::io;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use super::options::{AttrChange, FsParam, PropagationChange};
 
@@ -89,6 +89,8 @@ pub trait Mounter {
 
     /// A detached copy of the mount tree at a host path (`open_tree(OPEN_TREE_CLONE)`).
     fn clone_host(&mut self, path: &Path, recursive: bool) -> io::Result<Self::Fd>;
+    /// The path of an open handle as this process sees it (`/proc/self/fd/N`).
+    fn fd_path(&mut self, fd: &Self::Fd) -> io::Result<PathBuf>;
     /// A detached copy of the mount at an open handle.
     fn clone_fd(&mut self, fd: &Self::Fd, recursive: bool) -> io::Result<Self::Fd>;
     /// A new filesystem instance as a detached mount (`fsopen`, `fsconfig`, `fsmount`), with
@@ -108,8 +110,16 @@ pub trait Mounter {
         propagation: Option<PropagationChange>,
         recursive: bool,
     ) -> io::Result<()>;
+    /// A user namespace whose `uid_map`/`gid_map` hold these texts, for [`Mounter::set_idmap`].
+    fn new_userns(&mut self, uid_map: &str, gid_map: &str) -> io::Result<Self::Fd>;
+    /// Makes the detached mount `mnt` id-mapped through `userns` (`MOUNT_ATTR_IDMAP`).
+    fn set_idmap(&mut self, mnt: &Self::Fd, userns: &Self::Fd, recursive: bool) -> io::Result<()>;
     /// Attaches the detached mount `mnt` on top of `target` (`move_mount`).
     fn attach(&mut self, mnt: &Self::Fd, target: &Self::Fd) -> io::Result<()>;
+
+    /// Copies the tree below directory `from` into directory `to` (files, directories,
+    /// symlinks and nodes, with modes and owners), never following symlinks (`tmpcopyup`).
+    fn copy_tree(&mut self, from: &Self::Fd, to: &Self::Fd) -> io::Result<()>;
 
     /// Creates a device node `name` in directory `dir`; an existing one is kept.
     fn mknod(&mut self, dir: &Self::Fd, name: &OsStr, node: NodeSpec) -> io::Result<()>;

@@ -107,11 +107,15 @@ pub struct MountOptions {
     pub propagation: Vec<PropagationChange>,
     /// Filesystem parameters (`mode=755`, `newinstance`, and superblock flags like `sync`).
     pub params: Vec<FsParam>,
+    /// `tmpcopyup` (runc/crun extension): copy the destination's contents into the new tmpfs.
+    pub tmpcopyup: bool,
+    /// `Some(recursive)` for `idmap` (`false`) or `ridmap` (`true`).
+    pub idmap: Option<bool>,
 }
 
 /// Parses an OCI mount's `options`. `what` names the mount in errors (`mounts[3] /dev`).
 ///
-/// Unsupported options (`idmap`, `ridmap`, `tmpcopyup`, `remount`) are an error, never ignored.
+/// Unsupported options (`remount`) are an error, never ignored.
 pub fn parse_mount_options(options: &[String]) -> Result<MountOptions, String> {
     let mut out = MountOptions::default();
     for opt in options {
@@ -135,9 +139,10 @@ pub fn parse_mount_options(options: &[String]) -> Result<MountOptions, String> {
             "sync" | "dirsync" | "mand" | "lazytime" | "silent" | "iversion" => {
                 out.params.push(FsParam::Flag(opt.to_string()))
             }
-            "idmap" | "ridmap" | "tmpcopyup" | "remount" => {
-                return Err(format!("mount option {opt:?} is not supported by hezi"))
-            }
+            "tmpcopyup" => out.tmpcopyup = true,
+            "idmap" => out.idmap = Some(out.idmap.unwrap_or(false)),
+            "ridmap" => out.idmap = Some(true),
+            "remount" => return Err(format!("mount option {opt:?} is not supported by hezi")),
             "" => {}
             _ => match opt.split_once('=') {
                 Some((k, v)) => out
@@ -245,7 +250,10 @@ mod tests {
 
     #[test]
     fn unsupported_options_are_errors() {
-        for bad in ["idmap", "tmpcopyup"] {
+        assert!(opts(&["tmpcopyup"]).tmpcopyup);
+        assert_eq!(opts(&["idmap"]).idmap, Some(false));
+        assert_eq!(opts(&["ridmap"]).idmap, Some(true));
+        for bad in ["remount"] {
             let err = parse_mount_options(&[bad.to_string()]).unwrap_err();
             assert!(err.contains(bad), "{err}");
         }

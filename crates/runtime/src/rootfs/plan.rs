@@ -4,7 +4,7 @@
 
 use std::path::{Component, Path, PathBuf};
 
-use oci_spec::runtime::{LinuxDeviceType, Spec};
+use oci_spec::runtime::{LinuxDeviceType, LinuxIdMapping, Spec};
 use serde::Serialize;
 
 use super::cgroup::{self, CgroupLayout};
@@ -61,6 +61,68 @@ pub struct MountStep {
     pub kind: MountKind,
     /// The parsed options.
     pub options: MountOptions,
+    /// For an id-mapped bind mount: the mappings of the user namespace that maps it.
+    pub idmap: Option<IdmapStep>,
+}
+
+/// The id mapping of an id-mapped mount (`idmap`/`ridmap` with `uidMappings`/`gidMappings`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct IdmapStep {
+    /// `uid_map` text: one `containerID hostID size` line per mapping.
+    pub uid_map: String,
+    /// `gid_map` text, same format.
+    pub gid_map: String,
+    /// `ridmap`: map every mount of the tree, not only the top one.
+    pub recursive: bool,
+}
+
+/// The `uid_map`/`gid_map` text of a mapping list.
+fn map_text(maps: &[LinuxIdMapping]) -> String {
+    maps.iter()
+        .map(|m| format!("{} {} {}\n", m.container_id(), m.host_id(), m.size()))
+        .collect()
+}
+
+/// Reads a mount's id mapping. Mappings without `idmap` imply `idmap` (as runc does);
+/// `idmap` without mappings would use the container's user namespace, which only the
+/// runtime's parent can do (the child lacks privilege over the host filesystem).
+fn idmap_step(
+    m: &oci_spec::runtime::Mount,
+    options: &MountOptions,
+    opts: &RootfsOptions,
+    label: &str,
+) -> Result<Option<IdmapStep>, RootfsError> {
+    let (uids, gids) = (m.uid_mappings().as_deref(), m.gid_mappings().as_deref());
+    if options.idmap.is_none() && uids.is_none() && gids.is_none() {
+        return Ok(None);
+    }
+    let (Some(uids), Some(gids)) = (uids, gids) else {
+        if uids.is_none() && gids.is_none() {
+            return Err(RootfsError::Unsupported(format!(
+                "{label}: idmap without uidMappings/gidMappings (mapping to the container's user namespace)"
+            )));
+        }
+        return Err(RootfsError::invalid(
+            label,
+            "uidMappings and gidMappings must both be given",
+        ));
+    };
+    if uids.is_empty() || gids.is_empty() {
+        return Err(RootfsError::invalid(
+            label,
+            "empty uidMappings or gidMappings",
+        ));
+    }
+    if opts.in_user_ns {
+        return Err(RootfsError::Unsupported(format!(
+            "{label}: id-mapped mounts in a container with its own user namespace"
+        )));
+    }
+    Ok(Some(IdmapStep {
+        uid_map: map_text(uids),
+        gid_map: map_text(gids),
+        recursive: options.idmap.unwrap_or(false),
+    }))
 }
 
 impl MountStep {
@@ -157,6 +219,43 @@ pub fn clean_container_path(p: &Path) -> PathBuf {
     out
 }
 
+/// Files below `/proc` that may be mounted over (lxcfs-style views), as runc allows.
+const PROC_OVERLAYS: &[&str] = &[
+    "/proc/cpuinfo",
+    "/proc/diskstats",
+    "/proc/meminfo",
+    "/proc/stat",
+    "/proc/swaps",
+    "/proc/uptime",
+    "/proc/loadavg",
+    "/proc/slabinfo",
+    "/proc/net/dev",
+    "/proc/sys/kernel/ns_last_pid",
+];
+
+/// `/proc` itself takes only a procfs; below it only the [`PROC_OVERLAYS`] may be covered
+/// (a mount over e.g. `/proc/self/attr` or `/proc/sys` could disable security settings:
+/// CVE-2019-16884, CVE-2019-19921).
+fn check_proc_destination(dest: &Path, kind: &MountKind, label: &str) -> Result<(), RootfsError> {
+    let proc_dir = Path::new("/proc");
+    if dest == proc_dir {
+        if matches!(kind, MountKind::Fs { fstype, .. } if fstype == "proc") {
+            return Ok(());
+        }
+        return Err(RootfsError::invalid(
+            label,
+            "only a proc filesystem may be mounted on /proc",
+        ));
+    }
+    if dest.starts_with(proc_dir) && !PROC_OVERLAYS.iter().any(|p| dest == Path::new(p)) {
+        return Err(RootfsError::invalid(
+            label,
+            format!("mounting over {} is not allowed", dest.display()),
+        ));
+    }
+    Ok(())
+}
+
 impl RootfsPlan {
     /// Builds the plan from a parsed (and validated) spec. `bundle` anchors a relative
     /// `root.path` and relative bind sources.
@@ -197,13 +296,9 @@ impl RootfsPlan {
             if m.destination().as_os_str().is_empty() {
                 return Err(RootfsError::invalid(label, "empty destination"));
             }
-            if m.uid_mappings().is_some() || m.gid_mappings().is_some() {
-                return Err(RootfsError::Unsupported(format!(
-                    "{label}: id-mapped mounts (uidMappings/gidMappings)"
-                )));
-            }
             let options = parse_mount_options(m.options().as_deref().unwrap_or(&[]))
                 .map_err(|e| RootfsError::invalid(&label, e))?;
+            let idmap = idmap_step(m, &options, &opts, &label)?;
             let typ = m.typ().as_deref().unwrap_or("");
             let kind = if options.bind.is_some() || typ == "bind" {
                 let source = m
@@ -235,11 +330,18 @@ impl RootfsPlan {
                         .map(|s| s.to_string_lossy().into_owned()),
                 }
             };
+            check_proc_destination(&destination, &kind, &label)?;
+            if options.tmpcopyup
+                && !matches!(&kind, MountKind::Fs { fstype, .. } if fstype == "tmpfs")
+            {
+                return Err(RootfsError::invalid(label, "tmpcopyup needs a tmpfs mount"));
+            }
             mounts.push(MountStep {
                 index,
                 destination,
                 kind,
                 options,
+                idmap,
             });
         }
 
@@ -311,7 +413,8 @@ impl RootfsPlan {
             let has_proc = mounts
                 .iter()
                 .any(|m| matches!(&m.kind, MountKind::Fs { fstype, .. } if fstype == "proc"));
-            if has_proc {
+            // Like runc: only when the kernel has /proc/kcore at all.
+            if has_proc && Path::new("/proc/kcore").exists() {
                 dev_symlinks.push(("core".to_string(), PathBuf::from("/proc/kcore")));
             }
         }

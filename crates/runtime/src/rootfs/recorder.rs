@@ -23,6 +23,8 @@ pub struct Recorder {
     /// Stat results by label; default: a directory.
     pub stats: HashMap<String, Stat>,
     pub cgroup_text: String,
+    /// Labels of handles whose mount is in another namespace (`clone_fd` gives EINVAL).
+    pub foreign: HashSet<String>,
 }
 
 impl Recorder {
@@ -90,7 +92,13 @@ impl Mounter for Recorder {
         self.rec(format!("clone_host {} rec={recursive}", path.display()));
         Ok(self.h(format!("tree:{}", path.display())))
     }
+    fn fd_path(&mut self, fd: &H) -> io::Result<std::path::PathBuf> {
+        Ok(std::path::PathBuf::from(&fd.0))
+    }
     fn clone_fd(&mut self, fd: &H, recursive: bool) -> io::Result<H> {
+        if self.foreign.contains(&fd.0) {
+            return Err(io::Error::from_raw_os_error(libc::EINVAL));
+        }
         self.rec(format!("clone_fd {} rec={recursive}", fd.0));
         Ok(self.h(format!("tree:{}", fd.0)))
     }
@@ -131,8 +139,24 @@ impl Mounter for Recorder {
         ));
         Ok(())
     }
+    fn new_userns(&mut self, uid_map: &str, gid_map: &str) -> io::Result<H> {
+        self.rec(format!(
+            "new_userns uid[{}] gid[{}]",
+            uid_map.trim(),
+            gid_map.trim()
+        ));
+        Ok(self.h("userns".into()))
+    }
+    fn set_idmap(&mut self, mnt: &H, userns: &H, recursive: bool) -> io::Result<()> {
+        self.rec(format!("set_idmap {} {} rec={recursive}", mnt.0, userns.0));
+        Ok(())
+    }
     fn attach(&mut self, mnt: &H, target: &H) -> io::Result<()> {
         self.rec(format!("attach {} -> {}", mnt.0, target.0));
+        Ok(())
+    }
+    fn copy_tree(&mut self, from: &H, to: &H) -> io::Result<()> {
+        self.rec(format!("copy_tree {} -> {}", from.0, to.0));
         Ok(())
     }
     fn mknod(&mut self, dir: &H, name: &OsStr, node: NodeSpec) -> io::Result<()> {

@@ -81,10 +81,15 @@ fn plan_from_a_runc_style_config() {
         ]
     );
     assert!(p.devices.iter().all(|d| d.method == DeviceMethod::Mknod));
+    let has_core = p
+        .dev_symlinks
+        .iter()
+        .any(|(n, t)| n == "core" && t == Path::new("/proc/kcore"));
+    assert_eq!(has_core, Path::new("/proc/kcore").exists());
     assert!(p
         .dev_symlinks
         .iter()
-        .any(|(n, t)| n == "core" && t == Path::new("/proc/kcore")));
+        .any(|(n, t)| n == "fd" && t == Path::new("/proc/self/fd")));
     let dev = &p.mounts[1];
     assert_eq!(dev.destination, Path::new("/dev"));
     assert_eq!(
@@ -202,7 +207,7 @@ fn prepare_runs_the_expected_sequence() {
         .contains(&"symlink /R/dev/ptmx -> pts/ptmx replace=true".to_string()));
     assert!(r
         .log
-        .contains(&"symlink /R/dev/core -> /proc/kcore replace=false".to_string()));
+        .contains(&"symlink /R/dev/stderr -> /proc/self/fd/2 replace=false".to_string()));
     assert_eq!(r.log.last().map(String::as_str), Some("umask 22"));
     assert_eq!(r.ops("mknod").len(), 6);
 }
@@ -491,4 +496,169 @@ fn shared_rootfs_propagation_makes_the_parent_private_first() {
         "{:?}",
         r.log
     );
+}
+
+#[test]
+fn mounts_over_proc_are_restricted() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join("rootfs")).unwrap();
+    for (dest, typ, ok) in [
+        ("/proc/sys", "tmpfs", false),
+        ("/proc/self/attr/current", "bind", false),
+        ("/proc/../proc/sys/kernel", "tmpfs", false),
+        ("/proc/cpuinfo", "bind", true),
+        ("/proc/meminfo", "bind", true),
+    ] {
+        let m = serde_json::json!([{"destination": dest, "type": typ, "source": "/etc/hostname",
+                                    "options": if typ == "bind" { vec!["bind"] } else { vec![] }}]);
+        let r = RootfsPlan::new(&spec(m, serde_json::json!({})), dir.path(), opts());
+        assert_eq!(r.is_ok(), ok, "{dest}: {r:?}");
+        if let Err(e) = r {
+            assert!(e.to_string().contains("mounts[4]"), "{e}");
+        }
+    }
+    // /proc itself takes only a procfs.
+    let mut s = spec(serde_json::json!([]), serde_json::json!({}));
+    let mut m = s.mounts().clone().unwrap();
+    m[0] = serde_json::from_value(
+        serde_json::json!({"destination": "/proc", "type": "tmpfs", "source": "tmpfs"}),
+    )
+    .unwrap();
+    s.set_mounts(Some(m));
+    let err = RootfsPlan::new(&s, dir.path(), opts()).unwrap_err();
+    assert!(err.to_string().contains("mounts[0] /proc"), "{err}");
+}
+
+#[test]
+fn tmpcopyup_copies_before_attaching_and_then_makes_read_only() {
+    let s = spec(
+        serde_json::json!([{"destination": "/etc", "type": "tmpfs", "source": "tmpfs",
+                           "options": ["tmpcopyup", "ro"]}]),
+        serde_json::json!({}),
+    );
+    let p = plan_for(&s, opts());
+    let mut r = Recorder::default();
+    prepare_with(&mut r, &p).unwrap();
+    let i = r
+        .log
+        .iter()
+        .position(|l| l == "copy_tree /R/etc -> fs:tmpfs")
+        .expect("copy_tree");
+    assert!(
+        r.log[i - 1].starts_with("new_fs tmpfs src=tmpfs [] attrs=0x0"),
+        "{:?}",
+        r.log
+    );
+    assert!(
+        r.log[i + 1].starts_with("set_attr fs:tmpfs set=0x1"),
+        "{:?}",
+        r.log
+    );
+    assert_eq!(r.log[i + 2], "attach fs:tmpfs -> /R/etc");
+    // Only for tmpfs.
+    let s = spec(
+        serde_json::json!([{"destination": "/x", "type": "proc", "options": ["tmpcopyup"]}]),
+        serde_json::json!({}),
+    );
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join("rootfs")).unwrap();
+    let err = RootfsPlan::new(&s, dir.path(), opts()).unwrap_err();
+    assert!(err.to_string().contains("mounts[4] /x"), "{err}");
+}
+
+#[test]
+fn console_from_another_mount_namespace_is_bound_by_path() {
+    let p = plan_for(&spec(serde_json::json!([]), serde_json::json!({})), opts());
+    let slave = H("/dev/pts/7".into());
+    let mut r = Recorder::default();
+    let chr = Stat {
+        kind: FileKind::Char,
+        major: 136,
+        minor: 7,
+    };
+    r.stats.insert("/dev/pts/7".into(), chr);
+    r.stats.insert("tree:/dev/pts/7".into(), chr);
+    r.foreign.insert("/dev/pts/7".into());
+    mount_console_with(&mut r, &p, &slave).unwrap();
+    let n = r.log.len();
+    assert_eq!(
+        &r.log[n - 2..],
+        [
+            "clone_host /dev/pts/7 rec=false",
+            "attach tree:/dev/pts/7 -> /R/dev/console"
+        ]
+    );
+}
+
+#[test]
+fn enosys_errors_say_what_the_kernel_lacks() {
+    let e = RootfsError::sys(
+        "mounts[0] /proc: create proc filesystem",
+        std::io::Error::from_raw_os_error(libc::ENOSYS),
+    );
+    let text = e.to_string();
+    assert!(
+        text.contains("mounts[0] /proc") && text.contains("Linux 5.12"),
+        "{text}"
+    );
+}
+
+fn idmap_mount(options: &[&str], maps: bool) -> serde_json::Value {
+    let mut m = serde_json::json!({"destination": "/data", "type": "bind", "source": "/srv",
+                                   "options": options});
+    if maps {
+        m["uidMappings"] = serde_json::json!([{"containerID": 0, "hostID": 1000, "size": 10}]);
+        m["gidMappings"] = serde_json::json!([{"containerID": 0, "hostID": 2000, "size": 10}]);
+    }
+    serde_json::json!([m])
+}
+
+#[test]
+fn idmapped_bind_gets_a_user_namespace_before_attaching() {
+    let p = plan_for(
+        &spec(
+            idmap_mount(&["rbind", "ridmap"], true),
+            serde_json::json!({}),
+        ),
+        opts(),
+    );
+    let mut r = Recorder::default();
+    prepare_with(&mut r, &p).unwrap();
+    let i = r
+        .log
+        .iter()
+        .position(|l| l == "clone_host /srv rec=true")
+        .expect("clone");
+    assert_eq!(r.log[i + 1], "new_userns uid[0 1000 10] gid[0 2000 10]");
+    assert_eq!(r.log[i + 2], "set_idmap tree:/srv userns rec=true");
+    assert_eq!(r.log[i + 3], "attach tree:/srv -> /R/data");
+}
+
+#[test]
+fn idmap_errors_are_clear() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join("rootfs")).unwrap();
+    let plan = |m, o| RootfsPlan::new(&spec(m, serde_json::json!({})), dir.path(), o);
+    // No mappings: would need the container's user namespace.
+    let err = plan(idmap_mount(&["bind", "idmap"], false), opts()).unwrap_err();
+    assert!(
+        matches!(err, RootfsError::Unsupported(_)) && err.to_string().contains("mounts[4]"),
+        "{err}"
+    );
+    // Inside a user namespace the child cannot id-map host filesystems.
+    let in_userns = RootfsOptions {
+        in_user_ns: true,
+        ..opts()
+    };
+    let err = plan(idmap_mount(&["bind", "idmap"], true), in_userns).unwrap_err();
+    assert!(matches!(err, RootfsError::Unsupported(_)), "{err}");
+    // Mappings imply idmap.
+    let p = plan(idmap_mount(&["bind"], true), opts()).unwrap();
+    assert_eq!(p.mounts[4].idmap.as_ref().map(|i| i.recursive), Some(false));
+    // Only bind mounts.
+    let m = serde_json::json!([{"destination": "/t", "type": "tmpfs", "options": ["idmap"],
+        "uidMappings": [{"containerID": 0, "hostID": 1, "size": 1}],
+        "gidMappings": [{"containerID": 0, "hostID": 1, "size": 1}]}]);
+    let err = plan(m, opts()).unwrap_err();
+    assert!(err.to_string().contains("bind"), "{err}");
 }

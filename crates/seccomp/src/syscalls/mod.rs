@@ -1,5 +1,6 @@
 //! Syscall name tables (generated from the kernel UAPI headers).
 
+mod aarch64;
 mod x32;
 mod x86;
 mod x86_64;
@@ -13,6 +14,7 @@ pub fn table(arch: Arch) -> &'static [(&'static str, u32)] {
         Arch::X86_64 => x86_64::TABLE,
         Arch::X86 => x86::TABLE,
         Arch::X32 => x32::TABLE,
+        Arch::Aarch64 => aarch64::TABLE,
     }
 }
 
@@ -46,11 +48,16 @@ mod tests {
         assert_eq!(resolve(Arch::X86_64, "socketcall"), None);
         assert_eq!(resolve(Arch::X86_64, "no_such_call"), None);
         assert_eq!(name_of(Arch::X86_64, 272), Some("unshare"));
+        assert_eq!(resolve(Arch::Aarch64, "getppid"), Some(173));
+        assert_eq!(resolve(Arch::Aarch64, "openat"), Some(56));
+        assert_eq!(resolve(Arch::Aarch64, "fcntl"), Some(25));
+        assert_eq!(resolve(Arch::Aarch64, "open"), None);
+        assert_eq!(resolve(Arch::Aarch64, "arch_specific_syscall"), None);
     }
 
     #[test]
     fn tables_are_sorted() {
-        for arch in [Arch::X86_64, Arch::X86, Arch::X32] {
+        for arch in [Arch::X86_64, Arch::X86, Arch::X32, Arch::Aarch64] {
             assert!(table(arch).windows(2).all(|w| w[0].0 < w[1].0), "{arch:?}");
         }
     }

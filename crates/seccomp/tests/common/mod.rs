@@ -32,7 +32,10 @@ pub fn oracle() -> Option<&'static Path> {
                 Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/oracle/libseccomp_export.c");
             let dir = Path::new(env!("CARGO_TARGET_TMPDIR"))
                 .join(format!("hezi-seccomp-oracle-{}", std::process::id()));
-            std::fs::create_dir_all(&dir).ok()?;
+            if let Err(e) = std::fs::create_dir_all(&dir) {
+                eprintln!("skipped: cannot create {}: {e}", dir.display());
+                return None;
+            }
             let out = dir.join("libseccomp_export");
             let ok = Command::new("cc")
                 .arg("-O1")
@@ -58,6 +61,7 @@ fn oci_arch_token(a: OciArch) -> Option<u32> {
         OciArch::ScmpArchX86_64 | OciArch::ScmpArchNative => Some(0xc000_003e),
         OciArch::ScmpArchX86 => Some(0x4000_0003),
         OciArch::ScmpArchX32 => Some(0x4000_003e),
+        OciArch::ScmpArchAarch64 => Some(0xc000_00b7),
         _ => None,
     }
 }
