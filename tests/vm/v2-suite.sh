@@ -57,7 +57,7 @@ run_test() { # BIN NAME LABEL
 		pass "$3"
 	else
 		fail "$3" "exit $rc"
-		sed 's/^/    | /' <<<"$out" | tail -25
+		sed 's/^/    | /' <<<"$out" | tail -60
 	fi
 }
 

@@ -47,6 +47,18 @@ pub fn available() -> Vec<String> {
     out.into_iter().map(|(_, n)| n).collect()
 }
 
+/// Writes a cgroup v2 hugetlb limit into `dir`: `hugetlb.<size>.rsvd.max` first when the
+/// kernel has reservation accounting (the spec prefers reservation limits), then
+/// `hugetlb.<size>.max`. A negative limit means `max`.
+pub fn write_v2_limit(dir: &Path, size: &str, limit: i64) -> Result<(), crate::CgroupError> {
+    let v = crate::convert::v2_limit(limit);
+    let rsvd = format!("hugetlb.{size}.rsvd.max");
+    if dir.join(&rsvd).exists() {
+        crate::fsutil::write(dir, &rsvd, &v)?;
+    }
+    crate::fsutil::write(dir, &format!("hugetlb.{size}.max"), &v)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -345,10 +345,16 @@ fn memory_above_memsw_is_refused_or_moved_along() {
     fs::write(mem.join("memory.memsw.limit_in_bytes"), "300\n").unwrap();
     let r = resources_from_json(r#"{"memory": {"limit": 500}}"#, Path::new("x")).unwrap();
     let e = m.apply(&r).unwrap_err().to_string();
-    assert!(e.contains("linux.resources.memory.limit") && e.contains("300"), "{e}");
+    assert!(
+        e.contains("linux.resources.memory.limit") && e.contains("300"),
+        "{e}"
+    );
     // No swap (memsw == memory): memsw follows the new memory limit.
     fs::write(mem.join("memory.memsw.limit_in_bytes"), "100\n").unwrap();
     m.apply(&r).unwrap();
     assert_eq!(read(&f.root, "memory", "memory.limit_in_bytes"), "500");
-    assert_eq!(read(&f.root, "memory", "memory.memsw.limit_in_bytes"), "500");
+    assert_eq!(
+        read(&f.root, "memory", "memory.memsw.limit_in_bytes"),
+        "500"
+    );
 }

@@ -115,33 +115,45 @@ fn counter(c: &Ctr) -> u64 {
         .unwrap_or(0)
 }
 
+/// Polls the counter until it exceeds `above` (up to 10 s) and returns the last value read:
+/// the container rewrites the file constantly, so a single read may see it empty.
+fn counter_above(c: &Ctr, above: u64) -> u64 {
+    let t = Instant::now();
+    loop {
+        let v = counter(c);
+        if v > above || t.elapsed() > Duration::from_secs(10) {
+            return v;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
 #[test]
 fn pause_and_resume_stop_and_restart_the_container() {
     require_root!();
     let c = Ctr::start("i=0; while true; do i=$((i+1)); echo $i > /c; done");
-    let t = Instant::now();
-    while counter(&c) < 20 && t.elapsed() < Duration::from_secs(10) {
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    assert!(counter(&c) >= 20, "the container's counter never ran");
+    let before = counter_above(&c, 20);
+    assert!(before > 20, "the container's counter never ran");
     assert_eq!(c.status(), "running");
     ok(&c.run(&["pause"]));
     assert_eq!(c.status(), "paused");
-    let a = counter(&c);
+    let cpath = c.root.parent().expect("tmp").join("bundle/rootfs/c");
+    let a = std::fs::read_to_string(&cpath).unwrap_or_default();
     std::thread::sleep(Duration::from_millis(400));
-    assert_eq!(a, counter(&c), "container ran while paused");
+    let b = std::fs::read_to_string(&cpath).unwrap_or_default();
+    assert_eq!(a, b, "container ran while paused");
     let again = c.run(&["pause"]);
     assert!(
         !again.status.success(),
         "pausing a paused container must fail"
     );
+    let paused_at = counter(&c).max(before);
     ok(&c.run(&["resume"]));
     assert_eq!(c.status(), "running");
-    let t = Instant::now();
-    while counter(&c) <= a + 10 && t.elapsed() < Duration::from_secs(10) {
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    assert!(counter(&c) > a + 10, "container did not resume");
+    assert!(
+        counter_above(&c, paused_at + 10) > paused_at + 10,
+        "container did not resume"
+    );
     let e = c.run(&["resume"]);
     assert!(String::from_utf8_lossy(&e.stderr).contains("not paused"));
 }
@@ -168,7 +180,8 @@ fn update_changes_limits_and_events_reports_them() {
 #[test]
 fn events_streams_until_the_container_stops() {
     require_root!();
-    let c = Ctr::start("sleep 2");
+    // Long enough to outlive the slow start of a TCG VM; events must end by itself after.
+    let c = Ctr::start("sleep 6");
     let out = c.run(&["events", "--interval", "300ms"]);
     let text = ok(&out);
     let lines: Vec<&str> = text.lines().collect();

@@ -708,8 +708,8 @@ fn sysfs_superblock_is_read_only() {
     assert_same("/sys mount options", &h, &r, norm_mountinfo_full);
 }
 
-/// Normalizes busybox `ls -la` lines to `name type+mode major:minor|->target` sorted (link
-/// counts, owners, sizes and dates are not runtime behaviour).
+/// Normalizes busybox `ls -la` lines to `name type+mode owner group major:minor|->target`
+/// sorted (link counts, sizes and dates are not runtime behaviour).
 fn norm_ls(s: &str) -> String {
     let mut lines: Vec<String> = s
         .lines()
@@ -731,47 +731,32 @@ fn norm_ls(s: &str) -> String {
                 return Some(format!("{name} {mode}"));
             }
             let tail = f.get(rest + 1..).map(|t| t.join(" ")).unwrap_or_default();
-            Some(format!("{name} {mode} {devnum} {tail}").trim().to_string())
+            let (owner, group) = (f.get(2)?, f.get(3)?);
+            Some(
+                format!("{name} {mode} {owner}:{group} {devnum} {tail}")
+                    .trim()
+                    .to_string(),
+            )
         })
         .collect();
     lines.sort();
     lines.join("\n")
 }
 
-/// Drops `/dev/core` (see [`dev_core_symlink_follows_the_host`]).
-fn norm_ls_without_core(s: &str) -> String {
-    norm_ls(s)
-        .lines()
-        .filter(|l| !l.starts_with("core "))
-        .collect::<Vec<_>>()
-        .join("\n")
-}
-
+/// Includes `/dev/core`, which runc creates only when the host kernel has `/proc/kcore`
+/// (hezi does the same since the fix for this test's first finding).
 #[test]
 fn dev_listing() {
     require_root!();
     require_runc!();
     let pair = Pair::new("diff-dev");
     let (h, r) = pair.probe("ls -la /dev", |_| {});
-    assert_same("ls -la /dev", &h, &r, norm_ls_without_core);
+    assert_same("ls -la /dev", &h, &r, norm_ls);
     assert!(
-        norm_ls(&r.stdout).contains("null crw-rw-rw- 1,3"),
+        norm_ls(&r.stdout).contains("null crw-rw-rw- root:root 1,3"),
         "{}",
         r.stdout
     );
-}
-
-/// runc links `/dev/core -> /proc/kcore` only when the host has `/proc/kcore`
-/// (CONFIG_PROC_KCORE); hezi links it whenever a proc mount is configured, leaving a dangling
-/// link on kernels without kcore (like this VM's).
-#[test]
-#[ignore = "hezi differs from runc: /dev/core is created even when the host has no /proc/kcore; see report"]
-fn dev_core_symlink_follows_the_host() {
-    require_root!();
-    require_runc!();
-    let pair = Pair::new("diff-devcore");
-    let (h, r) = pair.probe("ls -la /dev", |_| {});
-    assert_same("ls -la /dev", &h, &r, norm_ls);
 }
 
 #[test]
@@ -1182,10 +1167,14 @@ fn custom_device_node() {
         ]);
     });
     assert_same("custom devices", &h, &r, norm_ls);
+    let runc = norm_ls(&r.stdout);
     assert!(
-        norm_ls(&r.stdout).contains("crw-r----- 10,229"),
-        "{}",
-        r.stdout
+        runc.contains("/dev/fuse crw-r----- root:tty 10,229"),
+        "{runc}"
+    );
+    assert!(
+        runc.contains("/dev/loop-x brw------- alice:alice 7,200"),
+        "{runc}"
     );
 }
 

@@ -263,7 +263,8 @@ fn kill_all_and_created_delete() {
 fn failed_create_leaves_nothing_behind() {
     require_root!();
     let w = World::new("rt-fail");
-    let cases: Vec<(&str, Box<dyn Fn(&mut serde_json::Value)>, &str)> = vec![
+    type Edit = Box<dyn Fn(&mut serde_json::Value)>;
+    let cases: Vec<(&str, Edit, &str)> = vec![
         (
             "nocmd",
             Box::new(|c| c["process"]["args"] = json!(["no-such-command-xyz"])),

@@ -138,7 +138,7 @@ impl Store {
                 .digest
                 .clone()
                 .ok_or_else(|| ImageError::InvalidArgument("layer without digest".into()))?;
-            Ok((self.reader(&digest)?, e))
+            Ok((self.reported(self.reader(&digest)?), e))
         });
         unpack::unpack_layers(rootfs, layers, opts)
     }
@@ -166,7 +166,7 @@ impl Store {
                     ..UnpackOptions::default()
                 };
                 let mut u = unpack::Unpacker::new(tmp.path(), opts)?;
-                u.layer(self.reader(&digest)?, &e)?;
+                u.layer(self.reported(self.reader(&digest)?), &e)?;
                 let tmp_path = tmp.keep();
                 if let Err(err) = std::fs::rename(&tmp_path, &dir) {
                     let _ = std::fs::remove_dir_all(&tmp_path);

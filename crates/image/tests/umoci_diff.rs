@@ -54,11 +54,11 @@ fn walk(root: &Path) -> BTreeMap<String, String> {
     out
 }
 
-#[test]
-fn hezi_matches_umoci() {
+/// True when the differential tests can run (root and umoci present); says why not.
+fn can_compare() -> bool {
     if !is_root() {
         eprintln!("skipped: needs root");
-        return;
+        return false;
     }
     if !Command::new("umoci")
         .arg("--version")
@@ -67,6 +67,169 @@ fn hezi_matches_umoci() {
         .unwrap_or(false)
     {
         eprintln!("skipped: umoci not installed");
+        return false;
+    }
+    true
+}
+
+/// Unpacks `layers` with umoci and with hezi and returns both trees.
+fn both(
+    t: &Tmp,
+    tag: &str,
+    layers: &[Layer],
+) -> (BTreeMap<String, String>, BTreeMap<String, String>) {
+    let dir = t.join(tag);
+    layout(&dir.join("layout"), "img", layers, json!({}));
+    let bundle = dir.join("umoci-bundle");
+    let out = Command::new("umoci")
+        .args(["unpack", "--image"])
+        .arg(format!("{}:img", dir.join("layout").display()))
+        .arg(&bundle)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{tag}: umoci unpack: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let store = Store::open(dir.join("store")).unwrap();
+    hezi_image::archive::import(&store, &dir.join("layout"), None, None).unwrap();
+    let img = store.image("img", None).unwrap();
+    let ours = dir.join("hezi-rootfs");
+    store
+        .unpack(&img, &ours, UnpackOptions::default())
+        .unwrap_or_else(|e| panic!("{tag}: hezi unpack: {e}"));
+    (walk(&bundle.join("rootfs")), walk(&ours))
+}
+
+fn differences(a: &BTreeMap<String, String>, b: &BTreeMap<String, String>) -> Vec<String> {
+    let mut diffs = Vec::new();
+    for k in a
+        .keys()
+        .chain(b.keys())
+        .collect::<std::collections::BTreeSet<_>>()
+    {
+        if a.get(k) != b.get(k) {
+            diffs.push(format!("{k}: umoci={:?} hezi={:?}", a.get(k), b.get(k)));
+        }
+    }
+    diffs
+}
+
+#[test]
+fn writes_through_in_root_links_match_umoci() {
+    if !can_compare() {
+        return;
+    }
+    let t = Tmp::new("umoci-links");
+    let cases: Vec<(&str, Vec<Layer>, &[&str])> = vec![
+        (
+            "merged-usr",
+            vec![
+                gz_layer(&[
+                    E::Dir("usr/", 0o755),
+                    E::Dir("usr/lib/", 0o755),
+                    E::Symlink("lib", "usr/lib"),
+                ]),
+                gz_layer(&[E::File("lib/a", b"a", 0o644)]),
+            ],
+            &["usr/lib/a"],
+        ),
+        (
+            "absolute-var-run",
+            vec![
+                gz_layer(&[
+                    E::Dir("run/", 0o755),
+                    E::Dir("var/", 0o755),
+                    E::Symlink("var/run", "/run"),
+                ]),
+                gz_layer(&[E::File("var/run/x", b"x", 0o644)]),
+            ],
+            &["run/x"],
+        ),
+        (
+            "link-to-slash",
+            vec![
+                gz_layer(&[E::Symlink("up", "/")]),
+                gz_layer(&[E::File("up/through-root", b"r", 0o644)]),
+            ],
+            &["through-root"],
+        ),
+        (
+            "climbing-link",
+            vec![
+                gz_layer(&[E::Dir("d/", 0o755), E::Symlink("d/esc", "../../../../d")]),
+                gz_layer(&[E::File("d/esc/x", b"x", 0o644)]),
+            ],
+            &["d/x"],
+        ),
+        (
+            "whiteout-through-link",
+            vec![
+                gz_layer(&[
+                    E::Dir("usr/", 0o755),
+                    E::Dir("usr/lib/", 0o755),
+                    E::File("usr/lib/gone", b"g", 0o644),
+                    E::File("usr/lib/kept", b"k", 0o644),
+                    E::Symlink("lib", "usr/lib"),
+                ]),
+                gz_layer(&[E::File("lib/.wh.gone", b"", 0o644)]),
+            ],
+            &["usr/lib/kept"],
+        ),
+        (
+            "opaque-through-link",
+            vec![
+                gz_layer(&[
+                    E::Dir("usr/", 0o755),
+                    E::Dir("usr/lib/", 0o755),
+                    E::File("usr/lib/lower", b"l", 0o644),
+                    E::Symlink("lib", "usr/lib"),
+                ]),
+                gz_layer(&[
+                    E::File("lib/.wh..wh..opq", b"", 0o644),
+                    E::File("lib/upper", b"u", 0o644),
+                ]),
+            ],
+            &["usr/lib/upper"],
+        ),
+        (
+            "hardlink-through-link",
+            vec![
+                gz_layer(&[
+                    E::Dir("usr/", 0o755),
+                    E::Dir("usr/bin/", 0o755),
+                    E::File("usr/bin/tool", b"tool", 0o755),
+                    E::Symlink("bin", "/usr/bin"),
+                ]),
+                gz_layer(&[E::Hardlink("alias", "bin/tool")]),
+            ],
+            &["alias"],
+        ),
+    ];
+    let mut failures = Vec::new();
+    for (tag, layers, expect) in &cases {
+        let (a, b) = both(&t, tag, layers);
+        for p in *expect {
+            assert!(a.contains_key(*p), "{tag}: umoci did not write {p}: {a:?}");
+        }
+        let d = differences(&a, &b);
+        if !d.is_empty() {
+            failures.push(format!("{tag}:\n  {}", d.join("\n  ")));
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "trees differ:\n{}",
+        failures.join("\n")
+    );
+    // The link-to-/ case must not have touched the host.
+    assert!(!Path::new("/through-root").exists());
+}
+
+#[test]
+fn hezi_matches_umoci() {
+    if !can_compare() {
         return;
     }
     let t = Tmp::new("umoci-diff");

@@ -171,10 +171,6 @@ fn assert_escape(layers: Vec<Layer>, what: &str) {
 
 #[test]
 fn escapes_are_errors_and_write_nothing_outside() {
-    let t = Tmp::new("unpack-escape-paths");
-    let out = t.0.join("outside");
-    let out_s = out.display().to_string();
-    // The outside dir is created per case by assert_escape at ../outside relative to rootfs.
     assert_escape(
         vec![gz_layer(&[E::File("/abs", b"x", 0o644)])],
         "absolute path",
@@ -186,27 +182,6 @@ fn escapes_are_errors_and_write_nothing_outside() {
     assert_escape(
         vec![gz_layer(&[E::File("a/../../outside/x", b"x", 0o644)])],
         "inner dot-dot",
-    );
-    assert_escape(
-        vec![gz_layer(&[
-            E::Symlink("up", "/"),
-            E::File("up/x", b"x", 0o644),
-        ])],
-        "symlink to / then write through it",
-    );
-    assert_escape(
-        vec![gz_layer(&[
-            E::Symlink("esc", "../outside"),
-            E::File("esc/x", b"x", 0o644),
-        ])],
-        "relative symlink out",
-    );
-    assert_escape(
-        vec![
-            gz_layer(&[E::Symlink("esc", "../outside")]),
-            gz_layer(&[E::File("esc/x", b"x", 0o644)]),
-        ],
-        "symlink from layer 1 used by layer 2",
     );
     assert_escape(
         vec![gz_layer(&[E::Hardlink("pw", "/etc/passwd")])],
@@ -221,7 +196,32 @@ fn escapes_are_errors_and_write_nothing_outside() {
             E::Symlink("esc", "../outside"),
             E::Hardlink("h", "esc/x"),
         ])],
-        "hardlink through symlink",
+        "hardlink through symlink (resolved in-root: <rootfs>/outside/x does not exist)",
+    );
+    assert_escape(
+        vec![gz_layer(&[
+            E::Symlink("e", "/etc"),
+            E::Hardlink("pw", "e/passwd"),
+        ])],
+        "hardlink through a link to /etc (in-root: <rootfs>/etc/passwd does not exist)",
+    );
+    assert_escape(
+        vec![gz_layer(&[E::Dir("d/", 0o755), E::Hardlink("h", "d")])],
+        "hardlink to a directory",
+    );
+    assert_escape(
+        vec![gz_layer(&[
+            E::Symlink("loop", "loop"),
+            E::File("loop/x", b"x", 0o644),
+        ])],
+        "symlink loop",
+    );
+    assert_escape(
+        vec![gz_layer(&[
+            E::File("f", b"", 0o644),
+            E::File("f/x", b"x", 0o644),
+        ])],
+        "file used as a directory",
     );
     assert_escape(
         vec![gz_layer(&[E::File(".wh.", b"", 0o644)])],
@@ -235,7 +235,238 @@ fn escapes_are_errors_and_write_nothing_outside() {
         vec![gz_layer(&[E::File("d/.wh...", b"", 0o644)])],
         "whiteout of ..",
     );
-    let _ = out_s;
+}
+
+/// Unpacks `layers` into `<tmp>/rootfs` next to a populated `<tmp>/outside` and checks that
+/// `outside` is unchanged; returns the temp dir for further checks.
+fn unpack_in_root(layers: Vec<Layer>, what: &str) -> Tmp {
+    let t = Tmp::new("unpack-inroot");
+    let root = t.join("rootfs");
+    let outside = t.join("outside");
+    fs::create_dir_all(&outside).unwrap();
+    fs::write(outside.join("victim"), b"safe").unwrap();
+    unpack(&root, &layers).unwrap_or_else(|e| panic!("{what}: {e}"));
+    let names: Vec<_> = fs::read_dir(&outside)
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert_eq!(
+        names,
+        vec!["victim"],
+        "{what}: something was written outside"
+    );
+    assert_eq!(fs::read(outside.join("victim")).unwrap(), b"safe", "{what}");
+    t
+}
+
+#[test]
+fn writes_through_symlinks_stay_inside_the_rootfs() {
+    // A link to `/`: the write lands at <rootfs>/x, never at the host's /.
+    let name = hezi_testsupport::unique_id("hezi-inroot");
+    let file = format!("up/{name}");
+    let t = unpack_in_root(
+        vec![gz_layer(&[
+            E::Symlink("up", "/"),
+            E::File(&file, b"x", 0o644),
+        ])],
+        "link to /",
+    );
+    assert_eq!(fs::read(t.join("rootfs").join(&name)).unwrap(), b"x");
+    assert!(!Path::new("/").join(&name).exists(), "host / was written");
+
+    // Relative links that climb are clamped at the rootfs.
+    let t = unpack_in_root(
+        vec![gz_layer(&[
+            E::Symlink("esc", "../outside"),
+            E::File("esc/x", b"x", 0o644),
+        ])],
+        "relative link out",
+    );
+    assert_eq!(fs::read(t.join("rootfs/outside/x")).unwrap(), b"x");
+
+    let t = unpack_in_root(
+        vec![
+            gz_layer(&[E::Symlink("esc", "../../../../../outside")]),
+            gz_layer(&[E::File("esc/x", b"x", 0o644)]),
+        ],
+        "link from layer 1 used by layer 2",
+    );
+    assert_eq!(fs::read(t.join("rootfs/outside/x")).unwrap(), b"x");
+    assert!(fs::symlink_metadata(t.join("rootfs/esc"))
+        .unwrap()
+        .file_type()
+        .is_symlink());
+
+    // Absolute link to the outside dir's host path: taken as a path inside the rootfs.
+    let t0 = Tmp::new("unpack-inroot-abs");
+    let host_outside = t0.join("outside");
+    fs::create_dir_all(&host_outside).unwrap();
+    let target = host_outside.display().to_string();
+    let root = t0.join("rootfs");
+    unpack(
+        &root,
+        &[gz_layer(&[
+            E::Symlink("abs", &target),
+            E::File("abs/x", b"x", 0o644),
+            E::File("abs/.wh.y", b"", 0o644),
+        ])],
+    )
+    .unwrap();
+    assert_eq!(fs::read_dir(&host_outside).unwrap().count(), 0);
+    let inside = root.join(target.trim_start_matches('/')).join("x");
+    assert_eq!(fs::read(inside).unwrap(), b"x");
+
+    // Whiteouts through a link to / remove inside the rootfs only.
+    let t = unpack_in_root(
+        vec![
+            gz_layer(&[
+                E::Dir("outside/", 0o755),
+                E::File("outside/victim", b"in", 0o644),
+            ]),
+            gz_layer(&[
+                E::Symlink("up", "/../.."),
+                E::File("up/outside/.wh.victim", b"", 0o644),
+            ]),
+        ],
+        "whiteout through link",
+    );
+    assert!(!t.join("rootfs/outside/victim").exists());
+
+    // `..` inside a name that stays in the root is normalised.
+    let t = unpack_in_root(
+        vec![gz_layer(&[E::File("a/b/../c", b"c", 0o644)])],
+        "inner dot-dot that stays inside",
+    );
+    assert_eq!(fs::read(t.join("rootfs/a/c")).unwrap(), b"c");
+    assert!(
+        !t.join("rootfs/a/b").exists(),
+        "normalised lexically, as umoci does"
+    );
+}
+
+#[test]
+fn merged_usr_and_relative_links_across_layers() {
+    let t = unpack_in_root(
+        vec![
+            gz_layer(&[
+                E::Dir("usr/", 0o755),
+                E::Dir("usr/lib/", 0o755),
+                E::File("usr/lib/old", b"old", 0o644),
+                E::Symlink("lib", "usr/lib"),
+                E::Dir("var/", 0o755),
+                E::Symlink("var/run", "/run"),
+                E::Dir("etc/", 0o755),
+                E::Dir("etc/alternatives/", 0o755),
+                E::Symlink("etc/alternatives/editor", "/bin/busybox"),
+            ]),
+            gz_layer(&[
+                E::File("lib/a", b"a", 0o644),
+                E::File("lib/sub/deep", b"deep", 0o644),
+                E::File("var/run/x", b"run", 0o644),
+                E::File("lib/.wh.old", b"", 0o644),
+                E::Hardlink("hard", "lib/a"),
+            ]),
+        ],
+        "merged /usr",
+    );
+    let root = t.join("rootfs");
+    assert_eq!(fs::read(root.join("usr/lib/a")).unwrap(), b"a");
+    assert_eq!(fs::read(root.join("usr/lib/sub/deep")).unwrap(), b"deep");
+    assert_eq!(fs::read(root.join("run/x")).unwrap(), b"run");
+    assert!(!root.join("usr/lib/old").exists());
+    assert!(fs::symlink_metadata(root.join("lib"))
+        .unwrap()
+        .file_type()
+        .is_symlink());
+    assert_eq!(
+        fs::metadata(root.join("hard")).unwrap().ino(),
+        fs::metadata(root.join("usr/lib/a")).unwrap().ino()
+    );
+    assert!(!Path::new("/run/x").exists() || fs::read("/run/x").unwrap() != b"run");
+}
+
+#[test]
+fn final_component_is_replaced_not_followed() {
+    // Layer 2 writes a file, a dir and a symlink where layer 1 had symlinks to dirs: the
+    // links are replaced; their targets are untouched.
+    let t = unpack_in_root(
+        vec![
+            gz_layer(&[
+                E::Dir("d/", 0o755),
+                E::File("d/keep", b"k", 0o644),
+                E::Symlink("f", "d"),
+                E::Symlink("g", "d"),
+                E::Symlink("h", "d"),
+            ]),
+            gz_layer(&[
+                E::File("f", b"file", 0o644),
+                E::Dir("g/", 0o700),
+                E::Symlink("h", "elsewhere"),
+            ]),
+        ],
+        "replace links",
+    );
+    let root = t.join("rootfs");
+    assert!(fs::symlink_metadata(root.join("f")).unwrap().is_file());
+    assert!(fs::symlink_metadata(root.join("g")).unwrap().is_dir());
+    assert_eq!(
+        fs::read_link(root.join("h")).unwrap(),
+        Path::new("elsewhere")
+    );
+    assert_eq!(fs::read(root.join("d/keep")).unwrap(), b"k");
+}
+
+#[test]
+fn directory_replaced_by_symlink_within_a_layer() {
+    // The parent cache must not keep the removed directory alive.
+    let t = unpack_in_root(
+        vec![gz_layer(&[
+            E::Dir("a/", 0o755),
+            E::File("a/one", b"1", 0o644),
+            E::Dir("b/", 0o755),
+            E::Symlink("a", "b"),
+            E::File("a/two", b"2", 0o644),
+        ])],
+        "dir then link",
+    );
+    let root = t.join("rootfs");
+    assert_eq!(fs::read(root.join("b/two")).unwrap(), b"2");
+    assert!(!root.join("b/one").exists());
+}
+
+#[test]
+fn opaque_whiteout_through_a_link_keeps_what_the_layer_wrote() {
+    let t = unpack_in_root(
+        vec![
+            gz_layer(&[
+                E::Dir("usr/", 0o755),
+                E::Dir("usr/lib/", 0o755),
+                E::File("usr/lib/lower", b"l", 0o644),
+                E::Dir("usr/lib/dir/", 0o755),
+                E::File("usr/lib/dir/lower", b"l", 0o644),
+                E::Symlink("lib", "usr/lib"),
+            ]),
+            gz_layer(&[
+                // Written through the link, then the dir made opaque by its real name.
+                E::File("lib/new", b"n", 0o644),
+                E::File("lib/dir/fresh", b"f", 0o644),
+                E::File("usr/lib/.wh..wh..opq", b"", 0o644),
+            ]),
+        ],
+        "opaque through link",
+    );
+    let root = t.join("rootfs");
+    let mut names: Vec<_> = fs::read_dir(root.join("usr/lib"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .collect();
+    names.sort();
+    assert_eq!(names, vec!["dir", "new"]);
+    let sub: Vec<_> = fs::read_dir(root.join("usr/lib/dir"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .collect();
+    assert_eq!(sub, vec!["fresh"]);
 }
 
 #[test]

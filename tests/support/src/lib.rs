@@ -106,8 +106,20 @@ fn applets(busybox: &Path) -> io::Result<Vec<String>> {
 pub fn busybox_rootfs(dir: &Path) -> io::Result<()> {
     let bb = busybox()?;
     for d in [
-        "bin", "sbin", "etc", "proc", "sys", "dev", "tmp", "root", "home/alice", "usr/bin",
-        "usr/sbin", "var", "run", "mnt",
+        "bin",
+        "sbin",
+        "etc",
+        "proc",
+        "sys",
+        "dev",
+        "tmp",
+        "root",
+        "home/alice",
+        "usr/bin",
+        "usr/sbin",
+        "var",
+        "run",
+        "mnt",
     ] {
         fs::create_dir_all(dir.join(d))?;
     }
@@ -277,10 +289,7 @@ pub fn layout_from_layers(
     cmd: &[&str],
 ) -> io::Result<String> {
     fs::create_dir_all(dir)?;
-    fs::write(
-        dir.join("oci-layout"),
-        r#"{"imageLayoutVersion":"1.0.0"}"#,
-    )?;
+    fs::write(dir.join("oci-layout"), r#"{"imageLayoutVersion":"1.0.0"}"#)?;
     let mut layer_descs = Vec::new();
     let mut diff_ids = Vec::new();
     for (blob, diff_id) in layers {
@@ -328,7 +337,9 @@ pub fn layout_from_layers(
     let index_path = dir.join("index.json");
     let mut index = match fs::read(&index_path) {
         Ok(bytes) => serde_json::from_slice(&bytes).map_err(io::Error::other)?,
-        Err(_) => json!({"schemaVersion": 2, "mediaType": "application/vnd.oci.image.index.v1+json", "manifests": []}),
+        Err(_) => {
+            json!({"schemaVersion": 2, "mediaType": "application/vnd.oci.image.index.v1+json", "manifests": []})
+        }
     };
     if let Some(list) = index["manifests"].as_array_mut() {
         list.retain(|m| m["annotations"]["org.opencontainers.image.ref.name"] != ref_name);

@@ -36,16 +36,21 @@ pub fn apply(m: &V1Manager, r: &LinuxResources) -> Result<(), CgroupError> {
                 l.limit().to_string()
             };
             match (m.dirs.get("hugetlb"), &m.unified) {
-                (Some(d), _) => fsutil::write(
-                    d,
-                    &format!("hugetlb.{}.limit_in_bytes", l.page_size()),
-                    &limit,
-                )?,
-                (None, Some((_, u))) => fsutil::write(
-                    u,
-                    &format!("hugetlb.{}.max", l.page_size()),
-                    &crate::convert::v2_limit(l.limit()),
-                )?,
+                (Some(d), _) => {
+                    // Reservation limits first when the kernel has them (as the spec asks).
+                    let rsvd = format!("hugetlb.{}.rsvd.limit_in_bytes", l.page_size());
+                    if d.join(&rsvd).exists() {
+                        fsutil::write(d, &rsvd, &limit)?;
+                    }
+                    fsutil::write(
+                        d,
+                        &format!("hugetlb.{}.limit_in_bytes", l.page_size()),
+                        &limit,
+                    )?
+                }
+                (None, Some((_, u))) => {
+                    crate::hugetlb::write_v2_limit(u, l.page_size(), l.limit())?
+                }
                 (None, None) => {
                     return Err(CgroupError::NoController {
                         controller: "hugetlb".into(),

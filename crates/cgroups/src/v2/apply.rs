@@ -28,11 +28,7 @@ pub fn apply(dir: &Path, r: &LinuxResources) -> Result<(), CgroupError> {
         apply_io(dir, b)?;
     }
     for l in r.hugepage_limits().iter().flatten() {
-        fsutil::write(
-            dir,
-            &format!("hugetlb.{}.max", l.page_size()),
-            &v2_limit(l.limit()),
-        )?;
+        crate::hugetlb::write_v2_limit(dir, l.page_size(), l.limit())?;
     }
     if let Some(rd) = r.rdma() {
         let mut names: Vec<&String> = rd.keys().collect();

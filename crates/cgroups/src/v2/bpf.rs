@@ -40,7 +40,13 @@ struct ProgAttachAttr {
     replace_bpf_fd: u32,
 }
 
-fn bpf<T>(cmd: libc::c_int, attr: &mut T) -> std::io::Result<libc::c_long> {
+/// The `union bpf_attr` members defined here; only these may be passed to [`bpf`].
+trait BpfAttr {}
+impl BpfAttr for ProgLoadAttr {}
+impl BpfAttr for ProgAttachAttr {}
+impl BpfAttr for ProgQueryAttr {}
+
+fn bpf<T: BpfAttr>(cmd: libc::c_int, attr: &mut T) -> std::io::Result<libc::c_long> {
     // SAFETY: `attr` is a live, properly sized repr(C) bpf_attr member for `cmd`; the kernel
     // reads (and for PROG_LOAD writes the log buffer whose pointer and size it carries) only
     // within `size_of::<T>()` bytes and the buffers those fields describe.

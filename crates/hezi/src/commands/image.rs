@@ -6,6 +6,10 @@ use hezi_image::gc;
 use hezi_image::unpack::UnpackOptions;
 use hezi_image::{create_bundle, BundleOptions, Platform, Store};
 
+use std::sync::Arc;
+
+use hezi_image::store::Progress;
+
 use crate::cli::{ArchiveFormat, GlobalOpts, ImageCommand, ImageUnpackArgs, OutputFormat};
 
 fn format_of(f: ArchiveFormat) -> Format {
@@ -20,29 +24,70 @@ fn open(g: &GlobalOpts) -> anyhow::Result<Store> {
     Store::open(&g.store).with_context(|| format!("opening image store {}", g.store.display()))
 }
 
-/// A one-line byte counter on stderr, redrawn at most every 100 ms, only on a terminal.
-fn progress_line(label: &'static str) -> Option<hezi_image::store::Progress> {
-    use std::io::{IsTerminal, Write};
-    use std::sync::atomic::{AtomicU64, Ordering};
-    use std::sync::{Arc, Mutex};
-    if !std::io::stderr().is_terminal() {
-        return None;
-    }
-    let total = Arc::new(AtomicU64::new(0));
-    let last = Mutex::new(std::time::Instant::now());
-    Some(Arc::new(move |n| {
-        let t = total.fetch_add(n, Ordering::Relaxed) + n;
-        if let Ok(mut l) = last.lock() {
-            if l.elapsed().as_millis() >= 100 {
-                *l = std::time::Instant::now();
-                let _ = write!(
-                    std::io::stderr(),
-                    "\r{label}: {:.1} MiB",
-                    t as f64 / 1048576.0
-                );
-            }
+/// A progress bar on stderr (bytes, throughput, elapsed; with a total also percentage and
+/// ETA), drawn only when stderr is a terminal so logs and pipes stay clean.
+struct Bar {
+    bar: indicatif::ProgressBar,
+}
+
+impl Bar {
+    /// A bar labelled `label`, `None` when stderr is not a terminal.
+    fn new(label: &'static str, total: Option<u64>) -> Option<Bar> {
+        use std::io::IsTerminal;
+        if !std::io::stderr().is_terminal() {
+            return None;
         }
-    }))
+        let target = indicatif::ProgressDrawTarget::stderr_with_hz(10);
+        let (bar, template) = match total {
+            Some(n) => (
+                indicatif::ProgressBar::with_draw_target(Some(n), target),
+                "{prefix:>10} [{bar:30}] {binary_bytes}/{binary_total_bytes} \
+                 {binary_bytes_per_sec} {elapsed} eta {eta}",
+            ),
+            None => (
+                indicatif::ProgressBar::with_draw_target(None, target),
+                "{prefix:>10} {spinner} {binary_bytes} {binary_bytes_per_sec} {elapsed}",
+            ),
+        };
+        match indicatif::ProgressStyle::with_template(template) {
+            Ok(style) => bar.set_style(style.progress_chars("=> ")),
+            Err(e) => tracing::debug!(error = %e, "progress bar template rejected"),
+        }
+        bar.set_prefix(label);
+        Some(Bar { bar })
+    }
+
+    /// The callback the store feeds.
+    fn callback(&self) -> Progress {
+        let bar = self.bar.clone();
+        Arc::new(move |n| bar.inc(n))
+    }
+
+    /// Leaves the final state on screen after success, clears it after a failure.
+    fn done<T>(&self, result: &anyhow::Result<T>) {
+        if result.is_ok() {
+            self.bar.finish();
+        } else {
+            self.bar.finish_and_clear();
+        }
+    }
+}
+
+/// Runs `f` with a progress bar (if stderr is a terminal) hooked to the store.
+fn with_bar<T>(
+    store: &Store,
+    label: &'static str,
+    total: Option<u64>,
+    f: impl FnOnce(&Store) -> anyhow::Result<T>,
+) -> anyhow::Result<T> {
+    let Some(bar) = Bar::new(label, total) else {
+        return f(store);
+    };
+    let mut shown = store.clone();
+    shown.set_progress(Some(bar.callback()));
+    let r = f(&shown);
+    bar.done(&r);
+    r
 }
 
 /// Runs one `hezi image` subcommand.
@@ -50,21 +95,11 @@ pub fn run(g: &GlobalOpts, c: ImageCommand) -> anyhow::Result<u8> {
     let store = open(g)?;
     match c {
         ImageCommand::Import(a) => {
-            let mut store = store;
-            let progress = progress_line("importing");
-            let shown = progress.is_some();
-            store.set_progress(progress);
-            let imported = archive::import(
-                &store,
-                &a.source,
-                a.format.map(format_of),
-                a.name.as_deref(),
-            )
-            .with_context(|| format!("importing {}", a.source.display()));
-            if shown {
-                eprintln!();
-            }
-            for i in imported? {
+            let imported = with_bar(&store, "importing", None, |s| {
+                archive::import(s, &a.source, a.format.map(format_of), a.name.as_deref())
+                    .with_context(|| format!("importing {}", a.source.display()))
+            })?;
+            for i in imported {
                 println!(
                     "{}\t{}",
                     i.name.as_deref().unwrap_or("<none>"),
@@ -73,8 +108,10 @@ pub fn run(g: &GlobalOpts, c: ImageCommand) -> anyhow::Result<u8> {
             }
         }
         ImageCommand::Export(a) => {
-            archive::export(&store, &a.reference, &a.dest, format_of(a.format))
-                .with_context(|| format!("exporting {} to {}", a.reference, a.dest.display()))?;
+            with_bar(&store, "exporting", None, |s| {
+                archive::export(s, &a.reference, &a.dest, format_of(a.format))
+                    .with_context(|| format!("exporting {} to {}", a.reference, a.dest.display()))
+            })?;
         }
         ImageCommand::Ls(a) => {
             let names = store.names()?;
@@ -164,21 +201,24 @@ pub fn run(g: &GlobalOpts, c: ImageCommand) -> anyhow::Result<u8> {
 
 fn unpack(store: &Store, a: &ImageUnpackArgs) -> anyhow::Result<()> {
     let platform = a.platform.as_deref().map(Platform::parse).transpose()?;
-    if !a.rootfs_only {
-        let opts = BundleOptions {
-            platform,
-            ..BundleOptions::default()
-        };
-        create_bundle(store, &a.reference, &a.dest, &opts).with_context(|| {
-            format!("creating bundle {} from {}", a.dest.display(), a.reference)
-        })?;
-        return Ok(());
-    }
     let image = store
         .image(&a.reference, platform.as_ref())
         .with_context(|| format!("resolving {}", a.reference))?;
-    store
-        .unpack(&image, &a.dest, UnpackOptions::default())
-        .with_context(|| format!("unpacking {} into {}", a.reference, a.dest.display()))?;
-    Ok(())
+    // The bar counts layer blob bytes as they are read.
+    let total = image.manifest.layers.iter().map(|l| l.size).sum();
+    with_bar(store, "unpacking", Some(total), |s| {
+        if !a.rootfs_only {
+            let opts = BundleOptions {
+                platform: platform.clone(),
+                ..BundleOptions::default()
+            };
+            create_bundle(s, &a.reference, &a.dest, &opts).with_context(|| {
+                format!("creating bundle {} from {}", a.dest.display(), a.reference)
+            })?;
+            return Ok(());
+        }
+        s.unpack(&image, &a.dest, UnpackOptions::default())
+            .with_context(|| format!("unpacking {} into {}", a.reference, a.dest.display()))?;
+        Ok(())
+    })
 }

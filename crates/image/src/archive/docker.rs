@@ -298,7 +298,7 @@ pub fn export_docker_archive(
     let scratch = store.path().join("ingest");
     write_tar(dest, |b| {
         let info = store.info(&cfg.digest)?;
-        append(b, &cfg_path, info.size, store.reader(&cfg.digest)?)?;
+        append(b, &cfg_path, info.size, store.reported(store.reader(&cfg.digest)?))?;
         let mut done = std::collections::HashSet::new();
         for (e, lp) in expects.iter().zip(&layer_paths) {
             if !done.insert(lp.clone()) {
@@ -307,11 +307,11 @@ pub fn export_docker_archive(
             let Some(d) = e.digest.as_ref() else { continue };
             let c = compression_of(store, d)?;
             if c == Compression::None {
-                append(b, lp, store.info(d)?.size, store.reader(d)?)?;
+                append(b, lp, store.info(d)?.size, store.reported(store.reader(d)?))?;
             } else {
                 let mut tmp = tempfile::tempfile_in(&scratch)
                     .map_err(ImageError::io_with("create temp file in", &scratch))?;
-                let mut r = decompressor(store.reader(d)?, c, d)?;
+                let mut r = decompressor(store.reported(store.reader(d)?), c, d)?;
                 let n = io::copy(&mut r, &mut tmp)
                     .map_err(|err| ImageError::io("decompress", d.to_string(), err))?;
                 tmp.rewind()

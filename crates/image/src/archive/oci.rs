@@ -141,6 +141,7 @@ pub fn export_oci_dir(store: &Store, reference: &str, dest: &Path) -> Result<(),
             fs::copy(&from, &tmp).map_err(ImageError::io_with("copy blob to", &tmp))?;
             fs::rename(&tmp, &target).map_err(ImageError::io_with("rename into", &target))?;
         }
+        store.report(b.size);
     }
     let layout = dest.join("oci-layout");
     if !layout.exists() {
@@ -234,7 +235,7 @@ pub fn export_oci_archive(store: &Store, reference: &str, dest: &Path) -> Result
                 blob.digest.algorithm().name(),
                 blob.digest.encoded()
             );
-            append(b, &path, info.size, store.reader(&blob.digest)?)?;
+            append(b, &path, info.size, store.reported(store.reader(&blob.digest)?))?;
         }
         Ok(())
     })

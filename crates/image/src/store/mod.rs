@@ -4,6 +4,7 @@
 mod ingest;
 mod lock;
 mod names;
+mod progress;
 pub(crate) use names::sniff;
 
 use std::fs::{self, File};
@@ -14,6 +15,7 @@ use hezi_digest::{Algorithm, Digest};
 
 pub use ingest::Writer;
 pub use lock::StoreLock;
+pub use progress::Reported;
 
 use crate::error::ImageError;
 
@@ -31,7 +33,8 @@ pub struct BlobInfo {
     pub size: u64,
 }
 
-/// Called with the number of bytes just ingested (for progress displays).
+/// Called with the number of bytes just moved (for progress displays): ingested by an
+/// import, read from a layer blob by an unpack, or copied by an export.
 pub type Progress = std::sync::Arc<dyn Fn(u64) + Send + Sync>;
 
 /// An image store rooted at a directory.
@@ -77,7 +80,8 @@ impl Store {
         Ok(store)
     }
 
-    /// Reports ingested bytes to `progress` from now on (imports call it as blobs stream in).
+    /// Reports bytes to `progress` from now on: imports as blobs stream in, unpacks as layer
+    /// blobs are read, exports as blobs are copied out.
     pub fn set_progress(&mut self, progress: Option<Progress>) {
         self.progress = progress;
     }

@@ -1,5 +1,7 @@
 //! Applies tar entries to a rootfs: files, directories, links, device nodes, whiteouts,
-//! ownership, modes, xattrs and times. Inodes are always replaced, never written through.
+//! ownership, modes, xattrs and times. Parent directories are resolved inside the rootfs
+//! (symlinks followed with the rootfs as `/`); the final component is never followed:
+//! inodes are always replaced, never written through.
 
 use std::collections::HashSet;
 use std::ffi::{CString, OsStr};
@@ -12,15 +14,15 @@ use std::path::Path;
 use nix::errno::Errno;
 use nix::fcntl::{openat, AtFlags, OFlag};
 use nix::sys::stat::{
-    fchmod, fchmodat, futimens, mkdirat, mknodat, utimensat, FchmodatFlags, Mode, SFlag,
+    fchmod, fchmodat, fstat, futimens, mkdirat, mknodat, utimensat, FchmodatFlags, Mode, SFlag,
     UtimensatFlags,
 };
 use nix::sys::time::TimeSpec;
-use nix::unistd::{fchown, fchownat, linkat, symlinkat, Gid, Uid};
+use nix::unistd::{fchown, fchownat, linkat, symlinkat, unlinkat, Gid, Uid, UnlinkatFlags};
 use tar::EntryType;
 
-use super::path::{ancestors, EntryPath};
-use super::root::{kind_at, list_dir, remove_all_at, Root};
+use super::path::EntryPath;
+use super::root::{kind_at, list_dir, remove_all_at, Dir, Root};
 use super::{UnpackOptions, WhiteoutMode};
 use crate::error::ImageError;
 
@@ -48,7 +50,9 @@ struct Deferred {
 pub(crate) struct Applier {
     root: Root,
     opts: UnpackOptions,
-    written: HashSet<Vec<u8>>,
+    /// Entries this layer wrote, as (inode of the resolved parent directory, name): the
+    /// same entry reached through different symlinked paths has one key.
+    written: HashSet<(u64, Vec<u8>)>,
     deferred: Vec<Deferred>,
     buf: Vec<u8>,
 }
@@ -104,7 +108,8 @@ impl Applier {
             });
             return Ok(());
         }
-        self.mark_written(&path.joined);
+        let parent_ino = self.parent_dir(&path, &shown)?.ino;
+        self.written.insert((parent_ino, path.name().to_vec()));
         match ty {
             EntryType::Regular | EntryType::Continuous | EntryType::GNUSparse => {
                 self.file(entry, &path, &shown, &meta)
@@ -188,21 +193,19 @@ impl Applier {
         Ok(())
     }
 
-    fn mark_written(&mut self, path: &[u8]) {
-        if self.written.insert(path.to_vec()) {
-            let written = &mut self.written;
-            ancestors(path, |a| written.insert(a.to_vec()));
-        }
-    }
-
-    fn parent(&mut self, path: &EntryPath, shown: &str) -> Result<BorrowedFd<'_>, ImageError> {
+    /// The entry's parent directory, resolved in-root and created if missing.
+    fn parent_dir(&mut self, path: &EntryPath, shown: &str) -> Result<Dir<'_>, ImageError> {
         match self.root.dir(path.parent(), shown, true)? {
-            Some(fd) => Ok(fd),
+            Some(d) => Ok(d),
             None => Err(ImageError::BadEntry {
                 path: shown.to_string(),
                 reason: "parent missing".into(),
             }),
         }
+    }
+
+    fn parent(&mut self, path: &EntryPath, shown: &str) -> Result<BorrowedFd<'_>, ImageError> {
+        self.parent_dir(path, shown).map(|d| d.fd)
     }
 
     /// Creates with `make`; if the name exists, removes whatever is there and retries once.
@@ -221,8 +224,12 @@ impl Applier {
             Err(Errno::EEXIST) => {}
             Err(e) => return Err(errno_io(op, &host, e)),
         }
-        remove_all_at(parent, name).map_err(|e| errno_io("remove", &host, e))?;
-        make(parent, name).map_err(|e| errno_io(op, &host, e))
+        let r = remove_all_at(parent, name)
+            .map_err(|e| errno_io("remove", &host, e))
+            .and_then(|_| make(parent, name).map_err(|e| errno_io(op, &host, e)));
+        // What was removed may have been on the way to the cached directory.
+        self.root.invalidate();
+        r
     }
 
     fn file<R: Read>(
@@ -296,9 +303,15 @@ impl Applier {
                 if kind_at(parent, name).map_err(|e| errno_io("stat", &host, e))?
                     != Some(SFlag::S_IFDIR)
                 {
-                    remove_all_at(parent, name).map_err(|e| errno_io("remove", &host, e))?;
-                    mkdirat(parent, name, Mode::from_bits_truncate(0o700))
-                        .map_err(|e| errno_io("mkdir", &host, e))?;
+                    let r = remove_all_at(parent, name)
+                        .map_err(|e| errno_io("remove", &host, e))
+                        .and_then(|_| {
+                            mkdirat(parent, name, Mode::from_bits_truncate(0o700))
+                                .map_err(|e| errno_io("mkdir", &host, e))
+                        });
+                    self.root.invalidate();
+                    r?;
+                    return self.directory(path, shown, meta);
                 }
             }
             Err(e) => return Err(errno_io("mkdir", &host, e)),
@@ -459,12 +472,11 @@ impl Applier {
         if name == OPAQUE {
             let dir_path = path.parent().to_vec();
             let host = self.root.host_path(&dir_path);
-            self.mark_written(&dir_path);
             let Some(dir) = self.root.dir(&dir_path, shown, overlay)? else {
                 return Ok(());
             };
             let fd = openat(
-                dir,
+                dir.fd,
                 ".",
                 OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
                 Mode::empty(),
@@ -475,7 +487,8 @@ impl Applier {
                     .map_err(|e| xattr_err(&host, b"trusted.overlay.opaque", e))?;
                 return Ok(());
             }
-            let r = remove_lower(&fd, &dir_path, &self.written)
+            let r = remove_lower(&fd, &self.written)
+                .map(drop)
                 .map_err(|e| errno_io("remove lower-layer entries of", &host, e));
             self.root.invalidate();
             return r;
@@ -501,10 +514,11 @@ impl Applier {
         let tpath = path.sibling(target);
         let host = self.root.host_path(&tpath.joined);
         let tname = OsStr::from_bytes(target);
-        let in_layer = self.written.contains(&tpath.joined);
         let Some(parent) = self.root.dir(tpath.parent(), shown, overlay)? else {
             return Ok(());
         };
+        let key = (parent.ino, target.to_vec());
+        let parent = parent.fd;
         if overlay {
             if kind_at(parent, tname)
                 .map_err(|e| errno_io("stat", &host, e))?
@@ -520,10 +534,10 @@ impl Applier {
                 libc::makedev(0, 0),
             )
             .map_err(|e| errno_io("mknod overlay whiteout", &host, e))?;
-            self.mark_written(&tpath.joined);
+            self.written.insert(key);
             return Ok(());
         }
-        let r = if in_layer {
+        let r = if self.written.contains(&key) {
             // Whiteouts hide lower layers only; keep what this layer wrote.
             match openat(
                 parent,
@@ -531,7 +545,7 @@ impl Applier {
                 OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC,
                 Mode::empty(),
             ) {
-                Ok(fd) => remove_lower(&fd, &tpath.joined, &self.written),
+                Ok(fd) => remove_lower(&fd, &self.written).map(drop),
                 Err(_) => Ok(()),
             }
         } else {
@@ -542,29 +556,44 @@ impl Applier {
     }
 }
 
-/// Removes everything under the open directory `fd` (at `dir_path`) that the current layer
-/// did not write, descending into directories it did write.
-fn remove_lower(fd: &OwnedFd, dir_path: &[u8], written: &HashSet<Vec<u8>>) -> Result<(), Errno> {
+/// Removes everything under the open directory `fd` that the current layer did not write,
+/// descending into directories it did write; a lower directory that holds something this
+/// layer wrote (an implicit parent) is kept and emptied of the rest. Returns whether
+/// anything was kept.
+fn remove_lower(fd: &OwnedFd, written: &HashSet<(u64, Vec<u8>)>) -> Result<bool, Errno> {
+    let ino = fstat(fd)?.st_ino;
+    let mut kept = false;
     for child in list_dir(fd)? {
-        let mut p = dir_path.to_vec();
-        if !p.is_empty() {
-            p.push(b'/');
+        let key = (ino, child);
+        let mine = written.contains(&key);
+        let name = OsStr::from_bytes(&key.1);
+        let is_dir = kind_at(fd.as_fd(), name)? == Some(SFlag::S_IFDIR);
+        if !is_dir {
+            if mine {
+                kept = true;
+            } else {
+                remove_all_at(fd.as_fd(), name)?;
+            }
+            continue;
         }
-        p.extend_from_slice(&child);
-        let name = OsStr::from_bytes(&child);
-        if !written.contains(&p) {
-            remove_all_at(fd.as_fd(), name)?;
-        } else if kind_at(fd.as_fd(), name)? == Some(SFlag::S_IFDIR) {
-            let sub = openat(
-                fd,
-                name,
-                OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC,
-                Mode::empty(),
-            )?;
-            remove_lower(&sub, &p, written)?;
+        let sub = openat(
+            fd,
+            name,
+            OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC,
+            Mode::empty(),
+        )?;
+        let kept_inside = remove_lower(&sub, written)?;
+        drop(sub);
+        if mine || kept_inside {
+            kept = true;
+        } else {
+            match unlinkat(fd, name, UnlinkatFlags::RemoveDir) {
+                Ok(()) | Err(Errno::ENOENT) => {}
+                Err(e) => return Err(e),
+            }
         }
     }
-    Ok(())
+    Ok(kept)
 }
 
 fn xattr_err(host: &Path, key: &[u8], e: Errno) -> ImageError {

@@ -1,8 +1,13 @@
 //! Safe, fast unpacking of layer stacks into a rootfs (image-spec layer.md).
 //!
-//! Every path is resolved beneath the rootfs without following symlinks; an entry that would
-//! leave the rootfs is an error and nothing is written outside. Decompression and hashing run
-//! on one thread while files are written on another.
+//! Paths are resolved as umoci does (securejoin): the parent directory of every entry is
+//! resolved INSIDE the rootfs, following symlinks with the rootfs as `/` (absolute targets
+//! start at the rootfs, `..` never climbs above it: `openat2(RESOLVE_IN_ROOT)`), so a layer
+//! can write through `lib -> usr/lib` or `var/run -> /run` that a lower layer made; the final
+//! component is never followed (the inode there is replaced). Entry names that are absolute
+//! or climb above the root with `..`, and a bare `.wh.`, are errors. Whatever an archive
+//! holds, nothing is created, modified or removed outside the rootfs. Decompression and
+//! hashing run on one thread while files are written on another.
 
 mod apply;
 mod path;

@@ -13,7 +13,12 @@ pub(crate) struct EntryPath {
 }
 
 impl EntryPath {
-    /// Parses an archive path. Absolute paths and `..` components are escapes.
+    /// Parses an archive path. `.` and empty components are dropped and `a/../b` is
+    /// normalised lexically to `b` (as umoci's `CleanPath` does); an absolute path or a `..`
+    /// that would climb above the rootfs is an escape.
+    ///
+    /// umoci clamps such names (`../x` becomes `x`) instead of failing; we keep the error on
+    /// purpose: no honest layer producer writes them, so they mark a hostile or broken tar.
     pub fn parse(raw: &[u8]) -> Result<EntryPath, ImageError> {
         let shown = || String::from_utf8_lossy(raw).into_owned();
         if raw.first() == Some(&b'/') {
@@ -29,25 +34,30 @@ impl EntryPath {
             });
         }
         let mut joined = Vec::with_capacity(raw.len());
-        let mut last_start = 0;
+        // Start offsets of the components in `joined`.
+        let mut starts: Vec<usize> = Vec::new();
         for comp in raw.split(|b| *b == b'/') {
             match comp {
                 b"" | b"." => continue,
                 b".." => {
-                    return Err(ImageError::Escape {
-                        path: shown(),
-                        reason: "`..` component",
-                    })
+                    let Some(start) = starts.pop() else {
+                        return Err(ImageError::Escape {
+                            path: shown(),
+                            reason: "`..` climbs above the rootfs",
+                        });
+                    };
+                    joined.truncate(start.saturating_sub(1));
                 }
                 _ => {
                     if !joined.is_empty() {
                         joined.push(b'/');
                     }
-                    last_start = joined.len();
+                    starts.push(joined.len());
                     joined.extend_from_slice(comp);
                 }
             }
         }
+        let last_start = starts.last().copied().unwrap_or(0);
         Ok(EntryPath { joined, last_start })
     }
 
@@ -87,17 +97,6 @@ impl EntryPath {
     }
 }
 
-/// Calls `f` on every proper ancestor of `path` (joined form), shortest last.
-pub(crate) fn ancestors(path: &[u8], mut f: impl FnMut(&[u8]) -> bool) {
-    let mut end = path.len();
-    while let Some(pos) = path[..end].iter().rposition(|b| *b == b'/') {
-        if !f(&path[..pos]) {
-            return;
-        }
-        end = pos;
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -115,6 +114,21 @@ mod tests {
     }
 
     #[test]
+    fn dot_dot_inside_the_root_is_normalised() {
+        let p = EntryPath::parse(b"a/b/../c").unwrap();
+        assert_eq!(p.joined, b"a/c");
+        assert_eq!(p.name(), b"c");
+        assert_eq!(p.parent(), b"a");
+        let q = EntryPath::parse(b"a/../b").unwrap();
+        assert_eq!(q.joined, b"b");
+        assert_eq!(q.parent(), b"");
+        assert!(EntryPath::parse(b"a/..").unwrap().is_root());
+        let r = EntryPath::parse(b"x/y/z/../..").unwrap();
+        assert_eq!(r.joined, b"x");
+        assert_eq!(r.name(), b"x");
+    }
+
+    #[test]
     fn rejects_escapes() {
         assert!(matches!(
             EntryPath::parse(b"/etc/passwd"),
@@ -129,18 +143,14 @@ mod tests {
             Err(ImageError::Escape { .. })
         ));
         assert!(matches!(
-            EntryPath::parse(b".wh.../.."),
+            EntryPath::parse(b"a/b/../../.."),
             Err(ImageError::Escape { .. })
         ));
-    }
-
-    #[test]
-    fn lists_ancestors() {
-        let mut seen = Vec::new();
-        ancestors(b"a/b/c", |p| {
-            seen.push(p.to_vec());
-            true
-        });
-        assert_eq!(seen, vec![b"a/b".to_vec(), b"a".to_vec()]);
+        assert!(matches!(
+            EntryPath::parse(b".wh.../../.."),
+            Err(ImageError::Escape { .. })
+        ));
+        // Stays inside: it names the root itself (which only a directory entry may be).
+        assert!(EntryPath::parse(b".wh.../..").unwrap().is_root());
     }
 }
