@@ -81,30 +81,60 @@ pub fn read_pids(dir: &Path, file: &str) -> Result<Vec<i32>, CgroupError> {
 /// Creates `dir` and its missing parents; returns the directories that were created,
 /// outermost first.
 pub fn mkdir_all(dir: &Path) -> Result<Vec<std::path::PathBuf>, CgroupError> {
-    let mut missing = Vec::new();
-    let mut cur = Some(dir);
-    while let Some(d) = cur {
-        if d.exists() {
-            break;
+    // A concurrent `destroy` may remove an empty shared parent (`/hezi`) between our mkdir
+    // of it and of the leaf; then the leaf's mkdir fails with ENOENT and we start over.
+    let mut attempt = 0;
+    loop {
+        let mut missing = Vec::new();
+        let mut cur = Some(dir);
+        while let Some(d) = cur {
+            if d.exists() {
+                break;
+            }
+            missing.push(d.to_path_buf());
+            cur = d.parent();
         }
-        missing.push(d.to_path_buf());
-        cur = d.parent();
+        missing.reverse();
+        let mut raced = false;
+        for d in &missing {
+            match fs::create_dir(d) {
+                Ok(()) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound && attempt < 8 => {
+                    raced = true;
+                    break;
+                }
+                Err(source) => {
+                    return Err(CgroupError::Io {
+                        op: "mkdir",
+                        path: d.clone(),
+                        source,
+                    })
+                }
+            }
+        }
+        if !raced {
+            return Ok(missing);
+        }
+        attempt += 1;
     }
-    missing.reverse();
-    for d in &missing {
-        match fs::create_dir(d) {
-            Ok(()) => {}
-            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
-            Err(source) => {
-                return Err(CgroupError::Io {
-                    op: "mkdir",
-                    path: d.clone(),
-                    source,
-                })
+}
+
+/// Removes the shared parent `<mount>/hezi` of a container cgroup `leaf` when it is empty,
+/// so that deleting the last container leaves no hezi cgroup behind. Only called for
+/// hezi's default paths (`/hezi/<id>`), whose parent hezi owns; a parent still holding
+/// other containers (ENOTEMPTY/EBUSY) stays.
+pub fn remove_empty_hezi_parent(leaf: &Path) {
+    if let Some(parent) = leaf.parent() {
+        if parent
+            .file_name()
+            .is_some_and(|n| n == crate::path::HEZI_PARENT)
+        {
+            if let Err(e) = fs::remove_dir(parent) {
+                tracing::trace!(dir = %parent.display(), error = %e, "shared parent cgroup stays");
             }
         }
     }
-    Ok(missing)
 }
 
 /// Removes a cgroup directory, retrying while the kernel says it is busy (tasks still
@@ -152,4 +182,33 @@ pub fn signal_pids(pids: &[i32], signal: i32) -> Result<(), CgroupError> {
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn empty_hezi_parent_is_removed_and_a_busy_one_stays() {
+        let t = tempfile::tempdir().unwrap();
+        let a = t.path().join("hezi/a");
+        let b = t.path().join("hezi/b");
+        assert_eq!(mkdir_all(&a).unwrap().len(), 2);
+        mkdir_all(&b).unwrap();
+        fs::remove_dir(&a).unwrap();
+        remove_empty_hezi_parent(&a);
+        assert!(
+            t.path().join("hezi").is_dir(),
+            "parent with b inside must stay"
+        );
+        fs::remove_dir(&b).unwrap();
+        remove_empty_hezi_parent(&b);
+        assert!(!t.path().join("hezi").exists());
+        // Not a hezi parent: never removed.
+        let other = t.path().join("kubepods/x");
+        mkdir_all(&other).unwrap();
+        fs::remove_dir(&other).unwrap();
+        remove_empty_hezi_parent(&other);
+        assert!(t.path().join("kubepods").is_dir());
+    }
 }

@@ -33,11 +33,24 @@ impl CgroupPath {
     }
 }
 
+/// The directory below each hierarchy root that holds hezi's default container cgroups.
+pub const HEZI_PARENT: &str = "hezi";
+
+/// True when `rel` is a default-style path `/hezi/<name>`, whose parent hezi creates and
+/// may remove when it is empty.
+pub fn in_hezi_parent(rel: &CgroupPath) -> bool {
+    let mut parts = rel.as_path().components();
+    matches!(rel, CgroupPath::Absolute(_))
+        && parts.next().is_some_and(|c| c.as_os_str() == HEZI_PARENT)
+        && parts.next().is_some()
+        && parts.next().is_none()
+}
+
 /// Resolves `cgroups_path` (or the default for `container_id`).
 pub fn resolve(cgroups_path: Option<&str>, container_id: &str) -> Result<CgroupPath, CgroupError> {
     let raw = match cgroups_path {
         Some(p) if !p.is_empty() => p.to_string(),
-        _ => format!("/hezi/{container_id}"),
+        _ => format!("/{HEZI_PARENT}/{container_id}"),
     };
     if raw.contains('\0') {
         return Err(CgroupError::BadPath {
@@ -89,6 +102,17 @@ mod tests {
             resolve(Some(""), "c1").unwrap(),
             CgroupPath::Absolute(PathBuf::from("hezi/c1"))
         );
+    }
+
+    #[test]
+    fn only_default_style_paths_own_their_parent() {
+        assert!(in_hezi_parent(&resolve(None, "c1").unwrap()));
+        assert!(in_hezi_parent(&resolve(Some("/hezi/x"), "c1").unwrap()));
+        assert!(!in_hezi_parent(
+            &resolve(Some("/kubepods/x"), "c1").unwrap()
+        ));
+        assert!(!in_hezi_parent(&resolve(Some("/hezi/a/b"), "c1").unwrap()));
+        assert!(!in_hezi_parent(&resolve(Some("hezi/x"), "c1").unwrap()));
     }
 
     #[test]

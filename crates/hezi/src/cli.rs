@@ -316,7 +316,7 @@ pub struct UpdateArgs {
     #[arg(long = "cpu-period")]
     pub cpu_period: Option<u64>,
     /// CPU CFS quota (microseconds).
-    #[arg(long = "cpu-quota")]
+    #[arg(long = "cpu-quota", allow_hyphen_values = true)]
     pub cpu_quota: Option<i64>,
     /// CPU CFS burst (microseconds).
     #[arg(long = "cpu-burst")]
@@ -325,7 +325,7 @@ pub struct UpdateArgs {
     #[arg(long = "cpu-rt-period")]
     pub cpu_rt_period: Option<u64>,
     /// CPU realtime runtime (microseconds).
-    #[arg(long = "cpu-rt-runtime")]
+    #[arg(long = "cpu-rt-runtime", allow_hyphen_values = true)]
     pub cpu_rt_runtime: Option<i64>,
     /// CPU shares (relative weight).
     #[arg(long = "cpu-share")]
@@ -343,16 +343,16 @@ pub struct UpdateArgs {
     #[arg(long = "kernel-memory-tcp")]
     pub kernel_memory_tcp: Option<String>,
     /// Memory limit (bytes, or with k/m/g suffix).
-    #[arg(long)]
+    #[arg(long, allow_hyphen_values = true)]
     pub memory: Option<String>,
     /// Memory soft limit.
-    #[arg(long = "memory-reservation")]
+    #[arg(long = "memory-reservation", allow_hyphen_values = true)]
     pub memory_reservation: Option<String>,
     /// Memory plus swap limit (-1 for unlimited).
-    #[arg(long = "memory-swap")]
+    #[arg(long = "memory-swap", allow_hyphen_values = true)]
     pub memory_swap: Option<String>,
     /// Maximum number of pids (-1 for unlimited).
-    #[arg(long = "pids-limit")]
+    #[arg(long = "pids-limit", allow_hyphen_values = true)]
     pub pids_limit: Option<i64>,
     /// Intel RDT L3 cache schema (not supported).
     #[arg(long = "l3-cache-schema")]
@@ -527,12 +527,14 @@ mod tests {
         .unwrap();
         assert_eq!(c.global.log_format, LogFormat::Json);
         assert!(
-            matches!(c.command, Some(Command::Create(ref a)) if a.id == "c1" && a.opts.bundle == PathBuf::from("/b"))
+            matches!(c.command, Some(Command::Create(ref a)) if a.id == "c1" && a.opts.bundle == std::path::Path::new("/b"))
         );
         let k = Cli::try_parse_from(["hezi", "kill", "--all", "c1", "9"]).unwrap();
         assert!(matches!(k.command, Some(Command::Kill(ref a)) if a.all && a.signal == "9"));
         let s = Cli::try_parse_from(["hezi", "spec", "--rootless"]).unwrap();
         assert!(matches!(s.command, Some(Command::Spec(ref a)) if a.rootless));
         assert!(Cli::try_parse_from(["hezi", "create"]).is_err());
+        let u = Cli::try_parse_from(["hezi", "update", "--pids-limit", "-1", "--memory-swap", "-1", "c1"]).unwrap();
+        assert!(matches!(u.command, Some(Command::Update(ref a)) if a.pids_limit == Some(-1) && a.memory_swap.as_deref() == Some("-1")));
     }
 }

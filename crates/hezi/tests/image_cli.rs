@@ -229,3 +229,95 @@ fn killed_import_leaves_a_consistent_store() {
     assert_eq!(ok(&store, &["image", "ls", "-q"]).trim(), "big");
     assert!(ok(&store, &["image", "verify"]).contains("0 problems"));
 }
+
+/// Import, unpack and export print no progress when stderr is not a terminal (logs and
+/// pipes stay clean).
+#[test]
+fn no_progress_output_without_a_terminal() {
+    let t = Tmp::new("image-cli-quiet");
+    let store = t.0.join("store");
+    let layout = t.0.join("layout");
+    hezi_testsupport::busybox_oci_layout(&layout, "busybox:latest").unwrap();
+    let runs: [Vec<String>; 3] = [
+        vec![
+            "image".into(),
+            "import".into(),
+            layout.display().to_string(),
+        ],
+        vec![
+            "image".into(),
+            "unpack".into(),
+            "--rootfs-only".into(),
+            "busybox".into(),
+            t.0.join("r").display().to_string(),
+        ],
+        vec![
+            "image".into(),
+            "export".into(),
+            "busybox".into(),
+            t.0.join("x.tar").display().to_string(),
+            "--format".into(),
+            "oci-archive".into(),
+        ],
+    ];
+    for args in &runs {
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let o = hezi(&store, &args);
+        assert!(o.status.success(), "{args:?}");
+        assert!(
+            o.stderr.is_empty(),
+            "{args:?} wrote to stderr: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+    }
+    assert!(t.0.join("r/bin/busybox").is_file());
+}
+
+/// On a terminal (a pty from util-linux `script`), import, unpack and export draw a
+/// progress bar with bytes and throughput.
+#[test]
+fn progress_bar_on_a_terminal() {
+    if Command::new("script").arg("--version").output().is_err() {
+        eprintln!("skipped: util-linux `script` not installed");
+        return;
+    }
+    let t = Tmp::new("image-cli-tty");
+    let store = t.0.join("store");
+    let layout = t.0.join("layout");
+    hezi_testsupport::busybox_oci_layout(&layout, "busybox:latest").unwrap();
+    let bin = env!("CARGO_BIN_EXE_hezi");
+    let q = |p: &Path| format!("'{}'", p.display());
+    let on_tty = |cmd: String| -> String {
+        let o = Command::new("script")
+            .args(["-qec", &cmd, "/dev/null"])
+            .stdin(Stdio::null())
+            .output()
+            .unwrap();
+        let text = String::from_utf8_lossy(&o.stdout).into_owned();
+        assert!(o.status.success(), "{cmd}: {text}");
+        text
+    };
+    let imp = on_tty(format!(
+        "{bin} --store {} image import {}",
+        q(&store),
+        q(&layout)
+    ));
+    assert!(imp.contains("importing"), "{imp}");
+    assert!(imp.contains("/s"), "throughput expected: {imp}");
+    assert!(imp.contains("busybox:latest\tsha256:"), "{imp}");
+    let rootfs = t.0.join("r");
+    let un = on_tty(format!(
+        "{bin} --store {} image unpack --rootfs-only busybox {}",
+        q(&store),
+        q(&rootfs)
+    ));
+    assert!(un.contains("unpacking"), "{un}");
+    assert!(un.contains("iB/"), "bytes of a total expected: {un}");
+    assert!(rootfs.join("bin/busybox").is_file());
+    let ex = on_tty(format!(
+        "{bin} --store {} image export busybox {} --format oci-archive",
+        q(&store),
+        q(&t.0.join("x.tar"))
+    ));
+    assert!(ex.contains("exporting"), "{ex}");
+}

@@ -378,3 +378,79 @@ fn runtime_exe_is_not_reachable_from_the_container_during_setup() {
     assert_eq!(lines.first().copied(), Some("DENIED"), "{out}");
     assert_eq!(lines.get(1).copied(), Some("NOLINK"), "{out}");
 }
+
+#[test]
+fn start_container_hook_runs_inside_and_a_timeout_fails_create() {
+    require_root!();
+    let w = World::new("rt-hook2");
+    let (code, out, err) = w.sh("cat /dev/shm/hook", |c| {
+        c["hooks"] = json!({"startContainer": [{"path": "/bin/sh", "args": ["sh", "-c", "cat > /dev/shm/hook"]}]});
+    });
+    assert_eq!(code, 0, "{err}");
+    // the hook got the state JSON on stdin, with status running
+    let v: serde_json::Value = serde_json::from_str(out.trim()).expect("state json");
+    assert_eq!(v["status"], "running", "{out}");
+    let id = w.id("timeout");
+    let b = w.bundle("timeout", &["true"], |c| {
+        c["hooks"] = json!({"createRuntime": [{"path": "/bin/sleep", "args": ["sleep", "30"], "timeout": 1}]});
+    });
+    let t = Instant::now();
+    let (ok, err) = w.detached(&["create", "-b", &b.display().to_string(), &id]);
+    assert!(!ok && err.contains("timed out"), "{err}");
+    assert!(t.elapsed() < Duration::from_secs(20));
+    assert!(!w.root().join(&id).exists());
+    assert!(!default_memory_cgroup(&id).exists());
+}
+
+#[test]
+fn inherited_fds_do_not_leak_unless_preserved() {
+    // CVE-2024-21626 class: an fd the caller leaves open must not reach the container, unless
+    // --preserve-fds passes it on purpose.
+    require_root!();
+    use std::os::fd::AsRawFd;
+    use std::os::unix::process::CommandExt;
+    let w = World::new("rt-fds");
+    let host_dir = std::fs::File::open("/").expect("open /");
+    let raw = host_dir.as_raw_fd();
+    for (preserve, expect_seen) in [(0u32, false), (5u32, true)] {
+        let id = w.id("fds");
+        let b = w.bundle(
+            &id,
+            &[
+                "sh",
+                "-c",
+                "ls /proc/self/fd/7 >/dev/null 2>&1 && echo SEEN7 || echo NO7",
+            ],
+            |_| {},
+        );
+        let mut cmd = w.hezi();
+        cmd.args([
+            "run",
+            "--preserve-fds",
+            &preserve.to_string(),
+            "-b",
+            &b.display().to_string(),
+            &id,
+        ]);
+        // SAFETY: dup2 is async-signal-safe; the new fd 7 is not close-on-exec.
+        unsafe {
+            cmd.pre_exec(move || {
+                if libc::dup2(raw, 7) < 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
+                Ok(())
+            });
+        }
+        let o = cmd
+            .stdin(std::process::Stdio::null())
+            .output()
+            .expect("run");
+        let out = String::from_utf8_lossy(&o.stdout);
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        assert_eq!(
+            out.trim(),
+            if expect_seen { "SEEN7" } else { "NO7" },
+            "preserve {preserve}"
+        );
+    }
+}

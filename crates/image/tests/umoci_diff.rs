@@ -194,6 +194,20 @@ fn writes_through_in_root_links_match_umoci() {
             &["usr/lib/upper"],
         ),
         (
+            // A directory entry where a lower layer had a symlink to a directory: the link
+            // is replaced (umoci keeps it only with --keep-dirlinks).
+            "dir-over-dirlink",
+            vec![
+                gz_layer(&[
+                    E::Dir("d/", 0o755),
+                    E::File("d/lower", b"l", 0o644),
+                    E::Symlink("g", "d"),
+                ]),
+                gz_layer(&[E::Dir("g/", 0o700), E::File("g/x", b"x", 0o644)]),
+            ],
+            &["g/x", "d/lower"],
+        ),
+        (
             "hardlink-through-link",
             vec![
                 gz_layer(&[

@@ -51,6 +51,8 @@ pub struct V1Manager {
     hierarchy: Hierarchy,
     /// Directories this instance created, outermost first.
     created: Mutex<Vec<PathBuf>>,
+    /// The path is `/hezi/<id>`: remove the shared `hezi` parent when it empties.
+    owns_parent: bool,
 }
 
 impl V1Manager {
@@ -83,6 +85,7 @@ impl V1Manager {
             unified,
             hierarchy: mounts.hierarchy(),
             created: Mutex::new(Vec::new()),
+            owns_parent: crate::path::in_hezi_parent(rel),
         })
     }
 
@@ -272,6 +275,9 @@ impl CgroupManager for V1Manager {
         }
         for d in self.distinct_dirs().iter().rev() {
             fsutil::rmdir_retry(d)?;
+            if self.owns_parent {
+                fsutil::remove_empty_hezi_parent(d);
+            }
         }
         // Parents this instance created, innermost first; one still in use is left alone.
         let created = self.created.lock().map(|c| c.clone()).unwrap_or_default();

@@ -29,6 +29,8 @@ pub struct V2Manager {
     mount: PathBuf,
     dir: PathBuf,
     created: Mutex<Vec<PathBuf>>,
+    /// The path is `/hezi/<id>`: remove the shared `hezi` parent when it empties.
+    owns_parent: bool,
 }
 
 impl V2Manager {
@@ -40,10 +42,9 @@ impl V2Manager {
             .ok_or_else(|| CgroupError::NoHierarchy {
                 root: mounts.root.clone(),
             })?;
-        Ok(Self::at(
-            &m.mountpoint,
-            dir_in_mount(m, own.unified.as_deref(), rel),
-        ))
+        let mut manager = Self::at(&m.mountpoint, dir_in_mount(m, own.unified.as_deref(), rel));
+        manager.owns_parent = crate::path::in_hezi_parent(rel);
+        Ok(manager)
     }
 
     /// A manager for the cgroup directory `dir` inside the cgroup2 mount `mount`.
@@ -52,6 +53,7 @@ impl V2Manager {
             mount: mount.to_path_buf(),
             dir,
             created: Mutex::new(Vec::new()),
+            owns_parent: false,
         }
     }
 
@@ -218,6 +220,9 @@ impl CgroupManager for V2Manager {
             }
         }
         fsutil::rmdir_retry(&self.dir)?;
+        if self.owns_parent {
+            fsutil::remove_empty_hezi_parent(&self.dir);
+        }
         let created = self.created.lock().map(|c| c.clone()).unwrap_or_default();
         for d in created.iter().rev().filter(|d| **d != self.dir) {
             if let Err(e) = std::fs::remove_dir(d) {

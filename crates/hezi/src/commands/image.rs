@@ -41,8 +41,8 @@ impl Bar {
         let (bar, template) = match total {
             Some(n) => (
                 indicatif::ProgressBar::with_draw_target(Some(n), target),
-                "{prefix:>10} [{bar:30}] {binary_bytes}/{binary_total_bytes} \
-                 {binary_bytes_per_sec} {elapsed} eta {eta}",
+                "{prefix:>10} [{wide_bar}] {binary_bytes}/{binary_total_bytes} \
+                 {binary_bytes_per_sec} eta {eta}",
             ),
             None => (
                 indicatif::ProgressBar::with_draw_target(None, target),
@@ -67,6 +67,8 @@ impl Bar {
     fn done<T>(&self, result: &anyhow::Result<T>) {
         if result.is_ok() {
             self.bar.finish();
+            // The cursor is still on the bar's line: what is printed next starts below it.
+            eprintln!();
         } else {
             self.bar.finish_and_clear();
         }

@@ -298,7 +298,12 @@ pub fn export_docker_archive(
     let scratch = store.path().join("ingest");
     write_tar(dest, |b| {
         let info = store.info(&cfg.digest)?;
-        append(b, &cfg_path, info.size, store.reported(store.reader(&cfg.digest)?))?;
+        append(
+            b,
+            &cfg_path,
+            info.size,
+            store.reported(store.reader(&cfg.digest)?),
+        )?;
         let mut done = std::collections::HashSet::new();
         for (e, lp) in expects.iter().zip(&layer_paths) {
             if !done.insert(lp.clone()) {

@@ -235,7 +235,12 @@ pub fn export_oci_archive(store: &Store, reference: &str, dest: &Path) -> Result
                 blob.digest.algorithm().name(),
                 blob.digest.encoded()
             );
-            append(b, &path, info.size, store.reported(store.reader(&blob.digest)?))?;
+            append(
+                b,
+                &path,
+                info.size,
+                store.reported(store.reader(&blob.digest)?),
+            )?;
         }
         Ok(())
     })
