@@ -71,7 +71,7 @@ if want digest; then
     sum=$rel/examples/sha256sum
     if [ -x "$sum" ]; then
         [ "$("$sum" "$f" | cut -d' ' -f1)" = "$(sha256sum "$f" | cut -d' ' -f1)" ] || { echo "digest mismatch" >&2; exit 1; }
-        hf "sha256 of 1 GiB" --runs 5 --warmup 1 -N "$sum $f" "openssl dgst -sha256 $f" "sha256sum $f"
+        hf "sha256 of 1 GiB" --runs 5 --warmup 1 -N -n hezi-digest "$sum $f" -n "openssl dgst -sha256" "openssl dgst -sha256 $f" -n "coreutils sha256sum" "sha256sum $f"
         table "SHA-256 of a 1 GiB file (tmpfs)" "$work/sha256 of 1 GiB.json"
     else
         echo -e "\n### SHA-256\n\nnot measured: hezi-digest's sha256sum example is missing from this build." >>"$out"

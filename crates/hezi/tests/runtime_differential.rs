@@ -14,7 +14,10 @@ use serde_json::json;
 
 const RUNC: &str = "/usr/sbin/runc";
 
-const PROBE: &str = r#"id; grep ^Cap /proc/self/status; hostname; ulimit -n; ulimit -Hn; umask; pwd; echo $HOME
+// Signals 32 and up are libc-internal; only the classic ones (1-31) are compared.
+const PROBE: &str = r#"id; grep -E '^(Cap|SigBlk|NoNewPrivs|Seccomp:)' /proc/self/status
+echo SigIgn=$(( 0x$(awk '/^SigIgn/ {print $2}' /proc/self/status) & 0x7fffffff ))
+hostname; ulimit -n; ulimit -Hn; umask; pwd; echo $HOME
 awk '$2 ~ /^\/(proc|dev|sys)/ && $2 !~ /^\/sys\/fs\/cgroup/ {split($4, o, ","); print $2, $3, o[1]}' /proc/mounts | sort
 echo kcore=$(wc -c < /proc/kcore 2>&1)
 echo firmware=$(ls /sys/firmware 2>&1 | wc -l)

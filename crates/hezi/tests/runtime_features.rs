@@ -235,3 +235,96 @@ fn sysctl_and_time_offsets() {
     let up: u64 = lines[1].parse().expect("uptime");
     assert!(up >= 864000 + host_up - 5, "{up} vs host {host_up}");
 }
+
+#[test]
+fn seccomp_notify_listener_gets_the_fd_and_answers() {
+    require_root!();
+    use std::os::fd::AsFd;
+    let w = World::new("rt-notify");
+    let sock = w.tmp.path().join("agent.sock");
+    let listener = UnixListener::bind(&sock).expect("bind");
+    let agent = std::thread::spawn(move || {
+        let (conn, _) = listener.accept().expect("accept");
+        let mut buf = [0u8; 8192];
+        let mut cbuf = nix::cmsg_space!([RawFd; 1]);
+        let mut iov = [IoSliceMut::new(&mut buf)];
+        let msg = recvmsg::<()>(
+            std::os::fd::AsRawFd::as_raw_fd(&conn),
+            &mut iov,
+            Some(&mut cbuf),
+            MsgFlags::empty(),
+        )
+        .expect("recvmsg");
+        let mut fd = None;
+        for c in msg.cmsgs().expect("cmsgs") {
+            if let ControlMessageOwned::ScmRights(fds) = c {
+                // SAFETY: freshly received fd, owned by nobody else.
+                fd = Some(unsafe { OwnedFd::from_raw_fd(fds[0]) });
+            }
+        }
+        let n = msg.bytes;
+        let fd = fd.expect("listener fd");
+        let state: serde_json::Value = serde_json::from_slice(&buf[..n]).expect("state json");
+        // answer one mkdir with EACCES
+        let req = hezi_seccomp::notify::recv(fd.as_fd()).expect("recv notification");
+        hezi_seccomp::notify::respond(
+            fd.as_fd(),
+            &hezi_seccomp::notify::Response::Error {
+                id: req.id,
+                errno: libc::EACCES,
+            },
+        )
+        .expect("respond");
+        state
+    });
+    let (code, out, err) = w.sh("mkdir /dev/shm/a 2>&1; echo done", |c| {
+        c["linux"]["seccomp"] = json!({
+            "defaultAction": "SCMP_ACT_ALLOW",
+            "listenerPath": sock.display().to_string(),
+            "listenerMetadata": "meta-1",
+            "syscalls": [{"names": ["mkdir", "mkdirat"], "action": "SCMP_ACT_NOTIFY"}]
+        });
+    });
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        out.contains("Permission denied") && out.contains("done"),
+        "{out}"
+    );
+    let state = agent.join().expect("agent");
+    assert_eq!(state["fds"], json!(["seccompFd"]), "{state}");
+    assert_eq!(state["metadata"], "meta-1", "{state}");
+    assert!(state["pid"].as_i64().unwrap_or(0) > 0, "{state}");
+}
+
+#[test]
+fn attached_run_and_exec_with_a_terminal_proxy_the_pty() {
+    require_root!();
+    let w = World::new("rt-ttyrun");
+    let id = w.id("ttyrun");
+    let b = w.bundle("ttyrun", &["sh"], |c| {
+        c["process"]["terminal"] = json!(true)
+    });
+    let mut child = w
+        .hezi()
+        .args(["run", "-b", &b.display().to_string(), &id])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawn run");
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(b"echo got-$((20+22)); tty\nexit 3\n")
+        .expect("write");
+    let o = child.wait_with_output().expect("wait");
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert_eq!(
+        o.status.code(),
+        Some(3),
+        "{out} {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    assert!(out.contains("got-42") && out.contains("/dev/pts/"), "{out}");
+}

@@ -387,9 +387,9 @@ fn start_container_hook_runs_inside_and_a_timeout_fails_create() {
         c["hooks"] = json!({"startContainer": [{"path": "/bin/sh", "args": ["sh", "-c", "cat > /dev/shm/hook"]}]});
     });
     assert_eq!(code, 0, "{err}");
-    // the hook got the state JSON on stdin, with status running
+    // the hook got the state JSON on stdin, with status created (the program has not run yet)
     let v: serde_json::Value = serde_json::from_str(out.trim()).expect("state json");
-    assert_eq!(v["status"], "running", "{out}");
+    assert_eq!(v["status"], "created", "{out}");
     let id = w.id("timeout");
     let b = w.bundle("timeout", &["true"], |c| {
         c["hooks"] = json!({"createRuntime": [{"path": "/bin/sleep", "args": ["sleep", "30"], "timeout": 1}]});

@@ -185,12 +185,6 @@ pub fn compile_seccomp(spec: &Spec) -> Result<Option<CompiledFilter>> {
     };
     let filter = hezi_seccomp::compile(&profile)
         .map_err(|e| RuntimeError::Seccomp(format!("linux.seccomp: {e}")))?;
-    if filter.has_notify() {
-        return Err(RuntimeError::Unsupported {
-            setting: "linux.seccomp".into(),
-            msg: "SCMP_ACT_NOTIFY (listenerPath) is not supported by this build".into(),
-        });
-    }
     Ok(Some(filter))
 }
 
@@ -280,13 +274,27 @@ pub fn create(opts: &CreateOptions) -> Result<Container> {
     }
     cg.create()
         .map_err(|e| RuntimeError::Cgroup(e.to_string()))?;
-    let cg_fd = cg.clone_into_fd();
+    // Fast placement (see cgjoin) unless a new user namespace makes the child's own write
+    // to host cgroup files doubtful; then the parent moves it the classic way.
+    let fast_join = if ns.is_new(LinuxNamespaceType::User) {
+        None
+    } else {
+        crate::cgjoin::JoinPlan::new(cg.as_ref())
+    };
+    let cg_fd = match fast_join.as_ref() {
+        Some(j) => j.v2_fd.as_ref().and_then(|f| f.try_clone().ok()),
+        None => cg.clone_into_fd(),
+    };
     cleanup.cgroup = Some(cg);
     let fifo = make_fifo(&dir.join(EXEC_FIFO))?;
     let console = match (&opts.console_socket, process.terminal) {
         (Some(p), true) => Some(UnixStream::connect(p).map_err(|e| {
             RuntimeError::io(format!("--console-socket: connect {}", p.display()), e)
         })?),
+        _ => None,
+    };
+    let notify = match &seccomp {
+        Some(f) if f.has_notify() => Some(crate::notify::connect(&spec)?),
         _ => None,
     };
     let (parent_sock, child_sock) = sync::pair()?;
@@ -315,9 +323,12 @@ pub fn create(opts: &CreateOptions) -> Result<Container> {
         console_socket: console.as_ref().map(|c| c.as_raw_fd()),
         hooks: spec.hooks().as_ref(),
         seccomp: seccomp.as_ref(),
+        seccomp_listener: notify.as_ref().map(|n| n.sock.as_raw_fd()),
+        seccomp_metadata: notify.as_ref().and_then(|n| n.metadata.clone()),
         keyring: (!opts.no_new_keyring).then(|| format!("_ses.{}", opts.id)),
         console_size: process_console_size(&spec),
         state: record.oci_state(Status::Creating),
+        cgroup_join: fast_join.as_ref(),
     };
 
     let t_clone = Instant::now();
@@ -336,6 +347,7 @@ pub fn create(opts: &CreateOptions) -> Result<Container> {
     restored?;
     drop(child_sock);
     drop(console);
+    drop(notify);
     tracing::debug!(
         pid = pid.as_raw(),
         elapsed_us = t_clone.elapsed().as_micros() as u64,
@@ -350,7 +362,7 @@ pub fn create(opts: &CreateOptions) -> Result<Container> {
         )?;
     }
     if let Some(cg) = &cleanup.cgroup {
-        if cg_fd.is_none() {
+        if fast_join.is_none() && cg_fd.is_none() {
             cg.add_task(pid.as_raw())
                 .map_err(|e| RuntimeError::Cgroup(e.to_string()))?;
         }
@@ -404,4 +416,97 @@ fn process_console_size(spec: &Spec) -> Option<(u16, u16)> {
         b.height().min(u16::MAX as u64) as u16,
         b.width().min(u16::MAX as u64) as u16,
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn spec(edit: impl FnOnce(&mut serde_json::Value)) -> Spec {
+        let mut v = serde_json::to_value(Spec::default()).expect("spec json");
+        edit(&mut v);
+        serde_json::from_value(v).expect("spec")
+    }
+
+    fn check(s: &Spec) -> Result<()> {
+        check_supported(s, &NamespacePlan::from_spec(s)?)
+    }
+
+    #[test]
+    fn default_spec_is_supported() {
+        check(&spec(|_| {})).expect("default");
+    }
+
+    #[test]
+    fn refusals_name_the_setting() {
+        type Edit = Box<dyn Fn(&mut serde_json::Value)>;
+        let cases: Vec<(Edit, &str)> = vec![
+            (
+                Box::new(|v| v["linux"]["namespaces"] = json!([{"type": "pid"}])),
+                "mount namespace is required",
+            ),
+            (
+                Box::new(|v| v["linux"]["namespaces"] = json!([{"type": "mount"}])),
+                "hostname: unable to set hostname without a private UTS namespace",
+            ),
+            (
+                Box::new(|v| v["linux"]["intelRdt"] = json!({"closID": "x"})),
+                "linux.intelRdt",
+            ),
+            (
+                Box::new(|v| v["linux"]["timeOffsets"] = json!({"monotonic": {"secs": 1}})),
+                "linux.timeOffsets",
+            ),
+            (
+                Box::new(|v| {
+                    v["linux"]["namespaces"]
+                        .as_array_mut()
+                        .expect("ns")
+                        .push(json!({"type": "user"}))
+                }),
+                "linux.uidMappings",
+            ),
+            (
+                Box::new(|v| v["linux"]["mountLabel"] = json!("system_u:object_r:x")),
+                "linux.mountLabel",
+            ),
+        ];
+        for (edit, needle) in cases {
+            let err = check(&spec(|v| edit(v))).expect_err(needle);
+            assert!(err.to_string().contains(needle), "{err} !~ {needle}");
+        }
+    }
+
+    #[test]
+    fn missing_config_names_the_bundle() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let err = load_config(dir.path()).expect_err("missing");
+        assert!(
+            err.to_string().contains(&dir.path().display().to_string()),
+            "{err}"
+        );
+        std::fs::write(dir.path().join("config.json"), "{not json").expect("write");
+        let err = load_config(dir.path()).expect_err("bad json");
+        assert!(err.to_string().contains("config.json"), "{err}");
+    }
+
+    #[test]
+    fn create_refuses_bad_ids_and_existing_ones_before_touching_anything() {
+        let root = tempfile::tempdir().expect("tmp");
+        let opts = CreateOptions {
+            root: root.path().to_path_buf(),
+            id: "../escape".into(),
+            bundle: root.path().to_path_buf(),
+            ..Default::default()
+        };
+        assert!(matches!(create(&opts), Err(RuntimeError::InvalidId(_))));
+        std::fs::create_dir(root.path().join("taken")).expect("mkdir");
+        let opts = CreateOptions {
+            id: "taken".into(),
+            ..opts
+        };
+        let err = create(&opts).expect_err("exists");
+        assert_eq!(err.to_string(), "container with id exists: taken");
+    }
 }

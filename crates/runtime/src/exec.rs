@@ -101,8 +101,19 @@ pub fn exec(c: &Container, opts: &ExecOptions) -> Result<Pid> {
             })?;
         }
     }
+    let notify = match &seccomp {
+        Some(f) if f.has_notify() => Some(crate::notify::connect(spec)?),
+        _ => None,
+    };
+    let state = c.state();
     let (parent_sock, child_sock) = sync::pair()?;
-    let cg_fd = cg.clone_into_fd();
+    // Fast placement (see cgjoin): the child moves its only thread into the v1 hierarchies
+    // right after Go, before joining any namespace.
+    let fast_join = crate::cgjoin::JoinPlan::new(cg.as_ref());
+    let cg_fd = match fast_join.as_ref() {
+        Some(j) => j.v2_fd.as_ref().and_then(|f| f.try_clone().ok()),
+        None => cg.clone_into_fd(),
+    };
     let forked = clone_process(
         nix::sched::CloneFlags::empty(),
         cg_fd.as_ref().map(|f| f.as_raw_fd()),
@@ -111,12 +122,18 @@ pub fn exec(c: &Container, opts: &ExecOptions) -> Result<Pid> {
         // SAFETY: closing our copy of the parent's end.
         unsafe { libc::close(parent_sock.raw()) };
         let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            let seccomp = seccomp.as_ref().map(|f| SeccompCtx {
+                filter: f,
+                notify: notify.as_ref(),
+                state: &state,
+            });
             child(
                 &child_sock,
                 &fds,
                 &plan,
-                seccomp.as_ref(),
+                seccomp,
                 console.as_ref().map(|s| s.as_fd()),
+                fast_join.as_ref(),
             )
         }));
         let msg = match r {
@@ -133,12 +150,13 @@ pub fn exec(c: &Container, opts: &ExecOptions) -> Result<Pid> {
     };
     drop(child_sock);
     drop(console);
+    drop(notify);
     let fail = |e: RuntimeError| {
         let _ = kill(pid, Signal::SIGKILL);
         let _ = waitpid(pid, None);
         e
     };
-    if cg_fd.is_none() {
+    if fast_join.is_none() && cg_fd.is_none() {
         cg.add_task(pid.as_raw())
             .map_err(|e| fail(RuntimeError::Cgroup(e.to_string())))?;
     }
@@ -171,18 +189,47 @@ pub fn exec(c: &Container, opts: &ExecOptions) -> Result<Pid> {
     Ok(pid)
 }
 
+/// The filter and where its notify listener goes.
+struct SeccompCtx<'a> {
+    filter: &'a hezi_seccomp::CompiledFilter,
+    notify: Option<&'a crate::notify::NotifyTarget>,
+    state: &'a crate::state::OciState,
+}
+
+impl SeccompCtx<'_> {
+    fn install(&self, host_pid: i32) -> Result<()> {
+        let listener =
+            hezi_seccomp::install(self.filter).map_err(|e| RuntimeError::Seccomp(e.to_string()))?;
+        if let (Some(l), Some(n)) = (listener, self.notify) {
+            crate::notify::send(
+                n.sock.as_fd(),
+                l.as_fd(),
+                self.state,
+                host_pid,
+                n.metadata.as_deref(),
+            )?;
+        }
+        Ok(())
+    }
+}
+
 fn child(
     sync: &SyncSocket,
     fds: &[(LinuxNamespaceType, File)],
     plan: &ProcessPlan,
-    seccomp: Option<&hezi_seccomp::CompiledFilter>,
+    seccomp: Option<SeccompCtx<'_>>,
     console_sock: Option<BorrowedFd<'_>>,
+    cgroup_join: Option<&crate::cgjoin::JoinPlan>,
 ) -> Result<Infallible> {
     // SAFETY: prctl with integer arguments.
     unsafe { libc::prctl(libc::PR_SET_DUMPABLE, 0, 0, 0, 0) };
-    match sync.recv()? {
-        Some(SyncMsg::Go { .. }) => {}
+    crate::init::reset_signals();
+    let host_pid = match sync.recv()? {
+        Some(SyncMsg::Go { host_pid }) => host_pid,
         _ => return Err(RuntimeError::Child("parent went away".into())),
+    };
+    if let Some(j) = cgroup_join {
+        j.join_v1_self()?;
     }
     for (t, f) in fds {
         if !matches!(t, LinuxNamespaceType::Pid | LinuxNamespaceType::Time) {
@@ -207,14 +254,14 @@ fn child(
         console::make_controlling(s.as_fd())?;
     }
     let (exe, argv, envp) = resolve_exec(plan)?;
-    if let Some(f) = seccomp.filter(|_| !plan.no_new_privs) {
-        hezi_seccomp::install(f).map_err(|e| RuntimeError::Seccomp(e.to_string()))?;
+    if let Some(sc) = seccomp.as_ref().filter(|_| !plan.no_new_privs) {
+        sc.install(host_pid)?;
     }
     apply::apply_identity(plan, &mut sys)?;
     apply::enter_cwd(&plan.cwd, &mut sys)?;
     mark_fds_cloexec(3 + plan.preserve_fds)?;
-    if let Some(f) = seccomp.filter(|_| plan.no_new_privs) {
-        hezi_seccomp::install(f).map_err(|e| RuntimeError::Seccomp(e.to_string()))?;
+    if let Some(sc) = seccomp.as_ref().filter(|_| plan.no_new_privs) {
+        sc.install(host_pid)?;
     }
     if let Some(cpus) = &plan.cpu_affinity_final {
         sys.set_cpu_affinity(cpus)

@@ -49,12 +49,18 @@ pub struct InitContext<'a> {
     pub hooks: Option<&'a Hooks>,
     /// The compiled seccomp filter.
     pub seccomp: Option<&'a CompiledFilter>,
+    /// Connected `listenerPath` socket, when the filter has NOTIFY rules.
+    pub seccomp_listener: Option<RawFd>,
+    /// `listenerMetadata`.
+    pub seccomp_metadata: Option<String>,
     /// Session keyring name to join (`_ses.<id>`), unless `--no-new-keyring`.
     pub keyring: Option<String>,
     /// `process.consoleSize` (height, width).
     pub console_size: Option<(u16, u16)>,
     /// State document for the hooks (pid filled in from the parent's `Go`).
     pub state: OciState,
+    /// When set, the init moves itself into the v1 cgroups (see [`crate::cgjoin`]).
+    pub cgroup_join: Option<&'a crate::cgjoin::JoinPlan>,
 }
 
 /// Entry point of the init child; never returns.
@@ -91,6 +97,7 @@ fn child_fail(sync: &SyncSocket, msg: &str) -> ! {
 
 /// What the setup phase hands to the post-start phase.
 struct Ready {
+    host_pid: i32,
     host_proc: OwnedFd,
     exe: CString,
     argv: Vec<CString>,
@@ -134,8 +141,50 @@ fn open_host_proc() -> Result<OwnedFd> {
     Ok(unsafe { OwnedFd::from_raw_fd(fd) })
 }
 
+/// Gives the process the signal state a program expects (as runc's does): every signal at its
+/// default action (the Rust runtime ignores SIGPIPE, a caller may ignore others, and exec keeps
+/// ignored signals) and none blocked.
+pub fn reset_signals() {
+    #[repr(C)]
+    struct KernelSigaction {
+        handler: usize,
+        flags: u64,
+        restorer: usize,
+        mask: u64,
+    }
+    let dfl = KernelSigaction {
+        handler: libc::SIG_DFL,
+        flags: 0,
+        restorer: 0,
+        mask: 0,
+    };
+    for sig in 1..=64 {
+        if sig == libc::SIGKILL || sig == libc::SIGSTOP {
+            continue;
+        }
+        // SAFETY: raw rt_sigaction (glibc refuses its reserved signals 32/33) with a valid
+        // kernel sigaction and the kernel's sigset size; only this process's state changes.
+        unsafe {
+            libc::syscall(
+                libc::SYS_rt_sigaction,
+                sig,
+                &dfl as *const KernelSigaction,
+                std::ptr::null_mut::<KernelSigaction>(),
+                8usize,
+            )
+        };
+    }
+    // SAFETY: sigprocmask with an empty set only changes this process's signal mask.
+    unsafe {
+        let mut empty: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&mut empty);
+        libc::sigprocmask(libc::SIG_SETMASK, &empty, std::ptr::null_mut());
+    }
+}
+
 fn prepare(ctx: &InitContext<'_>) -> Result<Ready> {
     set_dumpable(false)?;
+    reset_signals();
     let host_pid = match ctx.sync.recv()? {
         Some(SyncMsg::Go { host_pid }) => host_pid,
         Some(other) => {
@@ -145,6 +194,9 @@ fn prepare(ctx: &InitContext<'_>) -> Result<Ready> {
         }
         None => return Err(RuntimeError::Child("parent went away".into())),
     };
+    if let Some(j) = ctx.cgroup_join {
+        j.join_v1_self()?;
+    }
     let mut state = ctx.state.clone();
     state.pid = host_pid;
     let state_json = serde_json::to_vec(&state).unwrap_or_default();
@@ -201,6 +253,21 @@ fn prepare(ctx: &InitContext<'_>) -> Result<Ready> {
     }
     run_hooks(ctx.hooks, HookKind::CreateContainer, &state_json)?;
     rootfs::pivot(ctx.rootfs).map_err(|e| RuntimeError::Rootfs(e.to_string()))?;
+    // Like runc: a missing cwd is created (0755, root) inside the jail, before the root may
+    // become read-only.
+    if !ctx.process.cwd.exists() {
+        use std::os::unix::fs::DirBuilderExt;
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o755)
+            .create(&ctx.process.cwd)
+            .map_err(|e| {
+                RuntimeError::io(
+                    format!("process.cwd: mkdir {}", ctx.process.cwd.display()),
+                    e,
+                )
+            })?;
+    }
     apply::apply_sysctl(ctx.process, &mut sys)?;
     rootfs::finish(ctx.rootfs).map_err(|e| RuntimeError::Rootfs(e.to_string()))?;
     if let Some(name) = &ctx.keyring {
@@ -212,12 +279,13 @@ fn prepare(ctx: &InitContext<'_>) -> Result<Ready> {
     }
     let (exe, argv, envp) = resolve_exec(ctx.process)?;
     if let Some(f) = ctx.seccomp.filter(|_| !ctx.process.no_new_privs) {
-        hezi_seccomp::install(f).map_err(|e| RuntimeError::Seccomp(e.to_string()))?;
+        install_seccomp(ctx, f, host_pid, &state)?;
     }
     apply::apply_identity(ctx.process, &mut sys)?;
     apply::enter_cwd(&ctx.process.cwd, &mut sys)?;
     mark_fds_cloexec(3 + ctx.process.preserve_fds)?;
     Ok(Ready {
+        host_pid,
         host_proc,
         exe,
         argv,
@@ -249,11 +317,14 @@ fn after_start(ctx: &InitContext<'_>, ready: Ready) -> Result<Infallible> {
     // SAFETY: closing the fifo's O_PATH fd we own.
     unsafe { libc::close(ctx.fifo) };
     if let Some(f) = ctx.seccomp.filter(|_| ctx.process.no_new_privs) {
-        hezi_seccomp::install(f).map_err(|e| RuntimeError::Seccomp(e.to_string()))?;
+        let mut state = ctx.state.clone();
+        state.pid = ready.host_pid;
+        install_seccomp(ctx, f, ready.host_pid, &state)?;
     }
     if ctx.hooks.is_some() {
         let mut state = ctx.state.clone();
-        state.status = crate::state::Status::Running;
+        // The program has not been executed yet: the container is still "created" (runc too).
+        state.status = crate::state::Status::Created;
         let json = serde_json::to_vec(&state).unwrap_or_default();
         run_hooks(ctx.hooks, HookKind::StartContainer, &json)?;
     }
@@ -263,6 +334,30 @@ fn after_start(ctx: &InitContext<'_>, ready: Ready) -> Result<Infallible> {
             .map_err(|e| RuntimeError::io("process.execCPUAffinity.final: sched_setaffinity", e))?;
     }
     exec(&ready.exe, &ready.argv, &ready.envp)
+}
+
+/// Installs the filter; with NOTIFY rules sends the listener fd to the agent.
+fn install_seccomp(
+    ctx: &InitContext<'_>,
+    f: &CompiledFilter,
+    host_pid: i32,
+    state: &OciState,
+) -> Result<()> {
+    let listener = hezi_seccomp::install(f).map_err(|e| RuntimeError::Seccomp(e.to_string()))?;
+    if let (Some(l), Some(sock)) = (listener, ctx.seccomp_listener) {
+        // SAFETY: sock is the connected listenerPath socket the parent passed down.
+        let sock = unsafe { BorrowedFd::borrow_raw(sock) };
+        crate::notify::send(
+            sock,
+            l.as_fd(),
+            state,
+            host_pid,
+            ctx.seccomp_metadata.as_deref(),
+        )?;
+        // SAFETY: closing our copy of the socket; the agent keeps its end.
+        unsafe { libc::close(sock.as_raw_fd()) };
+    }
+    Ok(())
 }
 
 /// execve; returns only on failure.

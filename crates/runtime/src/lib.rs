@@ -17,6 +17,7 @@
 //! ```
 #![deny(missing_docs)]
 
+pub mod cgjoin;
 pub mod clone;
 pub mod console;
 pub mod container;
@@ -29,6 +30,7 @@ pub mod id;
 pub mod idmap;
 pub mod init;
 pub mod namespaces;
+pub mod notify;
 pub mod parentns;
 pub mod process;
 pub mod procinfo;

@@ -2,8 +2,9 @@
 //!
 //! Every section comes from what the library crates export, so the document lists only
 //! what they implement: seccomp from `hezi_seccomp`'s `SUPPORTED_*` tables, namespaces
-//! from `hezi_runtime`'s join order. Sections no crate exports yet (hooks, mount
-//! options, capabilities, cgroup) are left out rather than guessed.
+//! from `hezi_runtime`'s join order, mount options from the rootfs option parser, hooks
+//! and capabilities from `hezi_spec::names` (the runtime runs every hook kind and can set
+//! every capability the kernel knows).
 
 use hezi_spec::features::{CgroupFeatures, Features, FeaturesBuilder, SeccompFeatures};
 
@@ -35,11 +36,17 @@ impl Implemented<'static> {
     /// Collects the tables from the crates of this build.
     pub fn from_crates() -> Self {
         Implemented {
-            // Not exported by hezi-runtime / hezi-cgroups yet: left out, not guessed.
-            hooks: &[],
-            mount_options: &[],
-            capabilities: &[],
-            cgroup: None,
+            hooks: hezi_spec::names::HOOKS,
+            mount_options: hezi_runtime::rootfs::options::KNOWN_MOUNT_OPTIONS,
+            capabilities: hezi_spec::names::CAPABILITIES,
+            cgroup: Some(CgroupFeatures {
+                v1: true,
+                v2: true,
+                // The systemd driver only reports that it is unavailable (see hezi-cgroups).
+                systemd: false,
+                systemd_user: false,
+                rdma: true,
+            }),
             namespaces: hezi_runtime::namespaces::JOIN_ORDER
                 .iter()
                 .filter_map(|t| serde_json::to_value(t).ok())

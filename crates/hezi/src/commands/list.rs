@@ -26,7 +26,7 @@ pub fn run(g: &GlobalOpts, a: &ListArgs) -> anyhow::Result<u8> {
     Ok(0)
 }
 
-/// Formats the table with columns padded to the widest cell plus three spaces.
+/// Formats the table like runc's tabwriter (minimum width 12, padding 3).
 pub fn table(states: &[hezi_runtime::OciState]) -> String {
     let mut rows = vec![["ID", "PID", "STATUS", "BUNDLE", "CREATED", "OWNER"]
         .map(String::from)
@@ -53,7 +53,7 @@ pub fn table(states: &[hezi_runtime::OciState]) -> String {
                 if i == 5 {
                     cell.clone()
                 } else {
-                    format!("{cell:<w$}", w = widths[i] + 3)
+                    format!("{cell:<w$}", w = (widths[i] + 3).max(12))
                 }
             })
             .collect();

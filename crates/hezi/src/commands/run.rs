@@ -12,8 +12,18 @@ pub fn run(g: &GlobalOpts, a: &RunArgs) -> anyhow::Result<u8> {
     if a.image.is_some() {
         anyhow::bail!("run --image: not wired into this build yet; unpack the image with `hezi image unpack` and use --bundle");
     }
-    let opts = super::create::options(g, &a.id, &a.opts);
+    let mut opts = super::create::options(g, &a.id, &a.opts);
+    // Attached with a terminal and no --console-socket: serve the socket ourselves, as runc does.
+    let local = if !a.detach && opts.console_socket.is_none() && wants_terminal(&opts.bundle) {
+        let l = super::exec::LocalConsole::bind(&g.root)?;
+        opts.console_socket = Some(l.path().to_path_buf());
+        Some(l)
+    } else {
+        None
+    };
     let c = hezi_runtime::create(&opts).with_context(|| format!("create container {}", a.id))?;
+    let master = local.as_ref().map(|l| l.receive()).transpose()?;
+    drop(local);
     let pid = Pid::from_raw(c.init_pid());
     if let Err(e) = c.start() {
         let _ = c.clone().delete(true);
@@ -22,7 +32,7 @@ pub fn run(g: &GlobalOpts, a: &RunArgs) -> anyhow::Result<u8> {
     if a.detach {
         return Ok(0);
     }
-    let code = super::exec::wait_forwarding(pid)?;
+    let code = super::exec::wait_with_console(pid, master)?;
     if !a.keep {
         match hezi_runtime::Container::load(&g.root, &a.id) {
             Ok(c) => c
@@ -32,4 +42,13 @@ pub fn run(g: &GlobalOpts, a: &RunArgs) -> anyhow::Result<u8> {
         }
     }
     Ok(code)
+}
+
+/// Whether the bundle's process asks for a terminal (false when config.json is unreadable:
+/// create then reports the real error).
+fn wants_terminal(bundle: &std::path::Path) -> bool {
+    hezi_runtime::create::load_config(bundle)
+        .ok()
+        .and_then(|s| s.process().as_ref().and_then(|p| p.terminal()))
+        .unwrap_or(false)
 }

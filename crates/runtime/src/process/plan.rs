@@ -63,7 +63,8 @@ pub struct ProcessPlan {
     pub additional_gids: Vec<u32>,
     /// umask, if set.
     pub umask: Option<u32>,
-    /// Capability sets (None: leave them as they are, i.e. full root).
+    /// Capability sets (`None` leaves them as inherited; plans built from a `Process` always
+    /// have `Some`, all empty when the config has no `capabilities`).
     pub caps: Option<CapSets>,
     /// Resource limits.
     pub rlimits: Vec<Rlimit>,
@@ -210,11 +211,11 @@ impl ProcessPlan {
                 msg: "SELinux labels are not supported by this build".into(),
             });
         }
-        let caps = p
-            .capabilities()
-            .as_ref()
-            .map(CapSets::from_spec)
-            .transpose()?;
+        // No `capabilities` at all means no capabilities (runc's behaviour), not "keep root's".
+        let caps = Some(match p.capabilities() {
+            Some(c) => CapSets::from_spec(c)?,
+            None => CapSets::default(),
+        });
         let rlimits = p
             .rlimits()
             .iter()
@@ -356,6 +357,14 @@ mod tests {
         p.set_cwd("rel".into());
         let err = ProcessPlan::from_process(&p).expect_err("relative");
         assert!(err.to_string().contains("process.cwd"), "{err}");
+    }
+
+    #[test]
+    fn absent_capabilities_mean_none() {
+        let mut p = Process::default();
+        p.set_capabilities(None);
+        let plan = ProcessPlan::from_process(&p).expect("plan");
+        assert_eq!(plan.caps, Some(CapSets::default()));
     }
 
     #[test]

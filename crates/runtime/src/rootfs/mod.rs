@@ -25,9 +25,13 @@
 //! others `open_tree` clones of it); the host is only `stat`ed for a bind source when its
 //! destination is missing; devices are created relative to one `/dev` fd.
 //!
+//! Id-mapped bind mounts (`idmap`/`ridmap` with `uidMappings`/`gidMappings`) get a throw-away
+//! user namespace holding the mappings (`MOUNT_ATTR_IDMAP`).
+//!
 //! Not implemented (a clear [`RootfsError::Unsupported`] or `InvalidConfig`, never ignored):
-//! id-mapped mounts (`idmap`, `ridmap`, `uidMappings` on a mount), `remount`, and SELinux
-//! `linux.mountLabel`.
+//! id-mapped mounts in a container that has its own user namespace, or without explicit
+//! mappings (both need the mount made by the runtime's parent, which owns the host
+//! filesystem), `remount`, and SELinux `linux.mountLabel`.
 //!
 //! ```no_run
 //! use std::path::Path;

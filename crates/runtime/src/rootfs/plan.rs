@@ -331,6 +331,12 @@ impl RootfsPlan {
                 }
             };
             check_proc_destination(&destination, &kind, &label)?;
+            if idmap.is_some() && !matches!(kind, MountKind::Bind { .. }) {
+                return Err(RootfsError::invalid(
+                    label,
+                    "id-mapped mounts must be bind mounts",
+                ));
+            }
             if options.tmpcopyup
                 && !matches!(&kind, MountKind::Fs { fstype, .. } if fstype == "tmpfs")
             {

@@ -31,6 +31,9 @@ pub fn userns_with_maps(uid_map: &str, gid_map: &str) -> io::Result<OwnedFd> {
     if pid == 0 {
         // SAFETY: async-signal-safe calls only; the child never returns from this block.
         unsafe {
+            // Drop our copies of the parent's ends, or the read below never sees EOF.
+            libc::close(ready_r.as_raw_fd());
+            libc::close(done_w.as_raw_fd());
             let ok: u8 = if libc::unshare(libc::CLONE_NEWUSER) == 0 {
                 1
             } else {
@@ -64,6 +67,9 @@ pub fn userns_with_maps(uid_map: &str, gid_map: &str) -> io::Result<OwnedFd> {
         Ok(OwnedFd::from(File::open(format!("/proc/{pid}/ns/user"))?))
     })();
     drop(done_w);
+    // The namespace lives on through our fd; end the helper even if it were still blocked.
+    // SAFETY: signalling the child we forked and have not reaped yet.
+    unsafe { libc::kill(pid, libc::SIGKILL) };
     let mut status = 0;
     // SAFETY: waiting for the child we forked; `status` is a valid out pointer.
     unsafe { libc::waitpid(pid, &mut status, 0) };
