@@ -22,6 +22,56 @@ pub struct Stats {
     pub blkio: Blkio,
     /// Huge pages per page size (`2MB`, `1GB`).
     pub hugetlb: BTreeMap<String, Hugetlb>,
+    /// cpuset settings (runc's `cpuset` section); absent when the controller is not mounted.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cpuset: Option<CpuSet>,
+}
+
+/// The cpuset controller's settings, with runc's field names.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CpuSet {
+    /// CPUs the cgroup may use (`cpuset.cpus`, expanded).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub cpus: Vec<u16>,
+    /// `cpuset.cpu_exclusive`.
+    pub cpu_exclusive: u64,
+    /// Memory nodes the cgroup may use (`cpuset.mems`, expanded).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub mems: Vec<u16>,
+    /// `cpuset.mem_hardwall`.
+    pub mem_hardwall: u64,
+    /// `cpuset.mem_exclusive`.
+    pub mem_exclusive: u64,
+    /// `cpuset.memory_migrate`.
+    pub memory_migrate: u64,
+    /// `cpuset.memory_spread_page`.
+    pub memory_spread_page: u64,
+    /// `cpuset.memory_spread_slab`.
+    pub memory_spread_slab: u64,
+    /// `cpuset.memory_pressure`.
+    pub memory_pressure: u64,
+    /// `cpuset.sched_load_balance`.
+    pub sched_load_balance: u64,
+    /// `cpuset.sched_relax_domain_level` (-1 = system default).
+    pub sched_relax_domain_level: i64,
+}
+
+/// Expands a cpuset list (`0-2,5`) into its members; `None` for malformed text.
+pub fn parse_cpuset_list(text: &str) -> Option<Vec<u16>> {
+    let mut out = Vec::new();
+    for part in text.trim().split(',').filter(|p| !p.is_empty()) {
+        match part.split_once('-') {
+            Some((a, b)) => {
+                let (a, b): (u16, u16) = (a.parse().ok()?, b.parse().ok()?);
+                if a > b {
+                    return None;
+                }
+                out.extend(a..=b);
+            }
+            None => out.push(part.parse().ok()?),
+        }
+    }
+    Some(out)
 }
 
 /// CPU statistics.
@@ -291,6 +341,15 @@ pub fn parse_io_stat_v2(text: &str) -> (Vec<BlkioEntry>, Vec<BlkioEntry>) {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn cpuset_lists_parse_like_the_kernel_prints_them() {
+        assert_eq!(parse_cpuset_list("0-2,5\n"), Some(vec![0, 1, 2, 5]));
+        assert_eq!(parse_cpuset_list("3"), Some(vec![3]));
+        assert_eq!(parse_cpuset_list(""), Some(vec![]));
+        assert_eq!(parse_cpuset_list("2-1"), None);
+        assert_eq!(parse_cpuset_list("a"), None);
+    }
+
     use super::*;
 
     #[test]

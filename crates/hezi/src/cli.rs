@@ -534,7 +534,18 @@ mod tests {
         let s = Cli::try_parse_from(["hezi", "spec", "--rootless"]).unwrap();
         assert!(matches!(s.command, Some(Command::Spec(ref a)) if a.rootless));
         assert!(Cli::try_parse_from(["hezi", "create"]).is_err());
-        let u = Cli::try_parse_from(["hezi", "update", "--pids-limit", "-1", "--memory-swap", "-1", "c1"]).unwrap();
-        assert!(matches!(u.command, Some(Command::Update(ref a)) if a.pids_limit == Some(-1) && a.memory_swap.as_deref() == Some("-1")));
+        let u = Cli::try_parse_from([
+            "hezi",
+            "update",
+            "--pids-limit",
+            "-1",
+            "--memory-swap",
+            "-1",
+            "c1",
+        ])
+        .unwrap();
+        assert!(
+            matches!(u.command, Some(Command::Update(ref a)) if a.pids_limit == Some(-1) && a.memory_swap.as_deref() == Some("-1"))
+        );
     }
 }

@@ -163,6 +163,8 @@ impl Container {
     /// is blocked opening it for writing), reads its byte, removes the fifo, then runs the
     /// poststart hooks (failures are warnings).
     pub fn start(&self) -> Result<()> {
+        let t0 = Instant::now();
+        let _span = tracing::debug_span!("start", id = %self.record.id).entered();
         match self.status() {
             Status::Created => {}
             Status::Stopped => {
@@ -217,6 +219,7 @@ impl Container {
         }
         fs::remove_file(&fifo_path)
             .map_err(|e| RuntimeError::io(format!("remove {}", fifo_path.display()), e))?;
+        tracing::debug!(elapsed_us = t0.elapsed().as_micros() as u64, "started");
         let hooks = self.record.config.hooks().as_ref();
         if hooks.is_some() {
             let json =
@@ -272,12 +275,21 @@ impl Container {
 
     /// Kills whatever is left, removes cgroup and state, runs poststop hooks.
     fn destroy(self) -> Result<()> {
+        let t0 = Instant::now();
+        let _span = tracing::debug_span!("delete", id = %self.record.id).entered();
         let cg = self.cgroup();
         if self.init_alive() {
+            let paused = self.status() == Status::Paused;
             let _ = kill(Pid::from_raw(self.record.pid), Signal::SIGKILL);
             if let Ok(cg) = &cg {
-                let _ = cg.kill_all(libc::SIGKILL);
-                let _ = cg.freeze(FreezerState::Thawed);
+                // With its own pid namespace, killing the init kills every process in it; only
+                // a shared pid namespace needs the (freezing) cgroup-wide kill.
+                if !self.has_own_pid_ns() {
+                    let _ = cg.kill_all(libc::SIGKILL);
+                }
+                if paused {
+                    let _ = cg.freeze(FreezerState::Thawed);
+                }
             }
             self.wait_gone(Duration::from_secs(10));
         }
@@ -294,6 +306,7 @@ impl Container {
                 }
             })
             .map_err(|e| RuntimeError::io(format!("remove {}", self.dir.display()), e))?;
+        tracing::debug!(elapsed_us = t0.elapsed().as_micros() as u64, "deleted");
         let hooks = self.record.config.hooks().as_ref();
         if hooks.is_some() {
             let json =
@@ -301,6 +314,13 @@ impl Container {
             run_hooks(hooks, HookKind::Poststop, &json)?;
         }
         Ok(())
+    }
+
+    /// True when the container has a pid namespace of its own (not joined by path).
+    fn has_own_pid_ns(&self) -> bool {
+        crate::namespaces::NamespacePlan::from_spec(&self.record.config)
+            .map(|p| p.is_new(oci_spec::runtime::LinuxNamespaceType::Pid))
+            .unwrap_or(false)
     }
 
     fn wait_gone(&self, limit: Duration) {

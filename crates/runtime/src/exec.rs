@@ -146,7 +146,9 @@ pub fn exec(c: &Container, opts: &ExecOptions) -> Result<Pid> {
         unsafe { libc::_exit(1) }
     }
     let Forked::Parent(pid) = forked else {
-        unreachable!("handled above")
+        return Err(RuntimeError::Child(
+            "clone returned in the child twice".into(),
+        ));
     };
     drop(child_sock);
     drop(console);

@@ -40,10 +40,10 @@ pub mod state;
 pub mod sync;
 
 pub use container::Container;
-/// The OCI types this crate speaks (re-exported for callers without their own dependency).
-pub use oci_spec;
 pub use create::{create, CreateOptions};
 pub use error::{Result, RuntimeError};
 pub use exec::{exec, ExecOptions};
+/// The OCI types this crate speaks (re-exported for callers without their own dependency).
+pub use oci_spec;
 pub use signal::parse_signal;
 pub use state::{OciState, Status};

@@ -4,7 +4,7 @@
 use std::path::Path;
 
 use super::V1Manager;
-use crate::stats::{parse_blkio_v1, BlkioEntry, Hugetlb, MemoryEntry};
+use crate::stats::{parse_blkio_v1, parse_cpuset_list, BlkioEntry, CpuSet, Hugetlb, MemoryEntry};
 use crate::{fsutil, hugetlb, CgroupError, Stats};
 
 /// Reads `dir/file` as u64 if it exists.
@@ -53,6 +53,9 @@ pub fn collect(m: &V1Manager) -> Result<Stats, CgroupError> {
     }
     if let Some(d) = m.dirs.get("blkio") {
         blkio(d, &mut s)?;
+    }
+    if let Some(d) = m.dirs.get("cpuset") {
+        s.cpuset = Some(cpuset(d)?);
     }
     if let Some(d) = m.dirs.get("hugetlb") {
         for size in hugetlb::available() {
@@ -136,6 +139,35 @@ fn memory(d: &Path, s: &mut Stats) -> Result<(), CgroupError> {
     s.memory.kernel = entry(d, "memory.kmem")?;
     s.memory.kernel_tcp = entry(d, "memory.kmem.tcp")?;
     Ok(())
+}
+
+fn cpuset(d: &Path) -> Result<CpuSet, CgroupError> {
+    let list = |f: &str| -> Result<Vec<u16>, CgroupError> {
+        let text = opt_text(d, f)?.unwrap_or_default();
+        parse_cpuset_list(&text).ok_or_else(|| CgroupError::Parse {
+            path: d.join(f),
+            reason: format!("not a cpuset list: {:?}", text.trim()),
+        })
+    };
+    let flag = |f: &str| -> Result<u64, CgroupError> {
+        Ok(opt_u64(d, &format!("cpuset.{f}"))?.unwrap_or(0))
+    };
+    let level = opt_text(d, "cpuset.sched_relax_domain_level")?
+        .and_then(|t| t.trim().parse().ok())
+        .unwrap_or(-1);
+    Ok(CpuSet {
+        cpus: list("cpuset.cpus")?,
+        cpu_exclusive: flag("cpu_exclusive")?,
+        mems: list("cpuset.mems")?,
+        mem_hardwall: flag("mem_hardwall")?,
+        mem_exclusive: flag("mem_exclusive")?,
+        memory_migrate: flag("memory_migrate")?,
+        memory_spread_page: flag("memory_spread_page")?,
+        memory_spread_slab: flag("memory_spread_slab")?,
+        memory_pressure: flag("memory_pressure")?,
+        sched_load_balance: flag("sched_load_balance")?,
+        sched_relax_domain_level: level,
+    })
 }
 
 fn blkio(d: &Path, s: &mut Stats) -> Result<(), CgroupError> {

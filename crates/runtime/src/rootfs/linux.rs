@@ -155,6 +155,11 @@ impl Mounter for LinuxMounter {
                 }
             }
         }
+        if attrs & libc::MOUNT_ATTR_RDONLY != 0 {
+            // Like mount(2) with MS_RDONLY (runc): a new superblock is read-only as well, not
+            // only this mount. An existing superblock (sysfs of a shared netns) is left as is.
+            sys::fsconfig_set_flag(fs.as_fd(), c"ro").map_err(|e| with_log(e, &fs, "option ro"))?;
+        }
         sys::fsconfig_create(fs.as_fd()).map_err(|e| with_log(e, &fs, "create superblock"))?;
         sys::fsmount(fs.as_fd(), attrs).map_err(|e| with_log(e, &fs, "fsmount"))
     }

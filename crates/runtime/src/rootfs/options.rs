@@ -116,14 +116,67 @@ pub struct MountOptions {
 /// Every mount option word [`parse_mount_options`] interprets itself (others are passed to
 /// the filesystem as parameters); `hezi features` lists these as `mountOptions`.
 pub const KNOWN_MOUNT_OPTIONS: &[&str] = &[
-    "async", "atime", "bind", "defaults", "dev", "diratime", "dirsync", "exec", "idmap",
-    "iversion", "lazytime", "loud", "mand", "noatime", "nodev", "nodiratime", "noexec",
-    "noiversion", "nolazytime", "nomand", "norelatime", "nostrictatime", "nosuid",
-    "nosymfollow", "private", "ratime", "rbind", "rdev", "rdiratime", "relatime",
-    "rexec", "ridmap", "rnoatime", "rnodev", "rnodiratime", "rnoexec", "rnorelatime",
-    "rnostrictatime", "rnosuid", "rnosymfollow", "ro", "rprivate", "rrelatime", "rro", "rrw",
-    "rshared", "rslave", "rstrictatime", "rsuid", "rsymfollow", "runbindable", "rw", "shared",
-    "silent", "slave", "strictatime", "suid", "symfollow", "sync", "tmpcopyup", "unbindable",
+    "async",
+    "atime",
+    "bind",
+    "defaults",
+    "dev",
+    "diratime",
+    "dirsync",
+    "exec",
+    "idmap",
+    "iversion",
+    "lazytime",
+    "loud",
+    "mand",
+    "noatime",
+    "nodev",
+    "nodiratime",
+    "noexec",
+    "noiversion",
+    "nolazytime",
+    "nomand",
+    "norelatime",
+    "nostrictatime",
+    "nosuid",
+    "nosymfollow",
+    "private",
+    "ratime",
+    "rbind",
+    "rdev",
+    "rdiratime",
+    "relatime",
+    "rexec",
+    "ridmap",
+    "rnoatime",
+    "rnodev",
+    "rnodiratime",
+    "rnoexec",
+    "rnorelatime",
+    "rnostrictatime",
+    "rnosuid",
+    "rnosymfollow",
+    "ro",
+    "rprivate",
+    "rrelatime",
+    "rro",
+    "rrw",
+    "rshared",
+    "rslave",
+    "rstrictatime",
+    "rsuid",
+    "rsymfollow",
+    "runbindable",
+    "rw",
+    "shared",
+    "silent",
+    "slave",
+    "strictatime",
+    "suid",
+    "symfollow",
+    "sync",
+    "tmpcopyup",
+    "unbindable",
 ];
 
 /// Parses an OCI mount's `options`. `what` names the mount in errors (`mounts[3] /dev`).
@@ -272,9 +325,23 @@ mod tests {
                     || parse_propagation(o).is_some()
                     || matches!(
                         *o,
-                        "bind" | "rbind" | "defaults" | "async" | "nomand" | "loud" | "noiversion"
-                            | "nolazytime" | "sync" | "dirsync" | "mand" | "lazytime" | "silent"
-                            | "iversion" | "tmpcopyup" | "idmap" | "ridmap"
+                        "bind"
+                            | "rbind"
+                            | "defaults"
+                            | "async"
+                            | "nomand"
+                            | "loud"
+                            | "noiversion"
+                            | "nolazytime"
+                            | "sync"
+                            | "dirsync"
+                            | "mand"
+                            | "lazytime"
+                            | "silent"
+                            | "iversion"
+                            | "tmpcopyup"
+                            | "idmap"
+                            | "ridmap"
                     ),
                 "{o} is listed but not interpreted"
             );
