@@ -3,6 +3,7 @@
 
 mod cli;
 mod commands;
+mod exeseal;
 mod logging;
 
 use std::process::ExitCode;
@@ -32,6 +33,17 @@ fn main() -> ExitCode {
         let _ = Cli::command().print_help();
         return ExitCode::from(1);
     };
+    // Commands that run container code first make the hezi binary unwritable from inside
+    // (CVE-2019-5736); this happens before logging or any thread exists.
+    if matches!(
+        command,
+        Command::Create(_) | Command::Run(_) | Command::Exec(_)
+    ) {
+        if let Err(e) = exeseal::ensure_sealed() {
+            eprintln!("hezi: {e:#}");
+            return ExitCode::from(1);
+        }
+    }
     let g = &cli.global;
     if let Err(e) = logging::init(g.log.as_deref(), g.log_format, g.debug) {
         eprintln!("hezi: cannot open log file: {e}");

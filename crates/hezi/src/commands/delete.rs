@@ -9,8 +9,12 @@ use crate::cli::{DeleteArgs, GlobalOpts};
 pub fn run(g: &GlobalOpts, a: &DeleteArgs) -> anyhow::Result<u8> {
     match hezi_runtime::Container::load(&g.root, &a.id) {
         Ok(c) => {
+            let owned_bundle = super::image_bundle::owned(&c.state());
             c.delete(a.force)
                 .with_context(|| format!("delete container {}", a.id))?;
+            if let Some(dir) = owned_bundle {
+                super::image_bundle::remove(&dir)?;
+            }
             Ok(0)
         }
         Err(hezi_runtime::RuntimeError::NotExist(id)) => {

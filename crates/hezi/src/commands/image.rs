@@ -20,6 +20,11 @@ fn format_of(f: ArchiveFormat) -> Format {
     }
 }
 
+/// Opens the image store named by `--store`.
+pub fn open_store(g: &GlobalOpts) -> anyhow::Result<Store> {
+    open(g)
+}
+
 fn open(g: &GlobalOpts) -> anyhow::Result<Store> {
     Store::open(&g.store).with_context(|| format!("opening image store {}", g.store.display()))
 }

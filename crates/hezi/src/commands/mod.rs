@@ -8,6 +8,7 @@ pub mod exec;
 pub mod features;
 pub mod freeze;
 pub mod image;
+pub mod image_bundle;
 pub mod kill;
 pub mod list;
 pub mod ps;

@@ -9,10 +9,40 @@ use crate::cli::{GlobalOpts, RunArgs};
 
 /// Runs `hezi run`.
 pub fn run(g: &GlobalOpts, a: &RunArgs) -> anyhow::Result<u8> {
-    if a.image.is_some() {
-        anyhow::bail!("run --image: not wired into this build yet; unpack the image with `hezi image unpack` and use --bundle");
-    }
     let mut opts = super::create::options(g, &a.id, &a.opts);
+    // --image: make the bundle from the store; it is removed with the container.
+    let image_bundle = match &a.image {
+        Some(reference) => {
+            if hezi_runtime::Container::load(&g.root, &a.id).is_ok() {
+                anyhow::bail!("container with id {} exists", a.id);
+            }
+            let dir = super::image_bundle::make(g, &a.id, reference, &a.command)?;
+            opts.bundle = dir.clone();
+            Some(dir)
+        }
+        None if !a.command.is_empty() => {
+            anyhow::bail!(
+                "a command after -- needs --image (a bundle's command is in its config.json)"
+            )
+        }
+        None => None,
+    };
+    let result = run_created(g, a, opts);
+    if let Some(dir) = image_bundle {
+        // Keep the bundle while its container exists (--detach, --keep, or a failed delete).
+        if hezi_runtime::Container::load(&g.root, &a.id).is_err() {
+            super::image_bundle::remove(&dir)?;
+        }
+    }
+    result
+}
+
+/// create + start (+ wait and delete when attached) with the bundle in `opts`.
+fn run_created(
+    g: &GlobalOpts,
+    a: &RunArgs,
+    mut opts: hezi_runtime::CreateOptions,
+) -> anyhow::Result<u8> {
     // Attached with a terminal and no --console-socket: serve the socket ourselves, as runc does.
     let local = if !a.detach && opts.console_socket.is_none() && wants_terminal(&opts.bundle) {
         let l = super::exec::LocalConsole::bind(&g.root)?;
