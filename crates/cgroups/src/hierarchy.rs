@@ -7,7 +7,9 @@ use std::path::{Path, PathBuf};
 
 use crate::CgroupError;
 
-/// The v1 controllers hezi knows how to drive (plus `name=systemd`, which is only joined).
+/// The v1 controllers hezi knows how to drive (plus `name=systemd`, which is only joined):
+/// mountinfo parsing recognises these, and the v1 backend creates a container cgroup in each
+/// one that is mounted.
 pub const V1_CONTROLLERS: &[&str] = &[
     "cpu",
     "cpuacct",
@@ -85,13 +87,13 @@ impl Mounts {
             if fstype != "cgroup" && fstype != "cgroup2" {
                 continue;
             }
-            let mountpoint = PathBuf::from(unescape(pre[4]));
+            let mountpoint = PathBuf::from(unescape_mountinfo(pre[4]));
             if !mountpoint.starts_with(root) {
                 continue;
             }
             let mount = Mount {
                 mountpoint,
-                root: PathBuf::from(unescape(pre[3])),
+                root: PathBuf::from(unescape_mountinfo(pre[3])),
             };
             if fstype == "cgroup2" {
                 m.unified = Some(mount);
@@ -199,8 +201,9 @@ pub fn detect(root: &Path) -> Result<Hierarchy, CgroupError> {
     Ok(Mounts::for_root(root)?.hierarchy())
 }
 
-/// Undoes mountinfo's octal escapes (`\040` for a space).
-fn unescape(s: &str) -> String {
+/// Undoes mountinfo's octal escapes (`\040` for a space) in one field of a
+/// `/proc/<pid>/mountinfo` line (mount point, root). Shared with hezi-runtime's cgroup mount.
+pub fn unescape_mountinfo(s: &str) -> String {
     let b = s.as_bytes();
     let mut out = Vec::with_capacity(b.len());
     let mut i = 0;
@@ -341,8 +344,8 @@ mod tests {
 
     #[test]
     fn unescapes_octal() {
-        assert_eq!(unescape(r"/a\040b"), "/a b");
-        assert_eq!(unescape(r"/plain"), "/plain");
+        assert_eq!(unescape_mountinfo(r"/a\040b"), "/a b");
+        assert_eq!(unescape_mountinfo(r"/plain"), "/plain");
     }
 
     #[test]

@@ -24,7 +24,7 @@ use crate::error::{Result, RuntimeError};
 use crate::hooks::{run_hooks, HookKind};
 use crate::id::validate_id;
 use crate::procinfo;
-use crate::state::{ContainerRecord, OciState, Status, EXEC_FIFO};
+use crate::state::{ContainerRecord, RuncState, Status, EXEC_FIFO};
 
 /// A container recorded under a state root.
 #[derive(Debug, Clone)]
@@ -118,7 +118,7 @@ impl Container {
     }
 
     /// The runtime-spec state document.
-    pub fn state(&self) -> OciState {
+    pub fn state(&self) -> RuncState {
         self.record.oci_state(self.status())
     }
 

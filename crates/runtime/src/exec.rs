@@ -195,7 +195,7 @@ pub fn exec(c: &Container, opts: &ExecOptions) -> Result<Pid> {
 struct SeccompCtx<'a> {
     filter: &'a hezi_seccomp::CompiledFilter,
     notify: Option<&'a crate::notify::NotifyTarget>,
-    state: &'a crate::state::OciState,
+    state: &'a crate::state::RuncState,
 }
 
 impl SeccompCtx<'_> {

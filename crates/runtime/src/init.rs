@@ -26,7 +26,7 @@ use crate::process::apply;
 use crate::process::plan::{ProcessPlan, DEFAULT_PATH};
 use crate::process::sys::{LinuxSys, ProcessSys};
 use crate::rootfs::{self, RootfsPlan};
-use crate::state::OciState;
+use crate::state::RuncState;
 use crate::sync::{SyncMsg, SyncSocket};
 
 /// Everything the init needs, prepared by the parent before the clone.
@@ -58,7 +58,7 @@ pub struct InitContext<'a> {
     /// `process.consoleSize` (height, width).
     pub console_size: Option<(u16, u16)>,
     /// State document for the hooks (pid filled in from the parent's `Go`).
-    pub state: OciState,
+    pub state: RuncState,
     /// When set, the init moves itself into the v1 cgroups (see [`crate::cgjoin`]).
     pub cgroup_join: Option<&'a crate::cgjoin::JoinPlan>,
 }
@@ -341,7 +341,7 @@ fn install_seccomp(
     ctx: &InitContext<'_>,
     f: &CompiledFilter,
     host_pid: i32,
-    state: &OciState,
+    state: &RuncState,
 ) -> Result<()> {
     let listener = hezi_seccomp::install(f).map_err(|e| RuntimeError::Seccomp(e.to_string()))?;
     if let (Some(l), Some(sock)) = (listener, ctx.seccomp_listener) {

@@ -46,4 +46,4 @@ pub use exec::{exec, ExecOptions};
 /// The OCI types this crate speaks (re-exported for callers without their own dependency).
 pub use oci_spec;
 pub use signal::parse_signal;
-pub use state::{OciState, Status};
+pub use state::{RuncState, Status};

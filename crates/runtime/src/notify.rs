@@ -10,7 +10,7 @@ use nix::sys::socket::{sendmsg, ControlMessage, MsgFlags};
 use oci_spec::runtime::Spec;
 
 use crate::error::{Result, RuntimeError};
-use crate::state::OciState;
+use crate::state::RuncState;
 
 /// The agent connection and the metadata to send with the fd.
 #[derive(Debug)]
@@ -51,7 +51,7 @@ pub fn connect(spec: &Spec) -> Result<NotifyTarget> {
 pub fn send(
     sock: BorrowedFd<'_>,
     listener: BorrowedFd<'_>,
-    state: &OciState,
+    state: &RuncState,
     pid: i32,
     metadata: Option<&str>,
 ) -> Result<()> {

@@ -2,7 +2,6 @@
 //! runtime-spec state document printed by `hezi state`.
 
 use std::collections::BTreeMap;
-use std::fmt;
 use std::fs;
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -17,33 +16,7 @@ pub const STATE_FILE: &str = "state.json";
 /// Name of the exec fifo inside a container's directory.
 pub const EXEC_FIFO: &str = "exec.fifo";
 
-/// A container's status as the runtime-spec names it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Status {
-    /// Being created (not yet recorded as created).
-    Creating,
-    /// Init is waiting on the exec fifo for `start`.
-    Created,
-    /// The user process runs.
-    Running,
-    /// The cgroup is frozen.
-    Paused,
-    /// The init process has exited.
-    Stopped,
-}
-
-impl fmt::Display for Status {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            Status::Creating => "creating",
-            Status::Created => "created",
-            Status::Running => "running",
-            Status::Paused => "paused",
-            Status::Stopped => "stopped",
-        })
-    }
-}
+pub use hezi_spec::state::{RuncState, Status};
 
 /// What the runtime records about a container at create time (everything later commands need:
 /// delete needs the cgroup and poststop hooks, exec needs the namespaces and process defaults).
@@ -69,31 +42,6 @@ pub struct ContainerRecord {
     pub systemd_cgroup: bool,
     /// The parsed config.json the container was created from.
     pub config: Spec,
-}
-
-/// The runtime-spec state document (`hezi state`, and hooks' stdin).
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
-#[serde(rename_all = "camelCase")]
-pub struct OciState {
-    /// The runtime-spec version.
-    pub oci_version: String,
-    /// The container id.
-    pub id: String,
-    /// Host pid of init (0 once stopped).
-    pub pid: i32,
-    /// The status.
-    pub status: Status,
-    /// Absolute bundle path.
-    pub bundle: PathBuf,
-    /// Absolute rootfs path.
-    pub rootfs: PathBuf,
-    /// Creation time (RFC 3339).
-    pub created: String,
-    /// Owner user name.
-    pub owner: String,
-    /// Annotations from config.json.
-    #[serde(skip_serializing_if = "BTreeMap::is_empty", default)]
-    pub annotations: BTreeMap<String, String>,
 }
 
 /// Writes `data` to `path` atomically: a temporary file in the same directory, fsync-free
@@ -155,9 +103,9 @@ impl ContainerRecord {
             .unwrap_or_default()
     }
 
-    /// The runtime-spec state document for a given status.
-    pub fn oci_state(&self, status: Status) -> OciState {
-        OciState {
+    /// The state document `hezi state` prints (runc's shape) and hooks read, for a given status.
+    pub fn oci_state(&self, status: Status) -> RuncState {
+        RuncState {
             oci_version: self.config.version().clone(),
             id: self.id.clone(),
             pid: if status == Status::Stopped {

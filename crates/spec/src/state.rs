@@ -1,7 +1,7 @@
 //! The state of a container: runtime-spec `state.md`, and the larger document
 //! `runc state` prints.
 
-use std::collections::HashMap;
+use std::collections::BTreeMap;
 use std::fmt;
 use std::path::PathBuf;
 use std::str::FromStr;
@@ -80,8 +80,8 @@ pub struct State {
     /// Absolute path of the bundle directory.
     pub bundle: PathBuf,
     /// The config's annotations.
-    #[serde(default, skip_serializing_if = "HashMap::is_empty")]
-    pub annotations: HashMap<String, String>,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub annotations: BTreeMap<String, String>,
 }
 
 impl State {
@@ -93,7 +93,7 @@ impl State {
             status,
             pid,
             bundle,
-            annotations: HashMap::new(),
+            annotations: BTreeMap::new(),
         }
     }
 
@@ -134,9 +134,9 @@ pub struct RuncState {
     pub created: String,
     /// User name of the owner (empty for root, as runc prints it).
     pub owner: String,
-    /// The config's annotations.
-    #[serde(default, skip_serializing_if = "HashMap::is_empty")]
-    pub annotations: HashMap<String, String>,
+    /// The config's annotations, printed sorted by key as runc (Go's `encoding/json`) does.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub annotations: BTreeMap<String, String>,
 }
 
 #[cfg(test)]
@@ -195,5 +195,17 @@ mod tests {
         ] {
             assert!(keys.contains(&k), "{k} missing from {v}");
         }
+    }
+
+    #[test]
+    fn runc_state_bytes_in_runc_order_with_sorted_annotations() {
+        let mut st = State::new("c1", Status::Stopped, None, "/b".into());
+        st.annotations.insert("z".into(), "1".into());
+        st.annotations.insert("a".into(), "2".into());
+        let r = st.to_runc("/b/rootfs".into(), "t".into(), "root".into());
+        assert_eq!(
+            serde_json::to_string(&r).unwrap(),
+            r#"{"ociVersion":"1.2.1","id":"c1","pid":0,"status":"stopped","bundle":"/b","rootfs":"/b/rootfs","created":"t","owner":"root","annotations":{"a":"2","z":"1"}}"#
+        );
     }
 }

@@ -15,29 +15,11 @@ use std::os::fd::OwnedFd;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
-use crate::hierarchy::{dir_in_mount, OwnCgroups};
+use crate::hierarchy::{dir_in_mount, OwnCgroups, V1_CONTROLLERS};
 use crate::path::CgroupPath;
 use crate::{
     fsutil, CgroupError, CgroupManager, FreezerState, Hierarchy, LinuxResources, Mounts, Stats,
 };
-
-/// The v1 controllers a container cgroup is created in (when mounted).
-const MANAGED: &[&str] = &[
-    "cpu",
-    "cpuacct",
-    "cpuset",
-    "memory",
-    "devices",
-    "freezer",
-    "blkio",
-    "pids",
-    "hugetlb",
-    "net_cls",
-    "net_prio",
-    "rdma",
-    "perf_event",
-    "misc",
-];
 
 /// A container cgroup on a v1 (or hybrid) host.
 #[derive(Debug)]
@@ -61,7 +43,7 @@ impl V1Manager {
         let mut dirs = BTreeMap::new();
         let mut mps = BTreeMap::new();
         for (name, m) in &mounts.v1 {
-            if !MANAGED.contains(&name.as_str()) {
+            if !V1_CONTROLLERS.contains(&name.as_str()) {
                 continue;
             }
             let own_path = own.v1.get(name).map(PathBuf::as_path);
@@ -130,18 +112,18 @@ impl V1Manager {
 
     /// Copies `cpuset.cpus`/`cpuset.mems` from the parent into each new cpuset directory:
     /// a v1 cpuset cgroup with empty sets cannot hold tasks.
-    fn init_cpuset(&self, created: &[PathBuf]) -> Result<(), CgroupError> {
-        let Some(leaf) = self.dirs.get("cpuset") else {
+    fn init_cpuset(&self) -> Result<(), CgroupError> {
+        let (Some(leaf), Some(mount)) = (self.dirs.get("cpuset"), self.mounts.get("cpuset")) else {
             return Ok(());
         };
-        let mut chain: Vec<&Path> = created
-            .iter()
-            .map(PathBuf::as_path)
-            .filter(|d| leaf.starts_with(d))
+        // Every level between the hierarchy root and the leaf, top-down: a level another
+        // process has just created (the shared `/hezi` parent, say) may still have empty
+        // cpus/mems, and a task cannot join a cpuset below an empty one (ENOSPC).
+        let mut chain: Vec<&Path> = leaf
+            .ancestors()
+            .take_while(|d| *d != mount.as_path() && d.starts_with(mount))
             .collect();
-        if chain.is_empty() {
-            chain.push(leaf);
-        }
+        chain.reverse();
         for d in chain {
             let Some(parent) = d.parent() else { continue };
             for f in ["cpuset.cpus", "cpuset.mems"] {
@@ -176,7 +158,7 @@ impl CgroupManager for V1Manager {
         for (name, dir) in &self.dirs {
             let created = fsutil::mkdir_all(dir)?;
             if name == "cpuset" {
-                self.init_cpuset(&created)?;
+                self.init_cpuset()?;
             }
             self.record_created(created);
         }

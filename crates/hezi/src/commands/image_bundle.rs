@@ -56,7 +56,7 @@ fn mark_owned(dir: &Path) -> anyhow::Result<()> {
 }
 
 /// The bundle dir to remove with a container, if hezi made it from an image.
-pub fn owned(state: &hezi_runtime::OciState) -> Option<PathBuf> {
+pub fn owned(state: &hezi_runtime::RuncState) -> Option<PathBuf> {
     let dir = state.annotations.get(OWNED_BUNDLE)?;
     (Path::new(dir) == state.bundle).then(|| state.bundle.clone())
 }

@@ -11,7 +11,7 @@ pub fn run(g: &GlobalOpts, a: &ListArgs) -> anyhow::Result<u8> {
         }
         return Ok(0);
     }
-    let states: Vec<hezi_runtime::OciState> = containers.iter().map(|c| c.state()).collect();
+    let states: Vec<hezi_runtime::RuncState> = containers.iter().map(|c| c.state()).collect();
     match a.format {
         OutputFormat::Json => {
             if states.is_empty() {
@@ -27,7 +27,7 @@ pub fn run(g: &GlobalOpts, a: &ListArgs) -> anyhow::Result<u8> {
 }
 
 /// Formats the table like runc's tabwriter (minimum width 12, padding 3).
-pub fn table(states: &[hezi_runtime::OciState]) -> String {
+pub fn table(states: &[hezi_runtime::RuncState]) -> String {
     let mut rows = vec![["ID", "PID", "STATUS", "BUNDLE", "CREATED", "OWNER"]
         .map(String::from)
         .to_vec()];

@@ -18,3 +18,18 @@ pub mod start;
 pub mod state;
 pub mod update;
 pub mod validate;
+
+/// Helpers shared by the subcommands' unit tests.
+#[cfg(test)]
+pub(crate) mod test_util {
+    use clap::{Args, FromArgMatches};
+
+    use crate::cli::GlobalOpts;
+
+    /// Global options with their defaults, parsed on their own.
+    pub(crate) fn globals() -> GlobalOpts {
+        let cmd = GlobalOpts::augment_args(clap::Command::new("t"));
+        GlobalOpts::from_arg_matches(&cmd.get_matches_from(["t"]))
+            .expect("default global options parse")
+    }
+}

@@ -50,13 +50,7 @@ fn path_for_message(a: &SpecArgs, path: &std::path::Path) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use clap::{Args, FromArgMatches};
-
-    /// Global options with their defaults, parsed on their own.
-    fn globals() -> GlobalOpts {
-        let cmd = GlobalOpts::augment_args(clap::Command::new("t"));
-        GlobalOpts::from_arg_matches(&cmd.get_matches_from(["t"])).unwrap()
-    }
+    use crate::commands::test_util::globals;
 
     #[test]
     fn writes_default_then_refuses_to_overwrite() {

@@ -23,12 +23,7 @@ pub fn run(_g: &GlobalOpts, a: &BundleArgs) -> anyhow::Result<u8> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use clap::{Args, FromArgMatches};
-
-    fn globals() -> GlobalOpts {
-        let cmd = GlobalOpts::augment_args(clap::Command::new("t"));
-        GlobalOpts::from_arg_matches(&cmd.get_matches_from(["t"])).unwrap()
-    }
+    use crate::commands::test_util::globals;
 
     #[test]
     fn exit_codes() {

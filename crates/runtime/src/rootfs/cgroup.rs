@@ -4,6 +4,7 @@
 
 use std::path::{Path, PathBuf};
 
+use hezi_cgroups::hierarchy::unescape_mountinfo;
 use serde::Serialize;
 
 use super::options::FsParam;
@@ -84,7 +85,7 @@ pub fn layout_from_mountinfo(mountinfo: &str) -> CgroupLayout {
             continue;
         };
         let mountpoint = match left.split(' ').nth(4) {
-            Some(m) => PathBuf::from(unescape(m)),
+            Some(m) => PathBuf::from(unescape_mountinfo(m)),
             None => continue,
         };
         let mut rf = right.split(' ');
@@ -132,26 +133,6 @@ pub fn layout_from_mountinfo(mountinfo: &str) -> CgroupLayout {
         hierarchies,
         links: Vec::new(),
     }
-}
-
-/// Undoes mountinfo's octal escapes (`\040` for a space).
-fn unescape(s: &str) -> String {
-    let b = s.as_bytes();
-    let mut out = Vec::with_capacity(b.len());
-    let mut i = 0;
-    while i < b.len() {
-        if b[i] == b'\\' && i + 4 <= b.len() {
-            let oct = std::str::from_utf8(&b[i + 1..i + 4]).ok();
-            if let Some(v) = oct.and_then(|o| u8::from_str_radix(o, 8).ok()) {
-                out.push(v);
-                i += 4;
-                continue;
-            }
-        }
-        out.push(b[i]);
-        i += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
 }
 
 /// Finds the cgroup path of the hierarchy `key` in a `/proc/self/cgroup` text
@@ -226,7 +207,7 @@ mod tests {
 
     #[test]
     fn unescape_spaces() {
-        assert_eq!(unescape("/a\\040b"), "/a b");
-        assert_eq!(unescape("/plain"), "/plain");
+        assert_eq!(unescape_mountinfo("/a\\040b"), "/a b");
+        assert_eq!(unescape_mountinfo("/plain"), "/plain");
     }
 }
