@@ -35,13 +35,21 @@ const SEALED_MARK: &str = "_HEZI_EXE_SEALED";
 /// itself once when it does not. Returns only when the running binary is safe; on the
 /// re-exec path it does not return at all. Call before any thread is spawned.
 pub fn ensure_sealed() -> Result<()> {
-    if std::env::var_os(SEALED_MARK).is_some() {
-        // We are the re-executed process; keep the mark out of children's environments.
+    // The mark only stops a loop; it is never trusted: the re-executed process checks the
+    // binary it runs from like any other, so a stray mark in the caller's environment cannot
+    // switch the defence off.
+    let reexecuted = std::env::var_os(SEALED_MARK).is_some();
+    if reexecuted {
+        // Keep the mark out of children's environments.
         std::env::remove_var(SEALED_MARK);
-        return Ok(());
     }
     if exe_is_unwritable()? {
         return Ok(());
+    }
+    if reexecuted {
+        anyhow::bail!(
+            "hezi re-executed itself from a sealed copy but still runs from a writable binary (CVE-2019-5736 defence)"
+        );
     }
     let exe = match readonly_bind_of_exe() {
         Ok(fd) => fd,

@@ -56,3 +56,24 @@ fn container_init_runs_from_an_unwritable_binary() {
         "the hezi binary opened for writing after the container exited"
     );
 }
+
+#[test]
+fn a_stray_mark_in_the_environment_does_not_disable_the_seal() {
+    require_root!();
+    let w = World::new("hezi-exeseal-mark");
+    let id = w.id("mark");
+    let b = w.bundle(&id, &["true"], |_| {});
+    let o = w
+        .hezi()
+        .env("_HEZI_EXE_SEALED", "1")
+        .args(["create", "-b", &b.display().to_string(), &id])
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .status()
+        .expect("spawn hezi");
+    // The mark is not trusted: the binary is checked, found writable, and create refuses
+    // (exit 1) rather than run a container from the host binary; nothing is left behind.
+    assert!(!o.success(), "create ran with a stray seal mark");
+    assert!(!w.root().join(&id).exists());
+}
