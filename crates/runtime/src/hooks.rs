@@ -91,6 +91,9 @@ pub fn run_hook(hook: &Hook, state_json: &[u8]) -> std::result::Result<(), Strin
         }
     }
     cmd.stdin(Stdio::piped());
+    // Its own process group, so a timeout kills the hook's children too (a `sh -c` hook
+    // forks its command; killing only the shell would leave that running).
+    cmd.process_group(0);
     let mut child = cmd.spawn().map_err(|e| format!("start: {e}"))?;
     if let Some(mut stdin) = child.stdin.take() {
         // A hook that does not read its stdin is fine.
@@ -102,6 +105,9 @@ pub fn run_hook(hook: &Hook, state_json: &[u8]) -> std::result::Result<(), Strin
         .map(|t| Duration::from_secs(t as u64));
     if let Some(limit) = timeout {
         if !wait_with_timeout(child.id() as i32, limit) {
+            // SAFETY: kill(2) of the hook's own process group (its pgid is its pid); no
+            // memory is involved.
+            unsafe { libc::kill(-(child.id() as i32), libc::SIGKILL) };
             let _ = child.kill();
             let _ = child.wait();
             return Err(format!("timed out after {}s", limit.as_secs()));
@@ -202,8 +208,17 @@ mod tests {
 
     #[test]
     fn timeout_kills_the_hook() {
-        let hook = sh("sleep 30", Some(1));
+        // The shell forks `sleep` (it is not the last command): both must die.
+        let marker = format!("3{}", std::process::id());
+        let hook = sh(&format!("sleep {marker}; true"), Some(1));
         let err = run_hook(&hook, b"{}").expect_err("timeout");
         assert!(err.contains("timed out"), "{err}");
+        std::thread::sleep(Duration::from_millis(100));
+        let survivors = std::fs::read_dir("/proc")
+            .expect("/proc")
+            .filter_map(|e| std::fs::read(e.ok()?.path().join("cmdline")).ok())
+            .filter(|c| String::from_utf8_lossy(c).contains(&format!("sleep\0{marker}")))
+            .count();
+        assert_eq!(survivors, 0, "a process of the timed-out hook survived");
     }
 }
