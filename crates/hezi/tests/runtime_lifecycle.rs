@@ -454,3 +454,21 @@ fn inherited_fds_do_not_leak_unless_preserved() {
         );
     }
 }
+
+#[test]
+fn create_validates_config_and_names_each_problem_by_path() {
+    require_root!();
+    let w = World::new("rt-validate");
+    let id = w.id("bad");
+    let b = w.bundle(&id, &["true"], |c| {
+        c["mounts"][1]["destination"] = json!("relative/dev");
+        c["process"]["rlimits"][0]["type"] = json!("RLIMIT_BOGUS");
+    });
+    let o = w.out(&["create", "-b", &b.display().to_string(), &id]);
+    assert_eq!(o.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("mounts[1].destination"), "{err}");
+    assert!(err.contains("process.rlimits[0].type"), "{err}");
+    assert!(!w.root().join(&id).exists(), "state dir left behind");
+    assert!(!default_memory_cgroup(&id).exists(), "cgroup left behind");
+}

@@ -53,6 +53,9 @@ pub struct CreateOptions {
     pub preserve_fds: u32,
     /// `--systemd-cgroup`.
     pub systemd_cgroup: bool,
+    /// The bundle's config when the caller has already loaded it with [`load_config`]
+    /// (`run` reads it to decide on a terminal); `None` reads `<bundle>/config.json`.
+    pub spec: Option<Spec>,
 }
 
 /// Undo actions run in reverse order unless disarmed.
@@ -88,16 +91,26 @@ impl Cleanup {
     }
 }
 
-/// Reads and parses `<bundle>/config.json`.
+/// Reads `<bundle>/config.json` and validates it as `hezi validate` does (every problem,
+/// each with its JSON path).
 pub fn load_config(bundle: &Path) -> Result<Spec> {
     let path = bundle.join("config.json");
     let data = fs::read(&path).map_err(|e| RuntimeError::Config {
         bundle: bundle.to_path_buf(),
         msg: format!("read config.json: {e}"),
     })?;
-    serde_json::from_slice(&data).map_err(|e| RuntimeError::Config {
+    let value: serde_json::Value =
+        serde_json::from_slice(&data).map_err(|e| RuntimeError::Config {
+            bundle: bundle.to_path_buf(),
+            msg: format!("config.json: {e}"),
+        })?;
+    // The same checks as `hezi validate`: every problem, each with its JSON path.
+    hezi_spec::validate::validate_config(&value).map_err(|e| RuntimeError::Config {
         bundle: bundle.to_path_buf(),
-        msg: format!("config.json: {e}"),
+        msg: format!(
+            "config.json is invalid: {}",
+            e.to_string().replace('\n', "; ")
+        ),
     })
 }
 
@@ -222,7 +235,10 @@ pub fn create(opts: &CreateOptions) -> Result<Container> {
         return Err(RuntimeError::Exists(opts.id.clone()));
     }
     let bundle = abs(&opts.bundle)?;
-    let spec = load_config(&bundle)?;
+    let spec = match &opts.spec {
+        Some(spec) => spec.clone(),
+        None => load_config(&bundle)?,
+    };
     let ns = NamespacePlan::from_spec(&spec)?;
     check_supported(&spec, &ns)?;
     let mut process = ProcessPlan::from_spec(&spec)?;

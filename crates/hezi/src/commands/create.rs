@@ -16,6 +16,7 @@ pub fn options(g: &GlobalOpts, id: &str, o: &CreateOpts) -> hezi_runtime::Create
         no_new_keyring: o.no_new_keyring,
         preserve_fds: o.preserve_fds,
         systemd_cgroup: g.systemd_cgroup,
+        spec: None,
     }
 }
 

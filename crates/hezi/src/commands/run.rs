@@ -44,7 +44,16 @@ fn run_created(
     mut opts: hezi_runtime::CreateOptions,
 ) -> anyhow::Result<u8> {
     // Attached with a terminal and no --console-socket: serve the socket ourselves, as runc does.
-    let local = if !a.detach && opts.console_socket.is_none() && wants_terminal(&opts.bundle) {
+    // Load (and validate) config.json once, here, and hand it to create.
+    let spec = hezi_runtime::create::load_config(&opts.bundle)
+        .with_context(|| format!("create container {}", a.id))?;
+    let terminal = spec
+        .process()
+        .as_ref()
+        .and_then(|p| p.terminal())
+        .unwrap_or(false);
+    opts.spec = Some(spec);
+    let local = if !a.detach && opts.console_socket.is_none() && terminal {
         let l = super::exec::LocalConsole::bind(&g.root)?;
         opts.console_socket = Some(l.path().to_path_buf());
         Some(l)
@@ -72,13 +81,4 @@ fn run_created(
         }
     }
     Ok(code)
-}
-
-/// Whether the bundle's process asks for a terminal (false when config.json is unreadable:
-/// create then reports the real error).
-fn wants_terminal(bundle: &std::path::Path) -> bool {
-    hezi_runtime::create::load_config(bundle)
-        .ok()
-        .and_then(|s| s.process().as_ref().and_then(|p| p.terminal()))
-        .unwrap_or(false)
 }
