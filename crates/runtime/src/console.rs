@@ -4,7 +4,7 @@
 
 use std::ffi::CString;
 use std::io::IoSlice;
-use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
 use std::path::Path;
 
 use nix::sys::socket::{sendmsg, ControlMessage, MsgFlags};
@@ -44,33 +44,14 @@ pub fn open_pty(rootfs: &Path, size: Option<(u16, u16)>) -> Result<Pty> {
     }
     // SAFETY: fresh fd.
     let rfd = unsafe { OwnedFd::from_raw_fd(rfd) };
-    #[repr(C)]
-    struct OpenHow {
-        flags: u64,
-        mode: u64,
-        resolve: u64,
-    }
-    let how = OpenHow {
-        flags: (libc::O_RDWR | libc::O_NOCTTY | libc::O_CLOEXEC) as u64,
-        mode: 0,
-        resolve: 0x10 /* RESOLVE_IN_ROOT */ | 0x02, /* RESOLVE_NO_MAGICLINKS */
-    };
-    let path = c"/dev/pts/ptmx";
-    // SAFETY: openat2 with a valid dirfd, NUL-terminated path and a sized open_how.
-    let m = unsafe {
-        libc::syscall(
-            libc::SYS_openat2,
-            rfd.as_raw_fd(),
-            path.as_ptr(),
-            &how as *const OpenHow,
-            std::mem::size_of::<OpenHow>(),
-        )
-    };
-    if m < 0 {
-        return Err(errno("console: open /dev/pts/ptmx in the container"));
-    }
-    // SAFETY: fresh fd from openat2.
-    let master = unsafe { OwnedFd::from_raw_fd(m as RawFd) };
+    let master = crate::rootfs::sys::openat2(
+        Some(rfd.as_fd()),
+        c"/dev/pts/ptmx",
+        libc::O_RDWR | libc::O_NOCTTY,
+        0,
+        libc::RESOLVE_IN_ROOT | libc::RESOLVE_NO_MAGICLINKS,
+    )
+    .map_err(|e| RuntimeError::io("console: open /dev/pts/ptmx in the container", e))?;
     // SAFETY: statfs is plain data filled by fstatfs.
     let mut st: libc::statfs = unsafe { std::mem::zeroed() };
     // SAFETY: valid fd and statfs pointer.
@@ -152,7 +133,7 @@ mod tests {
         let file = tempfile::tempfile().expect("tmp");
         send_fd(a.as_fd(), "/dev/ptmx", file.as_fd()).expect("send");
         let mut buf = [0u8; 64];
-        let mut cbuf = nix::cmsg_space!([RawFd; 1]);
+        let mut cbuf = nix::cmsg_space!([std::os::fd::RawFd; 1]);
         let mut iov = [std::io::IoSliceMut::new(&mut buf)];
         let msg = nix::sys::socket::recvmsg::<()>(
             b.as_raw_fd(),

@@ -3,7 +3,7 @@
 
 use std::ffi::CString;
 use std::io;
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd};
 use std::path::{Path, PathBuf};
 
 use super::plan::SchedAttr;
@@ -70,18 +70,6 @@ fn cstr(s: &str) -> io::Result<CString> {
     CString::new(s).map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "NUL byte in string"))
 }
 
-/// `struct open_how` of openat2(2).
-#[repr(C)]
-struct OpenHow {
-    flags: u64,
-    mode: u64,
-    resolve: u64,
-}
-
-const RESOLVE_NO_XDEV: u64 = 0x01;
-const RESOLVE_NO_MAGICLINKS: u64 = 0x02;
-const RESOLVE_NO_SYMLINKS: u64 = 0x04;
-const RESOLVE_BENEATH: u64 = 0x08;
 const PROC_SUPER_MAGIC: i64 = 0x9fa0;
 
 /// Opens `rel` below the procfs mounted at `/proc` for writing, refusing anything that is not
@@ -107,25 +95,17 @@ pub fn open_proc_for_write(rel: &str) -> io::Result<OwnedFd> {
     if st.f_type as i64 != PROC_SUPER_MAGIC {
         return Err(io::Error::other("/proc is not procfs"));
     }
-    let how = OpenHow {
-        flags: (libc::O_WRONLY | libc::O_CLOEXEC | libc::O_NOCTTY) as u64,
-        mode: 0,
-        resolve: RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS | RESOLVE_NO_SYMLINKS | RESOLVE_NO_XDEV,
-    };
     let path = cstr(rel)?;
-    // SAFETY: openat2 with a valid dirfd, NUL-terminated path and a correctly sized open_how.
-    let fd = unsafe {
-        libc::syscall(
-            libc::SYS_openat2,
-            dir.as_raw_fd(),
-            path.as_ptr(),
-            &how as *const OpenHow,
-            std::mem::size_of::<OpenHow>(),
-        )
-    };
-    check(fd)?;
-    // SAFETY: fd is a fresh descriptor returned by openat2.
-    Ok(unsafe { OwnedFd::from_raw_fd(fd as i32) })
+    crate::rootfs::sys::openat2(
+        Some(dir.as_fd()),
+        &path,
+        libc::O_WRONLY | libc::O_NOCTTY,
+        0,
+        libc::RESOLVE_BENEATH
+            | libc::RESOLVE_NO_MAGICLINKS
+            | libc::RESOLVE_NO_SYMLINKS
+            | libc::RESOLVE_NO_XDEV,
+    )
 }
 
 /// The `/proc/sys` path of a sysctl key (`net.ipv4.ip_forward` → `sys/net/ipv4/ip_forward`).
