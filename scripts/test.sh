@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # hezi's test command (the README's): installs what the tests need, checks formatting and
-# lints, builds, runs the cgroup v2 suite in a throwaway VM (as root), and runs every unit
+# lints, builds, runs the cgroup v2 suite and the systemd driver suite (systemd as init, unified
+# and hybrid cgroups) in throwaway VMs (as root), and runs every unit
 # and integration test. Without root, root-only tests skip themselves with a message.
 #
 #   scripts/test.sh              everything
@@ -26,6 +27,10 @@ cargo build --workspace --all-targets
 if [ "$(id -u)" -eq 0 ] && [ "${HEZI_SKIP_VM:-0}" != 1 ] && [ -x scripts/vm/run.sh ] && [ -f tests/vm/v2-suite.sh ]; then
     step "cgroup v2 suite in a throwaway VM"
     scripts/vm/run.sh --timeout 1200 -- bash "$PWD/tests/vm/v2-suite.sh"
+    for layout in unified hybrid; do
+        step "systemd cgroup driver in a throwaway VM booted with systemd ($layout cgroups)"
+        scripts/vm/run.sh --init systemd --cgroup "$layout" --timeout 900 -- bash "$PWD/tests/vm/systemd-suite.sh"
+    done
 else
     step "cgroup v2 suite: skipped (needs root, scripts/vm/run.sh and tests/vm/v2-suite.sh; HEZI_SKIP_VM=${HEZI_SKIP_VM:-0})"
 fi

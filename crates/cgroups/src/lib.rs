@@ -89,7 +89,7 @@ impl CgroupConfig {
 /// A container's cgroup, whatever the hierarchy. Every method names the cgroup path in its
 /// errors. Implementations do plain file I/O and are safe to call from a single-threaded
 /// process before or after fork (never between fork and exec).
-pub trait CgroupManager: Send + Sync {
+pub trait CgroupManager: std::fmt::Debug + Send + Sync {
     /// Which hierarchy this manager drives.
     fn hierarchy(&self) -> Hierarchy;
     /// The cgroup directory per controller (`""` is the v2 / unified directory). This is what
@@ -101,6 +101,13 @@ pub trait CgroupManager: Send + Sync {
     /// Creates the cgroup directories (idempotent). On v2 enables the needed controllers in
     /// the ancestors' `cgroup.subtree_control`.
     fn create(&self) -> Result<(), CgroupError>;
+    /// True when [`CgroupManager::create`] cannot make the cgroup by itself and the first
+    /// [`CgroupManager::add_task`] after it creates the cgroup around that process (a systemd
+    /// scope must hold a process when it starts). The caller must then place the first
+    /// process with `add_task`, not through [`CgroupManager::paths`] or `clone_into_fd`.
+    fn created_around_process(&self) -> bool {
+        false
+    }
     /// Moves a process into the cgroup (every hierarchy).
     fn add_task(&self, pid: i32) -> Result<(), CgroupError>;
     /// Writes the limits of `r` (used at create time and by `update`). Validates first.

@@ -40,7 +40,7 @@ fn main() -> ExitCode {
         Command::Create(_) | Command::Run(_) | Command::Exec(_)
     ) {
         if let Err(e) = exeseal::ensure_sealed() {
-            eprintln!("hezi: {e:#}");
+            eprintln!("hezi: {}", error_line(&e));
             return ExitCode::from(1);
         }
     }
@@ -54,7 +54,7 @@ fn main() -> ExitCode {
         Err(err) => {
             // One line, outermost context first, as runc prints it; containerd reads the
             // `msg` of the last error line in the log file.
-            let msg = format!("{err:#}");
+            let msg = error_line(&err);
             tracing::error!("{msg}");
             if !logging::logs_to_stderr(g.log.as_deref()) || g.log_format == cli::LogFormat::Json {
                 eprintln!("hezi: {msg}");
@@ -62,6 +62,23 @@ fn main() -> ExitCode {
             ExitCode::from(1)
         }
     }
+}
+
+/// The error and its causes on one line, outermost first, like anyhow's `{:#}`, but without
+/// repeating a cause whose text the line already ends with (library errors often print their
+/// source in their own message and also return it as `source()`).
+fn error_line(err: &anyhow::Error) -> String {
+    let mut line = String::new();
+    for cause in err.chain() {
+        let text = cause.to_string();
+        if line.is_empty() {
+            line = text;
+        } else if !line.ends_with(&text) {
+            line.push_str(": ");
+            line.push_str(&text);
+        }
+    }
+    line
 }
 
 /// Runs one subcommand and returns the process exit code.
@@ -85,5 +102,28 @@ fn dispatch(g: &cli::GlobalOpts, command: Command) -> anyhow::Result<u8> {
         Command::Features => features::run(g),
         Command::Validate(a) => validate::run(g, &a),
         Command::Image(c) => image::run(g, c),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::error_line;
+
+    #[derive(Debug, thiserror::Error)]
+    #[error("read /x: {source}")]
+    struct Echoes {
+        #[source]
+        source: std::io::Error,
+    }
+
+    #[test]
+    fn causes_are_not_repeated() {
+        let io = std::io::Error::from_raw_os_error(20);
+        let e = anyhow::Error::new(Echoes { source: io }).context("loading state");
+        let line = error_line(&e);
+        assert_eq!(line.matches("os error 20").count(), 1, "{line}");
+        assert!(line.starts_with("loading state: read /x: "), "{line}");
+        let plain = anyhow::anyhow!("inner").context("outer");
+        assert_eq!(error_line(&plain), "outer: inner");
     }
 }

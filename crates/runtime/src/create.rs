@@ -1,6 +1,6 @@
 //! `create`: read bundle → validate → plan → one clone → parent-side setup (id maps, cgroup,
 //! hooks) while the init builds the container → record state. Every step that leaves
-//! something behind pushes an undo onto a [`Cleanup`] guard, so a failure leaves no process,
+//! something behind pushes an undo onto a `Cleanup` guard, so a failure leaves no process,
 //! cgroup or state directory.
 
 use std::fs;
@@ -251,8 +251,7 @@ pub fn create(opts: &CreateOptions) -> Result<Container> {
         new_cgroup_ns: ns.is_new(LinuxNamespaceType::Cgroup),
         new_mount_ns: ns.is_new(LinuxNamespaceType::Mount),
     };
-    let rootfs = RootfsPlan::new(&spec, &bundle, rootfs_opts)
-        .map_err(|e| RuntimeError::Rootfs(e.to_string()))?;
+    let rootfs = RootfsPlan::new(&spec, &bundle, rootfs_opts)?;
     if process.terminal && opts.console_socket.is_none() {
         return Err(RuntimeError::Unsupported {
             setting: "process.terminal".into(),
@@ -292,13 +291,16 @@ pub fn create(opts: &CreateOptions) -> Result<Container> {
         .map_err(|e| RuntimeError::Cgroup(e.to_string()))?;
     // Fast placement (see cgjoin) unless a new user namespace makes the child's own write
     // to host cgroup files doubtful; then the parent moves it the classic way.
-    let fast_join = if ns.is_new(LinuxNamespaceType::User) {
+    // A systemd scope only comes into being around the process: the parent places it.
+    let by_parent = cg.created_around_process();
+    let fast_join = if ns.is_new(LinuxNamespaceType::User) || by_parent {
         None
     } else {
         crate::cgjoin::JoinPlan::new(cg.as_ref())
     };
     let cg_fd = match fast_join.as_ref() {
         Some(j) => j.v2_fd.as_ref().and_then(|f| f.try_clone().ok()),
+        None if by_parent => None,
         None => cg.clone_into_fd(),
     };
     cleanup.cgroup = Some(cg);

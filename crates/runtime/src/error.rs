@@ -3,6 +3,10 @@
 use std::io;
 use std::path::PathBuf;
 
+use hezi_seccomp::SeccompError;
+
+use crate::rootfs::RootfsError;
+
 /// What went wrong, naming the container, path or setting involved.
 #[derive(Debug, thiserror::Error)]
 pub enum RuntimeError {
@@ -52,12 +56,23 @@ pub enum RuntimeError {
     /// Cgroup setup or query failed.
     #[error("cgroup: {0}")]
     Cgroup(String),
-    /// Seccomp compile or install failed.
+    /// A seccomp failure described as text (prefer [`RuntimeError::SeccompFilter`], which
+    /// keeps the error and its source chain).
     #[error("seccomp: {0}")]
     Seccomp(String),
-    /// The rootfs setup failed.
+    /// Compiling, installing or handing over a seccomp filter failed; the [`SeccompError`]
+    /// is kept whole (its message names the syscall, rule or listener path).
+    #[error(transparent)]
+    SeccompFilter(#[from] SeccompError),
+    /// A rootfs failure described as text (callers without a [`RootfsError`]; prefer
+    /// [`RuntimeError::RootfsSetup`], which keeps the error and its source chain).
     #[error("rootfs: {0}")]
     Rootfs(String),
+    /// Planning or building the rootfs failed. The [`RootfsError`] is kept whole (its message
+    /// names the mount, device or path; its source is the OS error), so `?` on a
+    /// `RootfsError` lands here.
+    #[error(transparent)]
+    RootfsSetup(#[from] RootfsError),
     /// The state file is missing fields or malformed.
     #[error("state of container {id}: {msg}")]
     State {
@@ -88,3 +103,46 @@ impl RuntimeError {
 
 /// Shorthand result type.
 pub type Result<T> = std::result::Result<T, RuntimeError>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::error::Error as _;
+
+    #[test]
+    fn a_rootfs_error_keeps_its_type_and_source_chain() {
+        let errno = io::Error::from_raw_os_error(libc::EPERM);
+        let inner = RootfsError::Sys {
+            what: "mounts[2] /dev/pts: attach mount".into(),
+            source: errno,
+        };
+        let err = RuntimeError::from(inner);
+        // Same text as the RootfsError (the init sends this text to the parent) ...
+        assert!(
+            err.to_string()
+                .starts_with("mounts[2] /dev/pts: attach mount: "),
+            "{err}"
+        );
+        // ... the type survives for in-process callers ...
+        assert!(matches!(
+            &err,
+            RuntimeError::RootfsSetup(RootfsError::Sys { what, .. }) if what.contains("/dev/pts")
+        ));
+        // ... and the OS error is reachable as the source.
+        let source = err.source().expect("source");
+        let io = source
+            .downcast_ref::<io::Error>()
+            .expect("io::Error source");
+        assert_eq!(io.raw_os_error(), Some(libc::EPERM));
+    }
+
+    #[test]
+    fn a_seccomp_error_keeps_its_type() {
+        let err = RuntimeError::from(SeccompError::TooLarge { len: 5000 });
+        assert!(err.to_string().contains("5000"), "{err}");
+        assert!(matches!(
+            err,
+            RuntimeError::SeccompFilter(SeccompError::TooLarge { len: 5000 })
+        ));
+    }
+}

@@ -200,8 +200,7 @@ struct SeccompCtx<'a> {
 
 impl SeccompCtx<'_> {
     fn install(&self, host_pid: i32) -> Result<()> {
-        let listener =
-            hezi_seccomp::install(self.filter).map_err(|e| RuntimeError::Seccomp(e.to_string()))?;
+        let listener = hezi_seccomp::install(self.filter)?;
         if let (Some(l), Some(n)) = (listener, self.notify) {
             crate::notify::send(
                 n.sock.as_fd(),

@@ -11,7 +11,7 @@
 
 use std::convert::Infallible;
 use std::ffi::CString;
-use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
@@ -25,7 +25,7 @@ use crate::namespaces::{clone_flag, NamespacePlan};
 use crate::process::apply;
 use crate::process::plan::{ProcessPlan, DEFAULT_PATH};
 use crate::process::sys::{LinuxSys, ProcessSys};
-use crate::rootfs::{self, RootfsPlan};
+use crate::rootfs::{self, ProcfsHandle, RootfsPlan};
 use crate::state::RuncState;
 use crate::sync::{SyncMsg, SyncSocket};
 
@@ -98,7 +98,9 @@ fn child_fail(sync: &SyncSocket, msg: &str) -> ! {
 /// What the setup phase hands to the post-start phase.
 struct Ready {
     host_pid: i32,
-    host_proc: OwnedFd,
+    /// Procfs handle opened before pivot_root, for reopening the exec fifo (dropped before
+    /// exec).
+    proc: ProcfsHandle,
     exe: CString,
     argv: Vec<CString>,
     envp: Vec<CString>,
@@ -121,24 +123,6 @@ pub fn join_ns(t: LinuxNamespaceType, path: &Path) -> Result<()> {
         .map_err(|e| RuntimeError::io(format!("linux.namespaces: open {}", path.display()), e))?;
     nix::sched::setns(f.as_fd(), clone_flag(t))
         .map_err(|e| RuntimeError::sys(format!("linux.namespaces: setns {}", path.display()), e))
-}
-
-fn open_host_proc() -> Result<OwnedFd> {
-    // SAFETY: open of a constant NUL-terminated path; the fd is owned below.
-    let fd = unsafe {
-        libc::open(
-            c"/proc".as_ptr(),
-            libc::O_PATH | libc::O_DIRECTORY | libc::O_CLOEXEC,
-        )
-    };
-    if fd < 0 {
-        return Err(RuntimeError::io(
-            "open /proc",
-            std::io::Error::last_os_error(),
-        ));
-    }
-    // SAFETY: fresh fd.
-    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
 }
 
 /// Gives the process the signal state a program expects (as runc's does): every signal at its
@@ -199,7 +183,7 @@ fn prepare(ctx: &InitContext<'_>) -> Result<Ready> {
     }
     let mut state = ctx.state.clone();
     state.pid = host_pid;
-    let state_json = serde_json::to_vec(&state).unwrap_or_default();
+    let state_json = hook_state(&state)?;
     let mut sys = LinuxSys;
     if ctx.ns.is_new(LinuxNamespaceType::User) {
         // Become the namespace's root (the parent has written the maps).
@@ -211,10 +195,12 @@ fn prepare(ctx: &InitContext<'_>) -> Result<Ready> {
     for (t, path) in ctx.ns.child_joins() {
         join_ns(*t, path)?;
     }
-    // The host /proc, for reopening the exec fifo after pivot_root (closed before exec).
-    let host_proc = open_host_proc()?;
+    // The verified /proc of this mount namespace (still the one we were cloned or joined
+    // with), for reopening the exec fifo after pivot_root; dropped before exec. A private
+    // instance would cost an RCU grace period when closed, on every start.
+    let proc = ProcfsHandle::mounted().or_else(|_| ProcfsHandle::new())?;
     apply::apply_uts(ctx.process, &mut sys)?;
-    rootfs::prepare(ctx.rootfs).map_err(|e| RuntimeError::Rootfs(e.to_string()))?;
+    rootfs::prepare(ctx.rootfs)?;
     let needs_runtime_hooks = ctx.hooks.is_some_and(|h| {
         !HookKind::Prestart.select(h).is_empty() || !HookKind::CreateRuntime.select(h).is_empty()
     });
@@ -243,8 +229,7 @@ fn prepare(ctx: &InitContext<'_>) -> Result<Ready> {
         let sock = unsafe { BorrowedFd::borrow_raw(sock) };
         console::send_fd(sock, "/dev/ptmx", pty.master.as_fd())?;
         drop(pty.master);
-        rootfs::mount_console(ctx.rootfs, pty.slave.as_fd())
-            .map_err(|e| RuntimeError::Rootfs(e.to_string()))?;
+        rootfs::mount_console(ctx.rootfs, pty.slave.as_fd())?;
         slave = Some(pty.slave);
     }
     if let Some(sock) = ctx.console_socket {
@@ -252,7 +237,7 @@ fn prepare(ctx: &InitContext<'_>) -> Result<Ready> {
         unsafe { libc::close(sock) };
     }
     run_hooks(ctx.hooks, HookKind::CreateContainer, &state_json)?;
-    rootfs::pivot(ctx.rootfs).map_err(|e| RuntimeError::Rootfs(e.to_string()))?;
+    rootfs::pivot(ctx.rootfs)?;
     // Like runc: a missing cwd is created (0755, root) inside the jail, before the root may
     // become read-only.
     if !ctx.process.cwd.exists() {
@@ -269,7 +254,7 @@ fn prepare(ctx: &InitContext<'_>) -> Result<Ready> {
             })?;
     }
     apply::apply_sysctl(ctx.process, &mut sys)?;
-    rootfs::finish(ctx.rootfs).map_err(|e| RuntimeError::Rootfs(e.to_string()))?;
+    rootfs::finish(ctx.rootfs)?;
     if let Some(name) = &ctx.keyring {
         join_session_keyring(name)?;
     }
@@ -286,7 +271,7 @@ fn prepare(ctx: &InitContext<'_>) -> Result<Ready> {
     mark_fds_cloexec(3 + ctx.process.preserve_fds)?;
     Ok(Ready {
         host_pid,
-        host_proc,
+        proc,
         exe,
         argv,
         envp,
@@ -294,26 +279,14 @@ fn prepare(ctx: &InitContext<'_>) -> Result<Ready> {
 }
 
 fn after_start(ctx: &InitContext<'_>, ready: Ready) -> Result<Infallible> {
-    let rel = CString::new(format!("self/fd/{}", ctx.fifo)).unwrap_or_default();
-    // SAFETY: openat relative to our host /proc fd; blocks until `start` opens the read end.
-    let w = unsafe {
-        libc::openat(
-            ready.host_proc.as_raw_fd(),
-            rel.as_ptr(),
-            libc::O_WRONLY | libc::O_CLOEXEC,
-        )
-    };
-    if w < 0 {
-        return Err(RuntimeError::io(
-            "open exec fifo",
-            std::io::Error::last_os_error(),
-        ));
-    }
-    // SAFETY: fresh fd.
-    let w = unsafe { OwnedFd::from_raw_fd(w) };
+    // Blocks until `start` opens the read end.
+    let w = ready
+        .proc
+        .reopen_own_fd(ctx.fifo, libc::O_WRONLY)
+        .map_err(|e| RuntimeError::io("open exec fifo", std::io::Error::other(e)))?;
     nix::unistd::write(&w, b"0").map_err(|e| RuntimeError::sys("write exec fifo", e))?;
     drop(w);
-    drop(ready.host_proc);
+    drop(ready.proc);
     // SAFETY: closing the fifo's O_PATH fd we own.
     unsafe { libc::close(ctx.fifo) };
     if let Some(f) = ctx.seccomp.filter(|_| ctx.process.no_new_privs) {
@@ -325,8 +298,7 @@ fn after_start(ctx: &InitContext<'_>, ready: Ready) -> Result<Infallible> {
         let mut state = ctx.state.clone();
         // The program has not been executed yet: the container is still "created" (runc too).
         state.status = crate::state::Status::Created;
-        let json = serde_json::to_vec(&state).unwrap_or_default();
-        run_hooks(ctx.hooks, HookKind::StartContainer, &json)?;
+        run_hooks(ctx.hooks, HookKind::StartContainer, &hook_state(&state)?)?;
     }
     if let Some(cpus) = &ctx.process.cpu_affinity_final {
         LinuxSys
@@ -343,7 +315,7 @@ fn install_seccomp(
     host_pid: i32,
     state: &RuncState,
 ) -> Result<()> {
-    let listener = hezi_seccomp::install(f).map_err(|e| RuntimeError::Seccomp(e.to_string()))?;
+    let listener = hezi_seccomp::install(f)?;
     if let (Some(l), Some(sock)) = (listener, ctx.seccomp_listener) {
         // SAFETY: sock is the connected listenerPath socket the parent passed down.
         let sock = unsafe { BorrowedFd::borrow_raw(sock) };
@@ -371,7 +343,7 @@ pub fn exec(exe: &CString, argv: &[CString], envp: &[CString]) -> Result<Infalli
 }
 
 fn join_session_keyring(name: &str) -> Result<()> {
-    let c = CString::new(name).unwrap_or_default();
+    let c = cstring(name, "session keyring name")?;
     // SAFETY: keyctl(KEYCTL_JOIN_SESSION_KEYRING = 1, name).
     let rc = unsafe { libc::syscall(libc::SYS_keyctl, 1, c.as_ptr()) };
     if rc < 0 {
@@ -388,7 +360,7 @@ fn join_session_keyring(name: &str) -> Result<()> {
 }
 
 /// Marks every fd from `first` up close-on-exec, so no runtime fd (a host directory, the
-/// host /proc) leaks into the container (CVE-2024-21626). Uses close_range(CLOEXEC), which
+/// procfs handle) leaks into the container (CVE-2024-21626). Uses close_range(CLOEXEC), which
 /// needs no /proc.
 pub fn mark_fds_cloexec(first: u32) -> Result<()> {
     // SAFETY: close_range(first, ~0, CLOSE_RANGE_CLOEXEC) only changes fd flags.
@@ -400,6 +372,15 @@ pub fn mark_fds_cloexec(first: u32) -> Result<()> {
         ));
     }
     Ok(())
+}
+
+/// The state document hooks read on stdin (an error, not an empty document, if it cannot be
+/// serialized).
+fn hook_state(state: &RuncState) -> Result<Vec<u8>> {
+    serde_json::to_vec(state).map_err(|e| RuntimeError::State {
+        id: state.id.clone(),
+        msg: format!("serialize for hooks: {e}"),
+    })
 }
 
 fn cstring(s: &str, what: &str) -> Result<CString> {

@@ -26,7 +26,7 @@ pub struct ContainerRecord {
     pub id: String,
     /// Host pid of the container's init process.
     pub pid: i32,
-    /// Start time of the init (field 22 of /proc/<pid>/stat), to detect pid reuse.
+    /// Start time of the init (field 22 of `/proc/<pid>/stat`), to detect pid reuse.
     pub pid_start_time: u64,
     /// Absolute bundle path.
     pub bundle: PathBuf,

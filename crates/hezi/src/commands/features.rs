@@ -42,8 +42,8 @@ impl Implemented<'static> {
             cgroup: Some(CgroupFeatures {
                 v1: true,
                 v2: true,
-                // The systemd driver only reports that it is unavailable (see hezi-cgroups).
-                systemd: false,
+                // Transient scopes over D-Bus as root; not the user's systemd instance.
+                systemd: true,
                 systemd_user: false,
                 rdma: true,
             }),

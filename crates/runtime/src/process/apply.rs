@@ -26,7 +26,8 @@ pub fn apply_uts(plan: &ProcessPlan, sys: &mut dyn ProcessSys) -> Result<()> {
     Ok(())
 }
 
-/// sysctls, through the container's /proc (after pivot_root, before read-only paths).
+/// sysctls, through a [`crate::rootfs::ProcfsHandle`] in the container's namespaces (after
+/// pivot_root, before read-only paths).
 pub fn apply_sysctl(plan: &ProcessPlan, sys: &mut dyn ProcessSys) -> Result<()> {
     for (k, v) in &plan.sysctl {
         sys.write_sysctl(k, v)
@@ -69,9 +70,12 @@ pub fn apply_limits(plan: &ProcessPlan, sys: &mut dyn ProcessSys) -> Result<()> 
 /// root; PR_SET_KEEPCAPS keeps the permitted set across setuid; then the effective, permitted
 /// and inheritable sets are set in one capset and the ambient set is raised.
 pub fn apply_identity(plan: &ProcessPlan, sys: &mut dyn ProcessSys) -> Result<()> {
-    let caps = plan.caps.map(|c| c.clamp(sys.last_cap()));
-    if let Some(c) = caps {
+    // One probe of the kernel's last capability serves the clamp and the bounding drop.
+    let caps = plan.caps.map(|c| {
         let last = sys.last_cap();
+        (c.clamp(last), last)
+    });
+    if let Some((c, last)) = caps {
         for cap in 0..=last {
             if c.bounding & (1u64 << cap) == 0 {
                 sys.drop_bounding(cap).map_err(fail(format!(
@@ -90,7 +94,7 @@ pub fn apply_identity(plan: &ProcessPlan, sys: &mut dyn ProcessSys) -> Result<()
         .map_err(fail(format!("process.user.gid: setresgid {}", plan.gid)))?;
     sys.set_uid(plan.uid)
         .map_err(fail(format!("process.user.uid: setresuid {}", plan.uid)))?;
-    if let Some(c) = caps {
+    if let Some((c, _)) = caps {
         sys.set_keep_caps(false)
             .map_err(fail("prctl(PR_SET_KEEPCAPS, 0)".into()))?;
         sys.set_caps(c.effective, c.permitted, c.inheritable)
@@ -158,6 +162,7 @@ mod tests {
         calls: Vec<String>,
         cwd: PathBuf,
         fail_on: Option<&'static str>,
+        last_cap_reads: usize,
     }
 
     impl Recorder {
@@ -198,6 +203,7 @@ mod tests {
             self.rec(format!("affinity {c:?}"))
         }
         fn last_cap(&mut self) -> u8 {
+            self.last_cap_reads += 1;
             3
         }
         fn drop_bounding(&mut self, c: u8) -> io::Result<()> {
@@ -283,6 +289,7 @@ mod tests {
                 "nnp",
             ]
         );
+        assert_eq!(r.last_cap_reads, 1, "cap_last_cap is read once");
     }
 
     #[test]
@@ -293,6 +300,7 @@ mod tests {
             ..plan()
         };
         apply_identity(&p, &mut r).expect("apply");
+        assert_eq!(r.last_cap_reads, 0);
         assert!(!r
             .calls
             .iter()

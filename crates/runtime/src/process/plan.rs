@@ -47,7 +47,7 @@ pub struct SchedAttr {
 /// What to apply to the process before it execs.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct ProcessPlan {
-    /// argv (args[0] resolved through PATH at exec time).
+    /// argv (`args[0]` resolved through PATH at exec time).
     pub args: Vec<String>,
     /// Environment, `KEY=VALUE`.
     pub env: Vec<String>,
@@ -179,7 +179,7 @@ fn sched_attr(s: &oci_spec::runtime::Scheduler) -> SchedAttr {
 
 impl ProcessPlan {
     /// Builds the plan of a process from its runtime-spec `Process` (config.json's `process`
-    /// or an exec `--process` file). Container-wide settings come from [`Self::with_spec`].
+    /// or an exec `--process` file). Container-wide settings come from [`Self::from_spec`].
     pub fn from_process(p: &Process) -> Result<Self> {
         let args = p.args().clone().unwrap_or_default();
         if args.is_empty() {

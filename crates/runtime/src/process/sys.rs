@@ -1,12 +1,11 @@
 //! The kernel seam of process setup: [`ProcessSys`] is what [`super::apply`] calls; production
 //! uses [`LinuxSys`] (nix/libc), unit tests pass a recorder.
 
-use std::ffi::CString;
 use std::io;
-use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd};
 use std::path::{Path, PathBuf};
 
 use super::plan::SchedAttr;
+use crate::rootfs::{ProcfsHandle, RootfsError};
 
 /// The system calls process setup makes, one method each.
 pub trait ProcessSys {
@@ -14,7 +13,7 @@ pub trait ProcessSys {
     fn set_hostname(&mut self, name: &str) -> io::Result<()>;
     /// setdomainname(2).
     fn set_domainname(&mut self, name: &str) -> io::Result<()>;
-    /// Writes a sysctl (`net.ipv4.ip_forward`) through a verified procfs fd.
+    /// Writes a sysctl (`net.ipv4.ip_forward`) through a [`ProcfsHandle`] (CVE-2025-52881).
     fn write_sysctl(&mut self, key: &str, value: &str) -> io::Result<()>;
     /// setrlimit(2).
     fn set_rlimit(&mut self, resource: u32, soft: u64, hard: u64) -> io::Result<()>;
@@ -26,7 +25,8 @@ pub trait ProcessSys {
     fn set_scheduler(&mut self, attr: &SchedAttr) -> io::Result<()>;
     /// sched_setaffinity(2) for the calling process.
     fn set_cpu_affinity(&mut self, cpus: &[usize]) -> io::Result<()>;
-    /// The highest capability number the kernel knows.
+    /// The highest capability number the kernel knows (what `/proc/sys/kernel/cap_last_cap`
+    /// says, found without /proc so that no mount can fake it).
     fn last_cap(&mut self) -> u8;
     /// prctl(PR_CAPBSET_DROP).
     fn drop_bounding(&mut self, cap: u8) -> io::Result<()>;
@@ -66,57 +66,9 @@ fn check(rc: libc::c_long) -> io::Result<()> {
     }
 }
 
-fn cstr(s: &str) -> io::Result<CString> {
-    CString::new(s).map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "NUL byte in string"))
-}
-
-const PROC_SUPER_MAGIC: i64 = 0x9fa0;
-
-/// Opens `rel` below the procfs mounted at `/proc` for writing, refusing anything that is not
-/// procfs or that a symlink, magic link or mount crossing could redirect (CVE-2025-52881).
-pub fn open_proc_for_write(rel: &str) -> io::Result<OwnedFd> {
-    let root = cstr("/proc")?;
-    // SAFETY: plain open of a NUL-terminated path; the fd is owned below.
-    let raw = unsafe {
-        libc::open(
-            root.as_ptr(),
-            libc::O_PATH | libc::O_DIRECTORY | libc::O_CLOEXEC,
-        )
-    };
-    if raw < 0 {
-        return Err(io::Error::last_os_error());
-    }
-    // SAFETY: raw is a fresh fd.
-    let dir = unsafe { OwnedFd::from_raw_fd(raw) };
-    // SAFETY: statfs is plain data, fully written by fstatfs on success.
-    let mut st: libc::statfs = unsafe { std::mem::zeroed() };
-    // SAFETY: valid fd and pointer to a statfs.
-    check(unsafe { libc::fstatfs(dir.as_raw_fd(), &mut st) } as libc::c_long)?;
-    if st.f_type as i64 != PROC_SUPER_MAGIC {
-        return Err(io::Error::other("/proc is not procfs"));
-    }
-    let path = cstr(rel)?;
-    crate::rootfs::sys::openat2(
-        Some(dir.as_fd()),
-        &path,
-        libc::O_WRONLY | libc::O_NOCTTY,
-        0,
-        libc::RESOLVE_BENEATH
-            | libc::RESOLVE_NO_MAGICLINKS
-            | libc::RESOLVE_NO_SYMLINKS
-            | libc::RESOLVE_NO_XDEV,
-    )
-}
-
-/// The `/proc/sys` path of a sysctl key (`net.ipv4.ip_forward` → `sys/net/ipv4/ip_forward`).
-pub fn sysctl_path(key: &str) -> io::Result<String> {
-    if key.is_empty() || key.split(['.', '/']).any(|c| c.is_empty() || c == "..") {
-        return Err(io::Error::new(
-            io::ErrorKind::InvalidInput,
-            format!("invalid sysctl key {key:?}"),
-        ));
-    }
-    Ok(format!("sys/{}", key.replace('.', "/")))
+/// Carries a procfs error through the `io::Result` of the seam, keeping it as the source.
+fn procfs_err(e: RootfsError) -> io::Error {
+    io::Error::other(e)
 }
 
 impl ProcessSys for LinuxSys {
@@ -130,9 +82,7 @@ impl ProcessSys for LinuxSys {
     }
 
     fn write_sysctl(&mut self, key: &str, value: &str) -> io::Result<()> {
-        let fd = open_proc_for_write(&sysctl_path(key)?)?;
-        nix::unistd::write(&fd, value.as_bytes()).map_err(io::Error::from)?;
-        Ok(())
+        ProcfsHandle::with(|proc| proc.write_sysctl(key, value)).map_err(procfs_err)
     }
 
     fn set_rlimit(&mut self, resource: u32, soft: u64, hard: u64) -> io::Result<()> {
@@ -191,10 +141,24 @@ impl ProcessSys for LinuxSys {
     }
 
     fn last_cap(&mut self) -> u8 {
-        std::fs::read_to_string("/proc/sys/kernel/cap_last_cap")
-            .ok()
-            .and_then(|s| s.trim().parse().ok())
-            .unwrap_or(40)
+        // prctl(PR_CAPBSET_READ, n) fails (EINVAL) exactly when n is above the kernel's last
+        // capability. Probing needs no /proc, so no mount in the container can fake the value
+        // (and shrink the bounding-set drop). Binary search; capability 0 always exists.
+        let known = |n: u8| {
+            // SAFETY: prctl with integer arguments; it only reads our bounding set.
+            let rc = unsafe { libc::prctl(libc::PR_CAPBSET_READ, libc::c_ulong::from(n), 0, 0, 0) };
+            rc >= 0
+        };
+        let (mut lo, mut hi) = (0u8, 63u8);
+        while lo < hi {
+            let mid = lo + (hi - lo).div_ceil(2);
+            if known(mid) {
+                lo = mid;
+            } else {
+                hi = mid - 1;
+            }
+        }
+        lo
     }
 
     fn drop_bounding(&mut self, cap: u8) -> io::Result<()> {
@@ -311,20 +275,28 @@ mod tests {
     use super::*;
 
     #[test]
-    fn sysctl_paths() {
-        assert_eq!(
-            sysctl_path("net.ipv4.ip_forward").ok().as_deref(),
-            Some("sys/net/ipv4/ip_forward")
+    fn sysctl_errors_keep_the_procfs_error_as_source() {
+        // A key with an empty component is refused by the procfs handle; the io::Error the
+        // seam returns still carries the typed RootfsError.
+        let err = LinuxSys.write_sysctl("net..x", "1").expect_err("bad key");
+        let inner = err
+            .get_ref()
+            .and_then(|e| e.downcast_ref::<RootfsError>())
+            .expect("RootfsError inside");
+        assert!(
+            matches!(inner, RootfsError::InvalidConfig { .. }),
+            "{inner}"
         );
-        assert!(sysctl_path("net..x").is_err());
-        assert!(sysctl_path("").is_err());
-        assert!(sysctl_path("../../etc").is_err());
+        assert!(err.to_string().contains("\"net..x\""), "{err}");
     }
 
     #[test]
-    fn proc_open_refuses_symlinks() {
-        // /proc/self is a symlink: RESOLVE_NO_SYMLINKS must refuse it.
-        let err = open_proc_for_write("self/oom_score_adj").expect_err("symlink");
-        assert_eq!(err.raw_os_error(), Some(libc::ELOOP));
+    fn last_cap_reads_the_kernel_value() {
+        let want: u8 = std::fs::read_to_string("/proc/sys/kernel/cap_last_cap")
+            .expect("cap_last_cap")
+            .trim()
+            .parse()
+            .expect("number");
+        assert_eq!(LinuxSys.last_cap(), want);
     }
 }

@@ -6,6 +6,7 @@
 //! rootfs itself, bind sources, `/` — and `pivot_root(".", ".")`/`umount2(".")`.)
 
 use std::ffi::{CString, OsStr};
+use std::fmt;
 use std::io;
 use std::os::fd::{AsFd, OwnedFd};
 use std::path::{Path, PathBuf};
@@ -42,15 +43,43 @@ fn resolve_flags(how: Resolve) -> u64 {
     r
 }
 
-/// Adds the kernel's fs-context log (e.g. "tmpfs: Bad value for 'mode'") to an error.
+/// A failed filesystem-context step with the kernel's log for the context (e.g. "tmpfs: Bad
+/// value for 'mode'"); the OS error stays reachable as the source.
+#[derive(Debug)]
+struct FsContextError {
+    step: String,
+    log: String,
+    source: io::Error,
+}
+
+impl fmt::Display for FsContextError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.step, self.source)?;
+        if !self.log.is_empty() {
+            write!(f, " ({})", self.log)?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for FsContextError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        Some(&self.source)
+    }
+}
+
+/// Adds the step and the kernel's fs-context log to an error, keeping its kind and the
+/// original error as the source.
 fn with_log(e: io::Error, fs: &OwnedFd, what: &str) -> io::Error {
     let log = sys::fs_context_log(fs.as_fd());
-    let msg = if log.is_empty() {
-        format!("{what}: {e}")
-    } else {
-        format!("{what}: {e} ({log})")
-    };
-    io::Error::new(e.kind(), msg)
+    io::Error::new(
+        e.kind(),
+        FsContextError {
+            step: what.to_string(),
+            log,
+            source: e,
+        },
+    )
 }
 
 impl Mounter for LinuxMounter {
@@ -389,5 +418,31 @@ mod tests {
         // Opening follows the link inside the root too.
         let fd = m.open_in_root(&root, Path::new("abs/a"), how).unwrap();
         assert_eq!(m.stat(&fd).unwrap().kind, FileKind::Dir);
+    }
+
+    #[test]
+    fn fs_context_errors_keep_the_os_error_and_the_log() {
+        // A pipe stands in for the fs-context fd: its data is what the kernel would log.
+        let (r, w) = nix::unistd::pipe().unwrap();
+        nix::unistd::write(&w, b"e tmpfs: Bad value for 'mode'").unwrap();
+        drop(w);
+        let err = with_log(
+            io::Error::from_raw_os_error(libc::EINVAL),
+            &r,
+            "option mode=x",
+        );
+        assert_eq!(err.kind(), io::ErrorKind::InvalidInput);
+        let text = err.to_string();
+        assert!(
+            text.starts_with("option mode=x: Invalid argument"),
+            "{text}"
+        );
+        assert!(text.ends_with("(e tmpfs: Bad value for 'mode')"), "{text}");
+        let inner = err
+            .get_ref()
+            .and_then(|e| e.downcast_ref::<FsContextError>())
+            .expect("FsContextError inside");
+        assert_eq!(inner.source.raw_os_error(), Some(libc::EINVAL));
+        assert!(std::error::Error::source(inner).is_some());
     }
 }

@@ -12,8 +12,10 @@
 //! directories (no symlink anywhere on their path); the `/dev/null` used to mask files is
 //! checked to be the 1:3 character device through the very fd that is mounted. Mounts over
 //! `/proc` subpaths are refused except runc's lxcfs-style list (`/proc/cpuinfo`, ...).
-//! Procfs writes (sysctl, `oom_score_adj`) can go through [`ProcfsHandle`], a private procfs
-//! instance or an `fstatfs`-verified `/proc` (CVE-2025-52881).
+//! Every procfs access of the runtime (sysctl writes and `cap_last_cap` in
+//! [`crate::process::sys`], the exec fifo reopen in [`crate::init`]) goes through
+//! [`ProcfsHandle`], a private procfs instance or an `fstatfs`-verified `/proc`
+//! (CVE-2025-52881).
 //!
 //! No classic `mount(2)` is used anywhere: everything the kernel offers through the new API
 //! (Linux ≥ 5.12 for `mount_setattr`) is done with it, and a kernel without it fails with

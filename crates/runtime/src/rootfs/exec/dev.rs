@@ -100,7 +100,7 @@ fn create_device<M: Mounter>(
     Ok(())
 }
 
-/// Binds `slave` over `/dev/console` in the rootfs. See [`super::mount_console`].
+/// Binds `slave` over `/dev/console` in the rootfs. See [`crate::rootfs::mount_console`].
 pub fn mount_console_with<M: Mounter>(
     m: &mut M,
     plan: &RootfsPlan,

@@ -8,7 +8,7 @@ use crate::rootfs::mounter::{FileKind, Mounter, Resolve};
 use crate::rootfs::options::AttrChange;
 use crate::rootfs::plan::RootfsPlan;
 
-/// Runs the part of the plan that happens after the pivot. See [`super::finish`].
+/// Runs the part of the plan that happens after the pivot. See [`crate::rootfs::finish`].
 pub fn finish_with<M: Mounter>(m: &mut M, plan: &RootfsPlan) -> Result<(), RootfsError> {
     let _span = tracing::debug_span!("rootfs.finish").entered();
     let root = m

@@ -1,0 +1,190 @@
+//! The systemd Manager calls the driver makes, over [`super::dbus`]: start a transient scope
+//! around a process, set unit properties, stop a unit, and wait for the jobs these queue.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use super::dbus::{Call, Connection, DbusError, Message, Value};
+use super::properties::Property;
+use crate::CgroupError;
+
+const DEST: &str = "org.freedesktop.systemd1";
+const PATH: &str = "/org/freedesktop/systemd1";
+const MANAGER: &str = "org.freedesktop.systemd1.Manager";
+/// systemd's own socket, peer to peer, root only (what `systemctl` uses as root).
+pub const PRIVATE_SOCKET: &str = "/run/systemd/private";
+/// The system message bus.
+pub const SYSTEM_BUS_SOCKET: &str = "/run/dbus/system_bus_socket";
+/// How long to wait for systemd to answer or finish a job (runc waits 30 s too).
+const TIMEOUT: Duration = Duration::from_secs(30);
+
+/// A connection to PID 1's systemd Manager.
+#[derive(Debug)]
+pub struct Systemd {
+    conn: Connection,
+    /// Where we are connected (for messages).
+    pub socket: PathBuf,
+}
+
+fn err(e: DbusError) -> CgroupError {
+    CgroupError::Systemd(e.to_string())
+}
+
+/// The socket to use: `DBUS_SYSTEM_BUS_ADDRESS` (`unix:path=...`) when set, else systemd's
+/// private socket when it exists (root), else the system bus. Returns (path, is a bus).
+fn choose_socket() -> Result<(PathBuf, bool), CgroupError> {
+    if let Ok(addr) = std::env::var("DBUS_SYSTEM_BUS_ADDRESS") {
+        for part in addr.split(';') {
+            if let Some(rest) = part.strip_prefix("unix:") {
+                for kv in rest.split(',') {
+                    if let Some(p) = kv.strip_prefix("path=") {
+                        return Ok((PathBuf::from(p), true));
+                    }
+                }
+            }
+        }
+        return Err(CgroupError::Systemd(format!(
+            "DBUS_SYSTEM_BUS_ADDRESS={addr:?}: only unix:path=... addresses are supported"
+        )));
+    }
+    if Path::new(PRIVATE_SOCKET).exists() {
+        return Ok((PathBuf::from(PRIVATE_SOCKET), false));
+    }
+    Ok((PathBuf::from(SYSTEM_BUS_SOCKET), true))
+}
+
+impl Systemd {
+    /// Connects to systemd, and on the bus subscribes to its job signals.
+    pub fn connect() -> Result<Self, CgroupError> {
+        let (socket, bus) = choose_socket()?;
+        let conn = Connection::open(&socket, bus, TIMEOUT).map_err(err)?;
+        let mut s = Systemd { conn, socket };
+        if bus {
+            s.conn
+                .call(&Call {
+                    destination: Some("org.freedesktop.DBus"),
+                    path: "/org/freedesktop/DBus",
+                    interface: "org.freedesktop.DBus",
+                    member: "AddMatch",
+                    args: &[Value::str(format!(
+                        "type='signal',sender='{DEST}',path='{PATH}',interface='{MANAGER}',member='JobRemoved'"
+                    ))],
+                })
+                .map_err(err)?;
+        }
+        Ok(s)
+    }
+
+    fn manager(&mut self, member: &str, args: &[Value]) -> Result<Vec<Value>, DbusError> {
+        self.conn.call(&Call {
+            destination: Some(DEST),
+            path: PATH,
+            interface: MANAGER,
+            member,
+            args,
+        })
+    }
+
+    /// Waits for the `JobRemoved` signal of `job` and returns its result (`done`, `failed`,
+    /// `timeout`, `canceled`, `dependency`, `skipped`).
+    fn wait_job(&mut self, job: &str) -> Result<String, CgroupError> {
+        self.conn
+            .wait_signal(&format!("JobRemoved for {job}"), |m: &Message| {
+                if m.member.as_deref() != Some("JobRemoved") {
+                    return None;
+                }
+                // JobRemoved(u id, o job, s unit, s result)
+                (m.body.get(1).and_then(Value::as_str) == Some(job)).then(|| {
+                    m.body
+                        .get(3)
+                        .and_then(Value::as_str)
+                        .unwrap_or("")
+                        .to_string()
+                })
+            })
+            .map_err(err)
+    }
+
+    /// Starts transient unit `unit` with `props` and waits until systemd reports it started.
+    /// A leftover failed unit of the same name is reset and the start retried once.
+    pub fn start_transient(&mut self, unit: &str, props: &[Property]) -> Result<(), CgroupError> {
+        let items = props
+            .iter()
+            .map(|(k, v)| Value::Struct(vec![Value::str(k), Value::variant(v.clone())]))
+            .collect();
+        let args = [
+            Value::str(unit),
+            Value::str("replace"),
+            Value::array("(sv)", items),
+            Value::array("(sa(sv))", vec![]),
+        ];
+        let reply = match self.manager("StartTransientUnit", &args) {
+            Err(e) if e.remote_name() == Some("org.freedesktop.systemd1.UnitExists") => {
+                tracing::debug!(
+                    unit,
+                    "unit exists; resetting a failed leftover and retrying"
+                );
+                let _ = self.manager("ResetFailedUnit", &[Value::str(unit)]);
+                self.manager("StartTransientUnit", &args)
+                    .map_err(|e| CgroupError::Systemd(format!("unit {unit} already exists: {e}")))?
+            }
+            other => other.map_err(err)?,
+        };
+        let job = reply
+            .first()
+            .and_then(Value::as_str)
+            .ok_or_else(|| CgroupError::Systemd("StartTransientUnit returned no job".into()))?
+            .to_string();
+        let result = self.wait_job(&job)?;
+        if result != "done" {
+            return Err(CgroupError::Systemd(format!(
+                "starting unit {unit}: job {job} ended with result {result:?}"
+            )));
+        }
+        Ok(())
+    }
+
+    /// Sets runtime (not persistent) properties of a running unit.
+    pub fn set_properties(&mut self, unit: &str, props: &[Property]) -> Result<(), CgroupError> {
+        if props.is_empty() {
+            return Ok(());
+        }
+        let items = props
+            .iter()
+            .map(|(k, v)| Value::Struct(vec![Value::str(k), Value::variant(v.clone())]))
+            .collect();
+        self.manager(
+            "SetUnitProperties",
+            &[
+                Value::str(unit),
+                Value::Bool(true),
+                Value::array("(sv)", items),
+            ],
+        )
+        .map(|_| ())
+        .map_err(|e| CgroupError::Systemd(format!("unit {unit}: {e}")))
+    }
+
+    /// Stops `unit` and waits for the stop job; a unit that is already gone is not an error.
+    /// Then clears a failed state so the name can be reused.
+    pub fn stop(&mut self, unit: &str) -> Result<(), CgroupError> {
+        match self.manager("StopUnit", &[Value::str(unit), Value::str("replace")]) {
+            Ok(reply) => {
+                if let Some(job) = reply.first().and_then(Value::as_str).map(str::to_string) {
+                    let result = self.wait_job(&job)?;
+                    if result != "done" && result != "canceled" {
+                        return Err(CgroupError::Systemd(format!(
+                            "stopping unit {unit}: job {job} ended with result {result:?}"
+                        )));
+                    }
+                }
+            }
+            Err(e) if e.remote_name() == Some("org.freedesktop.systemd1.NoSuchUnit") => {}
+            Err(e) => return Err(err(e)),
+        }
+        if let Err(e) = self.manager("ResetFailedUnit", &[Value::str(unit)]) {
+            tracing::debug!(unit, error = %e, "reset-failed");
+        }
+        Ok(())
+    }
+}
