@@ -19,18 +19,19 @@ pub fn blkio_weight_to_io_weight(weight: u64) -> u64 {
     1 + (weight - 10) * 9999 / 990
 }
 
-/// v1 memsw limit (memory + swap) and memory limit → v2 `memory.swap.max` value.
+/// v1 memsw limit (memory + swap) and memory limit → v2 `memory.swap.max` value, as runc
+/// converts it.
 ///
-/// * swap unset → `None` (leave as is);
+/// * swap unset or 0 → `None` (leave as is), except with memory = -1: then `max` too (v1's
+///   "both unlimited");
 /// * swap = -1 → `max`;
 /// * memory unlimited or unset with a finite swap → error text (v2 cannot express it);
 /// * otherwise swap - memory (must be ≥ 0).
 pub fn memory_swap_to_v2(swap: Option<i64>, memory: Option<i64>) -> Result<Option<String>, String> {
-    match (swap, memory) {
-        (None, _) => Ok(None),
-        (Some(-1), _) => Ok(Some("max".into())),
-        (Some(0), _) => Ok(Some("0".into())), // runc: 0 is "unset" on v1; disable swap on v2
-        (Some(s), Some(m)) if m > 0 => {
+    match (swap.unwrap_or(0), memory) {
+        (0, Some(-1)) | (-1, _) => Ok(Some("max".into())),
+        (0, _) => Ok(None),
+        (s, Some(m)) if m > 0 => {
             if s < m {
                 Err(format!(
                     "memory.swap ({s}) must be >= memory.limit ({m}) since swap includes memory"
@@ -39,7 +40,7 @@ pub fn memory_swap_to_v2(swap: Option<i64>, memory: Option<i64>) -> Result<Optio
                 Ok(Some((s - m).to_string()))
             }
         }
-        (Some(s), _) => Err(format!(
+        (s, _) => Err(format!(
             "memory.swap ({s}) is memory+swap on v1; on cgroup v2 it needs a memory.limit too"
         )),
     }
@@ -54,17 +55,20 @@ pub fn v2_limit(v: i64) -> String {
     }
 }
 
-/// CFS quota/period → v2 `cpu.max` (`"max 100000"` when quota ≤ 0).
+/// CFS quota/period → v2 `cpu.max`: `"<quota|max> <period>"`, or just `"<quota|max>"` when
+/// no period is given, which leaves the kernel's current period in place (as runc writes it).
 pub fn cpu_max(quota: Option<i64>, period: Option<u64>) -> Option<String> {
     if quota.is_none() && period.is_none() {
         return None;
     }
-    let period = period.filter(|p| *p > 0).unwrap_or(100_000);
     let quota = match quota {
         Some(q) if q > 0 => q.to_string(),
         _ => "max".into(),
     };
-    Some(format!("{quota} {period}"))
+    Some(match period.filter(|p| *p > 0) {
+        Some(p) => format!("{quota} {p}"),
+        None => quota,
+    })
 }
 
 #[cfg(test)]
@@ -99,12 +103,18 @@ mod tests {
         );
         assert!(memory_swap_to_v2(Some(50), Some(100)).is_err());
         assert!(memory_swap_to_v2(Some(50), None).is_err());
+        // runc: 0 means unchanged; memory -1 with swap unset means both unlimited.
+        assert_eq!(memory_swap_to_v2(Some(0), Some(100)), Ok(None));
+        assert_eq!(memory_swap_to_v2(None, Some(-1)), Ok(Some("max".into())));
+        assert_eq!(memory_swap_to_v2(Some(0), Some(-1)), Ok(Some("max".into())));
     }
 
     #[test]
     fn cpu_max_forms() {
         assert_eq!(cpu_max(None, None), None);
-        assert_eq!(cpu_max(Some(50_000), None), Some("50000 100000".into()));
+        assert_eq!(cpu_max(Some(50_000), None), Some("50000".into()));
+        assert_eq!(cpu_max(Some(-1), None), Some("max".into()));
+        assert_eq!(cpu_max(Some(50_000), Some(0)), Some("50000".into()));
         assert_eq!(cpu_max(Some(-1), Some(20_000)), Some("max 20000".into()));
         assert_eq!(v2_limit(-1), "max");
     }

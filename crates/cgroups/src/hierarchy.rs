@@ -27,6 +27,10 @@ pub const V1_CONTROLLERS: &[&str] = &[
     "misc",
 ];
 
+/// The key of systemd's named v1 hierarchy (mounted at `/sys/fs/cgroup/systemd` on v1 and
+/// hybrid hosts), as `/proc/<pid>/cgroup` and runc's `cgroup_paths` name it.
+pub const SYSTEMD_NAMED: &str = "name=systemd";
+
 /// How the host mounts cgroups.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -159,7 +163,7 @@ impl Mounts {
             if name == "unified" && dir.join("cgroup.controllers").exists() {
                 m.unified = Some(mount);
             } else if name == "systemd" {
-                m.v1.insert("name=systemd".into(), mount);
+                m.v1.insert(SYSTEMD_NAMED.into(), mount);
             } else {
                 for c in name.split(',') {
                     if V1_CONTROLLERS.contains(&c) {

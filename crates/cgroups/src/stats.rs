@@ -22,7 +22,8 @@ pub struct Stats {
     pub blkio: Blkio,
     /// Huge pages per page size (`2MB`, `1GB`).
     pub hugetlb: BTreeMap<String, Hugetlb>,
-    /// cpuset settings (runc's `cpuset` section); absent when the controller is not mounted.
+    /// cpuset settings (runc's `cpuset` section). On v1 absent when the controller is not
+    /// mounted; on v2 always present (lists from the `.effective` files, flags 0).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cpuset: Option<CpuSet>,
 }
@@ -52,7 +53,8 @@ pub struct CpuSet {
     pub memory_pressure: u64,
     /// `cpuset.sched_load_balance`.
     pub sched_load_balance: u64,
-    /// `cpuset.sched_relax_domain_level` (-1 = system default).
+    /// `cpuset.sched_relax_domain_level` (-1 = system default; 0 on v2, which has no such
+    /// file, as runc reports it there).
     pub sched_relax_domain_level: i64,
 }
 

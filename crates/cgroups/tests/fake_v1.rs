@@ -358,3 +358,85 @@ fn memory_above_memsw_is_refused_or_moved_along() {
         "500"
     );
 }
+
+/// runc's cgroupfs driver also joins the named `name=systemd` hierarchy: hezi creates,
+/// joins and removes the container's directory there, but never writes limits into it.
+#[test]
+fn named_systemd_hierarchy_is_created_joined_and_removed() {
+    let t = tempfile::tempdir().unwrap();
+    let root = t.path();
+    for d in ["memory", "pids", "systemd"] {
+        fs::create_dir(root.join(d)).unwrap();
+    }
+    let m = manager(root);
+    assert_eq!(m.hierarchy(), Hierarchy::Legacy);
+    let sd = root.join("systemd/hezi/c1");
+    assert_eq!(m.paths().get("name=systemd"), Some(&sd), "{:?}", m.paths());
+    assert_eq!(m.paths()["memory"], root.join("memory/hezi/c1"));
+    m.create().unwrap();
+    assert!(sd.is_dir(), "create made no name=systemd directory");
+
+    // The kernel provides cgroup.procs; the fake tree needs it written by hand.
+    for d in ["memory", "pids", "systemd"] {
+        fs::write(root.join(d).join("hezi/c1/cgroup.procs"), "").unwrap();
+    }
+    m.add_task(4242).unwrap();
+    assert_eq!(fs::read_to_string(sd.join("cgroup.procs")).unwrap(), "4242");
+
+    // Limits and stats ignore it: nothing is written there besides cgroup.procs.
+    fs::write(root.join("pids/hezi/c1/pids.max"), "max\n").unwrap();
+    let r = resources_from_json(r#"{"pids":{"limit":9}}"#, Path::new("test")).unwrap();
+    m.apply(&r).unwrap();
+    assert_eq!(read(root, "pids", "pids.max"), "9");
+    let mut names: Vec<String> = fs::read_dir(&sd)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    assert_eq!(names, vec!["cgroup.procs".to_string()]);
+    m.stats().unwrap();
+
+    // destroy removes the leaf and the emptied shared parent in every hierarchy.
+    for d in ["memory", "pids", "systemd"] {
+        fs::remove_file(root.join(d).join("hezi/c1/cgroup.procs")).unwrap();
+    }
+    fs::remove_file(root.join("pids/hezi/c1/pids.max")).unwrap();
+    m.destroy().unwrap();
+    assert!(!sd.exists(), "{} left behind", sd.display());
+    assert!(
+        !root.join("systemd/hezi").exists(),
+        "shared parent left behind"
+    );
+    assert!(!root.join("memory/hezi").exists());
+}
+
+/// A host whose only v1 mount is `name=systemd` has no controller to drive.
+#[test]
+fn named_systemd_alone_is_not_a_v1_hierarchy_to_use() {
+    let t = tempfile::tempdir().unwrap();
+    fs::create_dir(t.path().join("systemd")).unwrap();
+    let mut cfg = CgroupConfig::new("c1");
+    cfg.root = t.path().to_path_buf();
+    let e = manager_for(&cfg).expect_err("no controllers").to_string();
+    assert!(e.contains(&t.path().display().to_string()), "{e}");
+}
+
+/// A container made before hezi joined `name=systemd` (its cgroup exists, the named
+/// directory does not) is still joined everywhere else, e.g. by `exec`.
+#[test]
+fn existing_container_without_a_named_systemd_directory_is_still_joinable() {
+    let t = tempfile::tempdir().unwrap();
+    let root = t.path();
+    for d in ["memory", "pids", "systemd"] {
+        fs::create_dir(root.join(d)).unwrap();
+    }
+    for d in ["memory", "pids"] {
+        fs::create_dir_all(root.join(d).join("hezi/c1")).unwrap();
+        fs::write(root.join(d).join("hezi/c1/cgroup.procs"), "").unwrap();
+    }
+    let m = manager(root);
+    assert!(!m.paths().contains_key("name=systemd"), "{:?}", m.paths());
+    m.add_task(77).unwrap();
+    assert_eq!(read(root, "pids", "cgroup.procs"), "77");
+    assert!(!root.join("systemd/hezi/c1").exists());
+}

@@ -216,3 +216,89 @@ fn destroy_removes_leaf_and_tolerates_missing() {
     m.destroy().unwrap();
     assert!(!t.path().join("hezi/c1").exists());
 }
+
+/// runc's `cpuset` section on v2 comes from the `.effective` lists; v1's flags stay 0.
+#[test]
+fn cpuset_stats_from_effective_lists() {
+    let f = fake_unified();
+    let m = manager(&f.root);
+    // Without the cpuset controller enabled the files are missing: the section is there,
+    // without lists, as runc prints it.
+    let v = serde_json::to_value(m.stats().unwrap()).unwrap();
+    assert_eq!(v["cpuset"]["cpu_exclusive"], 0, "{v}");
+    assert!(v["cpuset"].get("cpus").is_none(), "{v}");
+
+    fs::write(f.leaf.join("cpuset.cpus.effective"), "0-3,5,7-8\n").unwrap();
+    fs::write(f.leaf.join("cpuset.mems.effective"), "0\n").unwrap();
+    fs::write(f.leaf.join("cpuset.cpus.partition"), "member\n").unwrap();
+    let s = m.stats().unwrap();
+    let cs = s.cpuset.clone().expect("cpuset section");
+    assert_eq!(cs.cpus, vec![0, 1, 2, 3, 5, 7, 8]);
+    assert_eq!(cs.mems, vec![0]);
+    assert_eq!(cs.sched_relax_domain_level, 0);
+    let v = serde_json::to_value(&s).unwrap();
+    assert_eq!(
+        v["cpuset"]["cpus"],
+        serde_json::json!([0, 1, 2, 3, 5, 7, 8])
+    );
+    assert_eq!(v["cpuset"]["mems"], serde_json::json!([0]));
+    // The same keys as runc's v1/v2 CPUSet type.
+    let mut keys: Vec<&str> = v["cpuset"]
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(String::as_str)
+        .collect();
+    keys.sort();
+    assert_eq!(
+        keys,
+        [
+            "cpu_exclusive",
+            "cpus",
+            "mem_exclusive",
+            "mem_hardwall",
+            "memory_migrate",
+            "memory_pressure",
+            "memory_spread_page",
+            "memory_spread_slab",
+            "mems",
+            "sched_load_balance",
+            "sched_relax_domain_level",
+        ]
+    );
+
+    // A malformed list is an error naming the file.
+    fs::write(f.leaf.join("cpuset.cpus.effective"), "3-1\n").unwrap();
+    let e = m.stats().unwrap_err().to_string();
+    assert!(e.contains("cpuset.cpus.effective"), "{e}");
+}
+
+/// Memory stats follow runc's v2 rules when files are missing: without swap accounting the
+/// memory+swap entry is the memory entry; without the memory controller it stays empty.
+#[test]
+fn memory_stats_without_swap_or_memory_controller() {
+    let f = fake_unified();
+    fs::write(f.leaf.join("memory.max"), "67108864\n").unwrap();
+    let m = manager(&f.root);
+    let s = m.stats().unwrap();
+    assert_eq!(s.memory.swap.usage, 8192 + 100);
+    assert_eq!(s.memory.swap.limit, u64::MAX, "swap max is max");
+
+    fs::remove_file(f.leaf.join("memory.swap.current")).unwrap();
+    fs::remove_file(f.leaf.join("memory.swap.max")).unwrap();
+    let s = m.stats().unwrap();
+    assert_eq!(s.memory.swap.usage, 8192);
+    assert_eq!(s.memory.swap.limit, 67108864);
+
+    for file in [
+        "memory.current",
+        "memory.max",
+        "memory.peak",
+        "memory.stat",
+        "memory.events",
+    ] {
+        fs::remove_file(f.leaf.join(file)).unwrap();
+    }
+    let s = m.stats().unwrap();
+    assert_eq!(s.memory, hezi_cgroups::stats::Memory::default());
+}

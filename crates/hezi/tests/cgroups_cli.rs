@@ -13,8 +13,16 @@ struct Ctr {
     _tmp: TempRoot,
 }
 
+/// The hezi binary under test: `$HEZI_BIN` when set (tests/vm/v2-suite.sh runs a private
+/// copy, safe from concurrent rebuilds of the shared target dir), else this build's.
+fn hezi_exe() -> PathBuf {
+    std::env::var_os("HEZI_BIN")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_BIN_EXE_hezi")))
+}
+
 fn hezi(root: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_hezi"))
+    Command::new(hezi_exe())
         .arg("--root")
         .arg(root)
         .args(args)
@@ -38,7 +46,7 @@ fn ok(o: &Output) -> String {
 fn create(root: &Path, bundle: &Path, id: &str) {
     let log = bundle.with_file_name(format!("{id}.log"));
     let f = std::fs::File::create(&log).expect("log");
-    let st = Command::new(env!("CARGO_BIN_EXE_hezi"))
+    let st = Command::new(hezi_exe())
         .arg("--root")
         .arg(root)
         .args(["create", "--bundle"])
@@ -217,7 +225,7 @@ fn events_reports_oom() {
         _tmp: tmp,
     };
     create(&c.root, &bundle, &c.id);
-    let mut child = Command::new(env!("CARGO_BIN_EXE_hezi"))
+    let mut child = Command::new(hezi_exe())
         .arg("--root")
         .arg(&c.root)
         .args(["events", "--interval", "10s", &c.id])

@@ -47,7 +47,11 @@ enum Rt {
 impl Rt {
     fn bin(self) -> PathBuf {
         match self {
-            Rt::Hezi => PathBuf::from(env!("CARGO_BIN_EXE_hezi")),
+            // `$HEZI_BIN` when set: tests/vm/v2-suite.sh runs a private copy, safe from
+            // concurrent rebuilds of the shared target dir.
+            Rt::Hezi => std::env::var_os("HEZI_BIN")
+                .map(PathBuf::from)
+                .unwrap_or_else(|| PathBuf::from(env!("CARGO_BIN_EXE_hezi"))),
             Rt::Runc => PathBuf::from(RUNC),
         }
     }
@@ -1178,6 +1182,10 @@ fn custom_device_node() {
 fn cgroup_v1_limits_visible_inside() {
     require_root!();
     require_runc!();
+    if unified_host() {
+        eprintln!("skipped: cgroup v1 files on a cgroup v2 host (see cgroup_v2_limits_match)");
+        return;
+    }
     let out = compare(
         "diff-cglim",
         "cat /sys/fs/cgroup/memory/memory.limit_in_bytes /sys/fs/cgroup/pids/pids.max \
@@ -1190,6 +1198,199 @@ fn cgroup_v1_limits_visible_inside() {
         },
     );
     assert_eq!(out, "67108864\n77\n512\n50000\n");
+}
+
+/// The cgroup v2 files each runtime writes for the same `linux.resources` (v1 values
+/// converted to v2: cpu.shares → cpu.weight, quota/period → cpu.max, reservation →
+/// memory.low, ...), read from the host while the container runs, then after the same
+/// `update`. v2 hosts only (the VM).
+#[test]
+fn cgroup_v2_limits_match() {
+    require_root!();
+    require_runc!();
+    if !unified_host() {
+        eprintln!("skipped: needs a cgroup v2 host (tests/vm/v2-suite.sh runs it)");
+        return;
+    }
+    const FILES: &[&str] = &[
+        "memory.max",
+        "memory.low",
+        "memory.swap.max",
+        "pids.max",
+        "cpu.weight",
+        "cpu.max",
+        "cpuset.cpus",
+        "cpuset.mems",
+    ];
+    let pair = Pair::new("diff-cgv2");
+    pair.bundle(&["sleep", "30"], |c| {
+        c["linux"]["resources"]["memory"] = json!({"limit": 67108864, "reservation": 33554432});
+        c["linux"]["resources"]["pids"] = json!({"limit": 77});
+        c["linux"]["resources"]["cpu"] =
+            json!({"shares": 512, "quota": 50000, "period": 100000, "cpus": "0", "mems": "0"});
+    });
+    let mut seen = Vec::new();
+    for side in [&pair.hezi, &pair.runc] {
+        let name = side.rt.name();
+        let id = start_sleeper(side);
+        let created = v2_cgroup_files(side, &id, FILES);
+        let out = side.cmd(&[
+            "update",
+            "--memory",
+            "100663296",
+            "--cpu-share",
+            "1024",
+            "--cpu-quota",
+            "20000",
+            "--pids-limit",
+            "55",
+            "--cpuset-cpus",
+            "0-1",
+            &id,
+        ]);
+        assert_eq!(out.code, 0, "{name} update: {out:?}");
+        let updated = v2_cgroup_files(side, &id, FILES);
+        seen.push((created, updated));
+    }
+    assert_eq!(seen[0], seen[1], "(hezi, runc)");
+    assert!(seen[1].0.contains("memory.max=67108864\n"), "{:?}", seen[1]);
+    assert!(seen[1].1.contains("pids.max=55\n"), "{:?}", seen[1]);
+}
+
+/// `files` (`controller/file` on v1, `file` on v2) of the cgroup of the container `id` on
+/// `side`, read from the host via `/proc/<pid>/cgroup`, as `name=value` lines.
+fn host_cgroup_files(side: &Side, id: &str, files: &[&str]) -> String {
+    if unified_host() {
+        return v2_cgroup_files(side, id, files);
+    }
+    let name = side.rt.name();
+    let pid = side.state(id)["pid"]
+        .as_i64()
+        .unwrap_or_else(|| panic!("{name} state {id} has no pid"));
+    let text = fs::read_to_string(format!("/proc/{pid}/cgroup"))
+        .unwrap_or_else(|e| panic!("read /proc/{pid}/cgroup: {e}"));
+    files
+        .iter()
+        .map(|f| {
+            let (ctrl, file) = f.split_once('/').unwrap_or(("", f));
+            let rel = text
+                .lines()
+                .find_map(|l| {
+                    let mut it = l.splitn(3, ':');
+                    let (_, ctrls, path) = (it.next()?, it.next()?, it.next()?);
+                    ctrls.split(',').any(|c| c == ctrl).then_some(path)
+                })
+                .unwrap_or_else(|| panic!("{name}: no {ctrl} line in {text:?}"));
+            let path = Path::new("/sys/fs/cgroup")
+                .join(ctrl)
+                .join(rel.trim_start_matches('/'))
+                .join(file);
+            let v = fs::read_to_string(&path)
+                .unwrap_or_else(|e| panic!("{name}: read {}: {e}", path.display()));
+            format!("{f}={}\n", v.trim())
+        })
+        .collect()
+}
+
+/// `update --resources FILE` (how containerd updates a container, with `-` for stdin) writes
+/// the same cgroup files under both runtimes, on v1 and on v2.
+#[test]
+fn update_resources_file_matches() {
+    require_root!();
+    require_runc!();
+    let files: &[&str] = if unified_host() {
+        &[
+            "memory.max",
+            "memory.low",
+            "cpu.weight",
+            "cpu.max",
+            "pids.max",
+        ]
+    } else {
+        &[
+            "memory/memory.limit_in_bytes",
+            "memory/memory.soft_limit_in_bytes",
+            "cpu/cpu.shares",
+            "cpu/cpu.cfs_quota_us",
+            "cpu/cpu.cfs_period_us",
+            "pids/pids.max",
+        ]
+    };
+    let pair = Pair::new("diff-updres");
+    pair.bundle(&["sleep", "30"], |_| {});
+    let resources = json!({
+        "memory": {"limit": 83886080, "reservation": 41943040},
+        "cpu": {"shares": 256, "quota": 25000, "period": 50000},
+        "pids": {"limit": 33}
+    });
+    let mut seen = Vec::new();
+    for side in [&pair.hezi, &pair.runc] {
+        let name = side.rt.name();
+        let id = start_sleeper(side);
+        let before = host_cgroup_files(side, &id, files);
+        let file = side.scratch.join("resources.json");
+        fs::write(&file, resources.to_string()).expect("write resources");
+        let file = file.to_string_lossy().into_owned();
+        let out = side.cmd(&["update", "--resources", &file, &id]);
+        assert_eq!(out.code, 0, "{name} update --resources: {out:?}");
+        seen.push((before, host_cgroup_files(side, &id, files)));
+    }
+    assert_eq!(seen[0], seen[1], "(hezi, runc)");
+    assert_ne!(
+        seen[1].0, seen[1].1,
+        "update changed nothing: {:?}",
+        seen[1]
+    );
+    assert!(seen[1].1.contains("pids.max=33\n"), "{:?}", seen[1]);
+}
+
+/// Edge cases of the v1 → v2 conversion, as runc 1.1.5 does them on v2:
+/// `memory.swap: 0` means "unset" (swap.max stays as it is); `update --memory -1` also lifts
+/// swap.max to `max` (memory -1 with swap unset means both unlimited); `update --cpu-quota -1`
+/// keeps the container's cpu.max period.
+#[test]
+fn cgroup_v2_conversion_edge_cases() {
+    require_root!();
+    require_runc!();
+    if !unified_host() {
+        eprintln!("skipped: needs a cgroup v2 host (tests/vm/v2-suite.sh runs it)");
+        return;
+    }
+    const FILES: &[&str] = &["memory.max", "memory.swap.max", "cpu.max"];
+    let cases: [(&str, Value, &[&str]); 3] = [
+        (
+            "swap 0",
+            json!({"memory": {"limit": 67108864, "swap": 0}}),
+            &[],
+        ),
+        (
+            "update --memory -1",
+            json!({"memory": {"limit": 67108864, "swap": 134217728}}),
+            &["--memory", "-1"],
+        ),
+        (
+            "update --cpu-quota -1",
+            json!({"cpu": {"period": 50000}}),
+            &["--cpu-quota", "-1"],
+        ),
+    ];
+    for (what, resources, update) in cases {
+        let pair = Pair::new("diff-cgv2e");
+        pair.bundle(&["sleep", "30"], |c| c["linux"]["resources"] = resources);
+        let mut seen = Vec::new();
+        for side in [&pair.hezi, &pair.runc] {
+            let id = start_sleeper(side);
+            if !update.is_empty() {
+                let mut args = vec!["update"];
+                args.extend_from_slice(update);
+                args.push(&id);
+                let out = side.cmd(&args);
+                assert_eq!(out.code, 0, "{} {what}: {out:?}", side.rt.name());
+            }
+            seen.push(v2_cgroup_files(side, &id, FILES));
+        }
+        assert_eq!(seen[0], seen[1], "{what} (hezi, runc)");
+    }
 }
 
 #[test]
@@ -1637,6 +1838,42 @@ fn keys(v: &Value) -> Vec<String> {
         .unwrap_or_default()
 }
 
+/// True on a pure cgroup v2 host (the VM of tests/vm/v2-suite.sh), false on v1 / hybrid.
+fn unified_host() -> bool {
+    Path::new("/sys/fs/cgroup/cgroup.controllers").exists()
+}
+
+/// On a cgroup v2 host: the cgroup directory of the container whose init is `pid`, seen from
+/// the host (`/sys/fs/cgroup` + the `0::` line of `/proc/<pid>/cgroup`).
+fn v2_cgroup_dir(pid: i64) -> PathBuf {
+    let text = fs::read_to_string(format!("/proc/{pid}/cgroup"))
+        .unwrap_or_else(|e| panic!("read /proc/{pid}/cgroup: {e}"));
+    let rel = text
+        .lines()
+        .find_map(|l| l.strip_prefix("0::"))
+        .unwrap_or_else(|| panic!("/proc/{pid}/cgroup has no 0:: line: {text:?}"));
+    Path::new("/sys/fs/cgroup").join(rel.trim_start_matches('/'))
+}
+
+/// On a cgroup v2 host: `files` of the cgroup of the container `id` on `side`, read from the
+/// host, as `name=value` lines. Inside the VM the container's own `/sys/fs/cgroup` is not the
+/// container's cgroup under either runtime, so limits are checked from outside.
+fn v2_cgroup_files(side: &Side, id: &str, files: &[&str]) -> String {
+    let pid = side.state(id)["pid"]
+        .as_i64()
+        .unwrap_or_else(|| panic!("{} state {id} has no pid", side.rt.name()));
+    let dir = v2_cgroup_dir(pid);
+    files
+        .iter()
+        .map(|f| {
+            let v = fs::read_to_string(dir.join(f)).unwrap_or_else(|e| {
+                panic!("{}: read {}: {e}", side.rt.name(), dir.join(f).display())
+            });
+            format!("{f}={}\n", v.trim())
+        })
+        .collect()
+}
+
 #[test]
 fn pid_file_update_exec_detach_ps_kill_all_stats() {
     require_root!();
@@ -1663,13 +1900,18 @@ fn pid_file_update_exec_detach_ps_kill_all_stats() {
         side.wait_status(&id, "running");
         let out = side.cmd(&["update", "--memory", "50000000", "--pids-limit", "99", &id]);
         assert_eq!(out.code, 0, "{name} update: {out:?}");
-        let limits = side.cmd(&[
-            "exec",
-            &id,
-            "cat",
-            "/sys/fs/cgroup/memory/memory.limit_in_bytes",
-            "/sys/fs/cgroup/pids/pids.max",
-        ]);
+        let limits = if unified_host() {
+            v2_cgroup_files(side, &id, &["memory.max", "pids.max"])
+        } else {
+            side.cmd(&[
+                "exec",
+                &id,
+                "cat",
+                "/sys/fs/cgroup/memory/memory.limit_in_bytes",
+                "/sys/fs/cgroup/pids/pids.max",
+            ])
+            .stdout
+        };
         let stats = stats_sample(side, &id);
         let out = side.cmd(&["exec", "--detach", &id, "sleep", "20"]);
         assert_eq!(out.code, 0, "{name} exec --detach: {out:?}");
@@ -1682,7 +1924,7 @@ fn pid_file_update_exec_detach_ps_kill_all_stats() {
         assert_eq!(out.code, 0, "{name} delete: {out:?}");
         seen.push(json!({
             "pid file has no newline": !pid_text.ends_with('\n'),
-            "limits": limits.stdout,
+            "limits": limits,
             "stats type": stats["type"],
             "stats id is the container": stats["id"] == id.as_str(),
             "cpu keys": keys(&stats["data"]["cpu"]),
@@ -1692,7 +1934,12 @@ fn pid_file_update_exec_detach_ps_kill_all_stats() {
         }));
     }
     assert_eq!(seen[0], seen[1], "(hezi, runc)");
-    assert_eq!(seen[1]["limits"], "49999872\n99\n");
+    let want = if unified_host() {
+        "memory.max=49999872\npids.max=99\n"
+    } else {
+        "49999872\n99\n"
+    };
+    assert_eq!(seen[1]["limits"], want);
 }
 
 /// Sections of runc's `events --stats` that carry no data here: `intel_rdt` is `{}` when the
@@ -1733,8 +1980,11 @@ fn events_stats_sections() {
     );
 }
 
-/// runc's `events --stats` has a `cpuset` section (cpus and mems lists, flags); hezi's stats
-/// do not read the cpuset controller.
+/// runc's `events --stats` has a `cpuset` section (cpus and mems lists, flags). On v1 hezi's
+/// must equal runc's. On v2 runc 1.1.5 prints the section with every flag 0 and no lists;
+/// hezi also fills the lists from `cpuset.cpus.effective` / `cpuset.mems.effective` (what
+/// newer runc reports), so there the test checks the flags equal runc's and the lists equal
+/// the container cgroup's effective sets.
 #[test]
 fn events_stats_cpuset() {
     require_root!();
@@ -1742,9 +1992,45 @@ fn events_stats_cpuset() {
     let pair = Pair::new("diff-evcpuset");
     pair.bundle(&["sleep", "30"], |_| {});
     let mut cpusets = Vec::new();
+    let mut effective = None;
     for side in [&pair.hezi, &pair.runc] {
         let id = start_sleeper(side);
-        cpusets.push(stats_sample(side, &id)["data"]["cpuset"].clone());
+        let mut cpuset = stats_sample(side, &id)["data"]["cpuset"].clone();
+        if unified_host() && side.rt == Rt::Hezi {
+            let files = v2_cgroup_files(
+                side,
+                &id,
+                &["cpuset.cpus.effective", "cpuset.mems.effective"],
+            );
+            let lists = cpuset
+                .as_object_mut()
+                .map(|o| (o.remove("cpus"), o.remove("mems")));
+            effective = Some((files, lists));
+        }
+        cpusets.push(cpuset);
     }
     assert_eq!(cpusets[0], cpusets[1], "(hezi, runc)");
+    assert!(
+        cpusets[1].is_object(),
+        "runc has no cpuset section: {}",
+        cpusets[1]
+    );
+    if let Some((files, lists)) = effective {
+        let (cpus, mems) = lists.unwrap_or_else(|| panic!("hezi cpuset is not an object"));
+        let expand = |text: &str| -> Value {
+            let mut out = Vec::new();
+            for part in text.trim().split(',').filter(|p| !p.is_empty()) {
+                let (a, b) = part.split_once('-').unwrap_or((part, part));
+                let (a, b): (u64, u64) = (a.parse().expect("cpu"), b.parse().expect("cpu"));
+                out.extend(a..=b);
+            }
+            json!(out)
+        };
+        let mut it = files
+            .lines()
+            .map(|l| l.split_once('=').map(|(_, v)| v).unwrap_or(""));
+        let (want_cpus, want_mems) = (it.next().unwrap_or(""), it.next().unwrap_or(""));
+        assert_eq!(cpus, Some(expand(want_cpus)), "hezi cpus vs {files:?}");
+        assert_eq!(mems, Some(expand(want_mems)), "hezi mems vs {files:?}");
+    }
 }

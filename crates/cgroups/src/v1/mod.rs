@@ -4,6 +4,11 @@
 //! for its services); hugetlb limits go there when the hugetlb controller lives only in that
 //! mount and the host delegates it (its root `cgroup.subtree_control` lists `hugetlb`). hezi
 //! never changes the host's root `subtree_control`, so otherwise such limits are refused.
+//!
+//! Like runc's cgroupfs driver, the container also gets a directory in the named
+//! `name=systemd` hierarchy when it is mounted (systemd uses it to track processes on v1
+//! hosts). It carries no limits and no statistics: it is only created, joined and removed,
+//! and [`CgroupManager::paths`] lists it under the key `name=systemd`.
 
 mod apply;
 mod freezer;
@@ -15,7 +20,7 @@ use std::os::fd::OwnedFd;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
-use crate::hierarchy::{dir_in_mount, OwnCgroups, V1_CONTROLLERS};
+use crate::hierarchy::{dir_in_mount, OwnCgroups, SYSTEMD_NAMED, V1_CONTROLLERS};
 use crate::path::CgroupPath;
 use crate::{
     fsutil, CgroupError, CgroupManager, FreezerState, Hierarchy, LinuxResources, Mounts, Stats,
@@ -24,7 +29,8 @@ use crate::{
 /// A container cgroup on a v1 (or hybrid) host.
 #[derive(Debug)]
 pub struct V1Manager {
-    /// controller → container directory.
+    /// controller → container directory (`name=systemd` included when mounted: it is joined
+    /// like the others but carries no limits or stats).
     dirs: BTreeMap<String, PathBuf>,
     /// controller → mountpoint (for checks against the root cgroup).
     mounts: BTreeMap<String, PathBuf>,
@@ -55,6 +61,11 @@ impl V1Manager {
                 root: mounts.root.clone(),
             });
         }
+        if let Some(m) = mounts.v1.get(SYSTEMD_NAMED) {
+            let own_path = own.v1.get(SYSTEMD_NAMED).map(PathBuf::as_path);
+            dirs.insert(SYSTEMD_NAMED.to_string(), dir_in_mount(m, own_path, rel));
+            mps.insert(SYSTEMD_NAMED.to_string(), m.mountpoint.clone());
+        }
         let unified = mounts.unified.as_ref().map(|m| {
             (
                 m.mountpoint.clone(),
@@ -81,12 +92,9 @@ impl V1Manager {
             })
     }
 
-    /// Distinct directories (co-mounted controllers share one), plus the unified one.
+    /// Distinct directories of [`CgroupManager::paths`] (co-mounted controllers share one).
     fn distinct_dirs(&self) -> Vec<PathBuf> {
-        let mut v: Vec<PathBuf> = self.dirs.values().cloned().collect();
-        if let Some((_, u)) = &self.unified {
-            v.push(u.clone());
-        }
+        let mut v: Vec<PathBuf> = self.paths().into_values().collect();
         v.sort();
         v.dedup();
         v
@@ -97,7 +105,12 @@ impl V1Manager {
         ["pids", "freezer", "memory", "cpu", "devices"]
             .iter()
             .find_map(|c| self.dirs.get(*c))
-            .or_else(|| self.dirs.values().next())
+            .or_else(|| {
+                self.dirs
+                    .iter()
+                    .find(|(k, _)| k.as_str() != SYSTEMD_NAMED)
+                    .map(|(_, d)| d)
+            })
             .map(PathBuf::as_path)
             .ok_or_else(|| CgroupError::NoController {
                 controller: "any".into(),
@@ -144,6 +157,13 @@ impl CgroupManager for V1Manager {
 
     fn paths(&self) -> BTreeMap<String, PathBuf> {
         let mut m = self.dirs.clone();
+        // A container cgroup that exists without a name=systemd directory was made by an
+        // older hezi that did not join that hierarchy: leave it out rather than fail exec.
+        if let Some(sd) = m.get(SYSTEMD_NAMED) {
+            if !sd.exists() && self.procs_dir().is_ok_and(Path::exists) {
+                m.remove(SYSTEMD_NAMED);
+            }
+        }
         if let Some((_, u)) = &self.unified {
             m.insert(String::new(), u.clone());
         }

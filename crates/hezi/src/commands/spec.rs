@@ -5,6 +5,7 @@ use std::io::{ErrorKind, Write};
 
 use anyhow::Context;
 use hezi_spec::defaults;
+use hezi_spec::oci_spec::runtime::{LinuxNamespace, LinuxNamespaceType};
 
 use crate::cli::{GlobalOpts, SpecArgs};
 
@@ -18,6 +19,7 @@ pub fn run(_g: &GlobalOpts, a: &SpecArgs) -> anyhow::Result<u8> {
     } else {
         defaults::default_spec()
     };
+    let spec = with_cgroup_ns_on_unified(spec);
     let text = defaults::config_json(&spec).context("cannot encode the default config")?;
     let path = a.bundle.join("config.json");
     // create_new: never overwrite, and no window between a check and the write.
@@ -35,6 +37,28 @@ pub fn run(_g: &GlobalOpts, a: &SpecArgs) -> anyhow::Result<u8> {
         .with_context(|| format!("cannot write {}", path.display()))?;
     tracing::debug!(path = %path.display(), rootless = a.rootless, "wrote default config");
     Ok(0)
+}
+
+/// On a pure cgroup v2 host runc's default config also unshares the cgroup namespace (so the
+/// container sees its own cgroup as the root); hezi does the same.
+fn with_cgroup_ns_on_unified(mut spec: hezi_spec::Spec) -> hezi_spec::Spec {
+    let unified = matches!(
+        hezi_cgroups::detect(std::path::Path::new(hezi_cgroups::DEFAULT_ROOT)),
+        Ok(hezi_cgroups::Hierarchy::Unified)
+    );
+    if !unified {
+        return spec;
+    }
+    if let Some(linux) = spec.linux_mut() {
+        let mut ns = linux.namespaces().clone().unwrap_or_default();
+        if !ns.iter().any(|n| n.typ() == LinuxNamespaceType::Cgroup) {
+            let mut cg = LinuxNamespace::default();
+            cg.set_typ(LinuxNamespaceType::Cgroup);
+            ns.push(cg);
+            linux.set_namespaces(Some(ns));
+        }
+    }
+    spec
 }
 
 /// runc says "File config.json exists" for the current directory; name the full path
