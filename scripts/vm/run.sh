@@ -1,20 +1,41 @@
 #!/usr/bin/env bash
-# Run one command as root inside a throwaway pure-cgroup-v2 VM.
+# Run one command as root inside a throwaway cgroup test VM.
 #
 # usage: scripts/vm/run.sh [options] -- COMMAND [ARG...]
 #
-# Boots a Debian 6.1 kernel with cgroup_no_v1=all under qemu (KVM when it
-# works here, TCG otherwise), runs COMMAND through /bin/sh in a chroot made of
-# the host root (read-only 9p share + tmpfs overlay, so host binaries and
-# libraries work and writes go to RAM), with fresh /proc /sys /dev /tmp /run,
-# cgroup2 at /sys/fs/cgroup with every controller enabled in the root
-# subtree_control, bpffs at /sys/fs/bpf, and an empty 64 MiB scratch disk at
+# Boots a Debian 6.1 kernel under qemu (KVM when it works here, TCG
+# otherwise) on the host root (read-only 9p share + tmpfs overlay, so host
+# binaries and libraries work and writes go to RAM), with fresh /proc /sys
+# /dev /tmp /run, bpffs at /sys/fs/bpf, and an empty 64 MiB scratch disk at
 # /dev/vda (virtio-blk, for io.max tests). The --share directories are
-# mounted read-write at the same path. COMMAND's stdout and stderr stream to
-# stdout; run.sh exits with COMMAND's status, 124 on timeout, 125 when the VM
-# fails to boot or to set up. No qemu process outlives run.sh.
+# mounted read-write at the same path. By default (--init busybox --cgroup
+# unified) the kernel has cgroup_no_v1=all, cgroup2 is at /sys/fs/cgroup with
+# every controller enabled in the root subtree_control, and COMMAND runs
+# through /bin/sh in a chroot from a busybox PID 1, in the root cgroup.
+# COMMAND's stdout and stderr stream to stdout; run.sh exits with COMMAND's
+# status, 124 on timeout, 125 when the VM fails to boot or to set up. No qemu
+# process outlives run.sh.
 #
 # options:
+#   --init busybox|systemd
+#                      PID 1 of the VM (default busybox). systemd: the
+#                      host's systemd 252 boots hezi-vm.target (the system
+#                      bus dbus.socket/dbus.service and hezi-vm-cmd.service,
+#                      nothing else: the host's units are not even visible,
+#                      all generators masked) and COMMAND runs
+#                      in hezi-vm-cmd.service (cgroup
+#                      /system.slice/hezi-vm-cmd.service, Delegate=yes), so
+#                      /run/systemd/private, /run/dbus/system_bus_socket,
+#                      systemctl, systemd-run and busctl work
+#   --cgroup unified|hybrid
+#                      cgroup layout (default unified). unified: pure cgroup
+#                      v2 (cgroup_no_v1=all). hybrid: like the development
+#                      host, v1 controllers at /sys/fs/cgroup/<controller>,
+#                      name=systemd at /sys/fs/cgroup/systemd, cgroup2 at
+#                      /sys/fs/cgroup/unified (with systemd:
+#                      systemd.unified_cgroup_hierarchy=0, systemd mounts it
+#                      and joins cpu,cpuacct and net_cls,net_prio; with
+#                      busybox: one hierarchy per controller as on the host)
 #   --timeout SECS     kill the VM after SECS seconds (default 600)
 #   --share DIR        share DIR read-write at the same path (repeatable;
 #                      default: the git toplevel of the checkout holding
@@ -29,7 +50,10 @@
 #                      through automatically)
 #   --memory MIB       guest memory (default 3072)
 #   --cpus N           guest vcpus (default 2)
-#   --verbose          show the boot console and kernel messages too
+#   --verbose          show the boot console and kernel (and systemd)
+#                      messages too, and the boot time
+#   --timing           print the boot time (qemu start to command) and the
+#                      command + power-off time on stderr (--verbose does too)
 #   --console-log FILE keep the whole raw console output in FILE
 # environment: HEZI_VM_CACHE (cache dir, default /var/cache/hezi-vm),
 #   HEZI_VM_ACCEL (kvm|tcg, forces the accelerator).
@@ -41,22 +65,33 @@ TIMEOUT=600
 MEMORY=3072
 CPUS=2
 VERBOSE=0
+TIMING=0
 CONSOLE_LOG=
 CWD=
 SHARES=()
 NO_SHARE=0
 ENVS=()
+INIT=busybox
+CGROUP=unified
 
 die() {
 	echo "run.sh: error: $*" >&2
 	exit 125
 }
 usage() {
-	sed -n '2,32p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
+	sed -n '2,/^set -uo pipefail/p' "${BASH_SOURCE[0]}" | sed '$d' | sed 's/^# \{0,1\}//'
 }
 
 while [ $# -gt 0 ]; do
 	case "$1" in
+	--init)
+		case "${2:-}" in busybox | systemd) INIT=$2 ;; *) die "--init needs busybox or systemd" ;; esac
+		shift 2
+		;;
+	--cgroup)
+		case "${2:-}" in unified | hybrid) CGROUP=$2 ;; *) die "--cgroup needs unified or hybrid" ;; esac
+		shift 2
+		;;
 	--timeout)
 		[[ ${2:-} =~ ^[1-9][0-9]*$ ]] || die "--timeout needs a positive number of seconds"
 		TIMEOUT=$2
@@ -93,6 +128,11 @@ while [ $# -gt 0 ]; do
 		;;
 	--verbose)
 		VERBOSE=1
+		TIMING=1
+		shift
+		;;
+	--timing)
+		TIMING=1
 		shift
 		;;
 	--console-log)
@@ -206,8 +246,29 @@ tcg) ACCEL_ARGS=(-accel 'tcg,thread=multi' -cpu max) ;;
 *) die "unknown accelerator $ACCEL" ;;
 esac
 
-APPEND="cgroup_no_v1=all console=ttyS0 panic=-1 hezi.nonce=$NONCE"
+APPEND="console=ttyS0 panic=-1 hezi.nonce=$NONCE hezi.init=$INIT hezi.cgroup=$CGROUP"
+[ "$CGROUP" = unified ] && APPEND="$APPEND cgroup_no_v1=all"
 if [ "$VERBOSE" = 1 ]; then APPEND="$APPEND hezi.verbose=1"; else APPEND="$APPEND quiet"; fi
+if [ "$INIT" = systemd ]; then
+	# init.sh writes hezi-vm.target into the overlay and switch_roots into
+	# systemd, which reads these from the kernel command line.
+	# crash_reboot: a crashing PID 1 reboots (= qemu exits, -no-reboot)
+	# instead of freezing until the timeout.
+	APPEND="$APPEND systemd.unit=hezi-vm.target systemd.crash_reboot=1 systemd.log_color=0"
+	if [ "$CGROUP" = unified ]; then
+		APPEND="$APPEND systemd.unified_cgroup_hierarchy=1"
+	else
+		APPEND="$APPEND systemd.unified_cgroup_hierarchy=0"
+	fi
+	if [ "$VERBOSE" = 1 ]; then
+		APPEND="$APPEND systemd.show_status=1 systemd.log_level=info"
+	else
+		# Warnings straight to the console (kmsg would be filtered by the
+		# quiet printk level): shown when the VM fails, vm-console: lines
+		# on stderr while the command runs.
+		APPEND="$APPEND systemd.show_status=0 systemd.log_level=warning systemd.log_target=console"
+	fi
+fi
 
 # Two streams: the serial console (boot messages and the begin/exit markers)
 # and a virtio serial port carrying only the command's stdout+stderr.
@@ -266,7 +327,8 @@ began=0
 marker_rc=
 : >"$CTL/.console.log"
 while IFS= read -r line || [ -n "$line" ]; do
-	line=${line%$'\r'}
+	# The serial console ends lines with \r\n (systemd's with \r\r\n).
+	while [[ $line == *$'\r' ]]; do line=${line%$'\r'}; done
 	printf '%s\n' "$line" >>"$CTL/.console.log"
 	case "$state:$line" in
 	*"HEZI-VM-BEGIN-$NONCE out=port"*)
@@ -302,13 +364,17 @@ wait "$WATCHDOG_PID" 2>/dev/null
 WATCHDOG_PID=
 
 [ -n "$CONSOLE_LOG" ] && cp "$CTL/.console.log" "$CONSOLE_LOG"
-if [ "$VERBOSE" = 1 ] && [ -n "$t_begin" ]; then
+if [ "$TIMING" = 1 ] && [ -n "$t_begin" ]; then
 	awk -v s="$t_start" -v b="$t_begin" -v e="$EPOCHREALTIME" \
 		'BEGIN { printf "run.sh: qemu start to command %.2fs, command and power-off %.2fs\n", b - s, e - b }' >&2
 fi
 
 if [ -e "$CTL/.timedout" ]; then
 	echo "run.sh: timeout: the VM ran longer than ${TIMEOUT}s and was killed" >&2
+	if [ "$began" = 0 ]; then
+		echo "run.sh: the command never started; last console lines:" >&2
+		tail -n 40 "$CTL/.console.log" >&2
+	fi
 	exit 124
 fi
 rc=

@@ -112,11 +112,8 @@ fi
 
 # --- hezi against runc on v2 (crates/hezi/tests/differential_runc.rs) -----------------
 # The host's runc 1.1.5 is visible here; each test runs one bundle under both runtimes,
-# each with its own --root, and compares what they print and write to the cgroup. Limits are
-# read from the host side: in this VM an `exec`ed process (runc's too) starts in the guest's
-# initramfs root, not the container's, because the guest chroots into its root instead of
-# switching to it (setns(CLONE_NEWNS) resets the root to the namespace's root mount). So the
-# exec-based probes of differential_runc.rs (exec_*) are not run here.
+# each with its own --root, and compares what they print and write to the cgroup (limits are
+# read from the host side, through the container's /proc/<pid>/cgroup).
 RUNC=/usr/sbin/runc
 if [ ! -x "$RUNC" ]; then
 	fail "runc is visible in the VM" "$RUNC missing"
@@ -149,6 +146,9 @@ else
 	run_test "$DIFF" exit_code_of_init_killed_from_outside "v2 vs runc: exit code of an init killed from outside"
 	run_test "$DIFF" cgroup_v2_conversion_edge_cases "v2 vs runc: swap 0, update --memory -1, update --cpu-quota -1"
 	run_test "$DIFF" spec_default_config "v2 vs runc: hezi spec (cgroup namespace on a v2 host)"
+	run_test "$DIFF" exec_inherits_the_process_config "v2 vs runc: exec inherits the process config"
+	run_test "$DIFF" exec_with_user_cwd_env_flags "v2 vs runc: exec --user --cwd --env"
+	run_test "$DIFF" exec_cap_does_not_touch_inheritable "v2 vs runc: exec --cap"
 	left=$(find /sys/fs/cgroup -maxdepth 2 -name 'diff-*' 2>/dev/null)
 	if [ -z "$left" ]; then pass "no differential-test cgroups left behind"; else fail "no differential-test cgroups left behind" "$left"; fi
 fi
