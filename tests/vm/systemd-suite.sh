@@ -15,24 +15,8 @@
 set -uo pipefail
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-TOP=$(cd "$HERE/../.." && pwd)
-TARGET=${CARGO_TARGET_DIR:-$TOP/target}
-PASS=0
-FAIL=0
-FAILED=()
-
-pass() { echo "PASS: $1"; PASS=$((PASS + 1)); }
-fail() { echo "FAIL: $1${2:+ ($2)}"; FAIL=$((FAIL + 1)); FAILED+=("$1"); }
-
-newest_bin() {
-	local best= f
-	for f in "$TARGET"/debug/deps/"$1"-*; do
-		[ -x "$f" ] && [ -f "$f" ] || continue
-		case "$f" in *.d) continue ;; esac
-		if [ -z "$best" ] || [ "$f" -nt "$best" ]; then best=$f; fi
-	done
-	echo "$best"
-}
+# shellcheck source=tests/vm/lib.sh
+. "$HERE/lib.sh"
 
 layout=hybrid
 [ -f /sys/fs/cgroup/cgroup.controllers ] && layout=unified
@@ -54,20 +38,11 @@ else
 	tests=$("$BIN" --list 2>/dev/null | sed -n 's/: test$//p')
 	for t in $tests; do
 		[ "$t" = refuses_clearly_without_systemd ] && continue
-		out=$("$BIN" --exact "$t" --test-threads=1 --nocapture 2>&1)
-		rc=$?
-		if [ $rc -eq 0 ] && ! grep -q "skipped:" <<<"$out" && grep -q "1 passed" <<<"$out"; then
-			pass "$t ($layout)"
-		else
-			fail "$t ($layout)" "exit $rc"
-			sed 's/^/    | /' <<<"$out" | tail -60
-		fi
+		run_test "$BIN" "$t" "$t ($layout)"
 	done
 fi
 
 left=$(systemctl list-units --all --plain --no-legend 'hezi-*.scope' 'runc-*.scope' 2>/dev/null)
 if [ -z "$left" ]; then pass "no hezi or runc units left"; else fail "no hezi or runc units left" "$left"; fi
 
-echo "systemd-suite ($layout): $PASS passed, $FAIL failed"
-for f in "${FAILED[@]}"; do echo "  failed: $f"; done
-[ "$FAIL" -eq 0 ]
+summary "systemd-suite ($layout)"

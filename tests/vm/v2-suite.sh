@@ -18,25 +18,8 @@
 set -uo pipefail
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-TOP=$(cd "$HERE/../.." && pwd)
-TARGET=${CARGO_TARGET_DIR:-$TOP/target}
-PASS=0
-FAIL=0
-FAILED=()
-
-pass() { echo "PASS: $1"; PASS=$((PASS + 1)); }
-fail() { echo "FAIL: $1${2:+ ($2)}"; FAIL=$((FAIL + 1)); FAILED+=("$1"); }
-
-# The newest executable test binary named NAME-<hash> in target/debug/deps.
-newest_bin() {
-	local best= f
-	for f in "$TARGET"/debug/deps/"$1"-*; do
-		[ -x "$f" ] && [ -f "$f" ] || continue
-		case "$f" in *.d) continue ;; esac
-		if [ -z "$best" ] || [ "$f" -nt "$best" ]; then best=$f; fi
-	done
-	echo "$best"
-}
+# shellcheck source=tests/vm/lib.sh
+. "$HERE/lib.sh"
 
 # --- the environment is really pure v2 -------------------------------------------------
 if [ "$(stat -fc %T /sys/fs/cgroup)" = cgroup2fs ]; then
@@ -68,18 +51,6 @@ if [ -x "$TARGET/debug/hezi" ]; then
 fi
 
 # --- enforcement tests, one check per test --------------------------------------------
-run_test() { # BIN NAME LABEL
-	local out rc
-	out=$("$1" --exact "$2" --test-threads=1 --nocapture 2>&1)
-	rc=$?
-	if [ $rc -eq 0 ] && ! grep -q "skipped:" <<<"$out" && grep -q "1 passed" <<<"$out"; then
-		pass "$3"
-	else
-		fail "$3" "exit $rc"
-		sed 's/^/    | /' <<<"$out" | tail -60
-	fi
-}
-
 if [ -z "$ENFORCE" ]; then
 	fail "find the hezi-cgroups enforce test binary" "run cargo test -p hezi-cgroups --no-run on the host"
 else
@@ -153,6 +124,4 @@ else
 	if [ -z "$left" ]; then pass "no differential-test cgroups left behind"; else fail "no differential-test cgroups left behind" "$left"; fi
 fi
 
-echo "v2-suite: $PASS passed, $FAIL failed"
-for f in "${FAILED[@]}"; do echo "  failed: $f"; done
-[ "$FAIL" -eq 0 ]
+summary v2-suite
