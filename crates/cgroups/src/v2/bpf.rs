@@ -103,13 +103,11 @@ pub fn load_device_program(prog: &[Insn], cgroup: &Path) -> Result<OwnedFd, Cgro
     }
 }
 
-/// Attaches `prog_fd` to the cgroup directory `cgroup` as its device filter. Attaching without
-/// `BPF_F_ALLOW_MULTI` replaces the program a previous `apply` attached, so `update` never
-/// stacks filters.
-pub fn attach_device_program(prog_fd: &OwnedFd, cgroup: &Path) -> Result<(), CgroupError> {
+/// The cgroup directory as the target fd of an attach or query.
+fn open_dir(cgroup: &Path) -> Result<OwnedFd, CgroupError> {
     use nix::fcntl::{open, OFlag};
     use nix::sys::stat::Mode;
-    let dir = open(
+    open(
         cgroup,
         OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
         Mode::empty(),
@@ -118,7 +116,14 @@ pub fn attach_device_program(prog_fd: &OwnedFd, cgroup: &Path) -> Result<(), Cgr
         op: "open",
         path: cgroup.to_path_buf(),
         source: e.into(),
-    })?;
+    })
+}
+
+/// Attaches `prog_fd` to the cgroup directory `cgroup` as its device filter. Attaching without
+/// `BPF_F_ALLOW_MULTI` replaces the program a previous `apply` attached, so `update` never
+/// stacks filters.
+pub fn attach_device_program(prog_fd: &OwnedFd, cgroup: &Path) -> Result<(), CgroupError> {
+    let dir = open_dir(cgroup)?;
     let mut attr = ProgAttachAttr {
         target_fd: dir.as_raw_fd() as u32,
         attach_bpf_fd: prog_fd.as_raw_fd() as u32,
@@ -157,18 +162,7 @@ struct ProgQueryAttr {
 /// How many device programs are attached to the cgroup directory `cgroup` itself
 /// (`BPF_PROG_QUERY`). Used by tests and to check that `update` does not stack filters.
 pub fn attached_device_programs(cgroup: &Path) -> Result<u32, CgroupError> {
-    use nix::fcntl::{open, OFlag};
-    use nix::sys::stat::Mode;
-    let dir = open(
-        cgroup,
-        OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
-        Mode::empty(),
-    )
-    .map_err(|e| CgroupError::Io {
-        op: "open",
-        path: cgroup.to_path_buf(),
-        source: e.into(),
-    })?;
+    let dir = open_dir(cgroup)?;
     let mut attr = ProgQueryAttr {
         target_fd: dir.as_raw_fd() as u32,
         attach_type: BPF_CGROUP_DEVICE,
