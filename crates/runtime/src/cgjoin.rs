@@ -65,9 +65,9 @@ impl JoinPlan {
             let mut f = OpenOptions::new()
                 .write(true)
                 .open(t)
-                .map_err(|e| RuntimeError::Cgroup(format!("open {}: {e}", t.display())))?;
+                .map_err(|e| RuntimeError::io(format!("cgroup: open {}", t.display()), e))?;
             f.write_all(b"0")
-                .map_err(|e| RuntimeError::Cgroup(format!("write 0 to {}: {e}", t.display())))?;
+                .map_err(|e| RuntimeError::io(format!("cgroup: write 0 to {}", t.display()), e))?;
         }
         Ok(())
     }

@@ -108,10 +108,10 @@ impl Container {
         if self.dir.join(EXEC_FIFO).exists() {
             return Status::Created;
         }
-        match self.cgroup().and_then(|cg| {
-            cg.freezer_state()
-                .map_err(|e| RuntimeError::Cgroup(e.to_string()))
-        }) {
+        match self
+            .cgroup()
+            .and_then(|cg| cg.freezer_state().map_err(RuntimeError::Cgroup))
+        {
             Ok(FreezerState::Frozen) | Ok(FreezerState::Freezing) => Status::Paused,
             _ => Status::Running,
         }
@@ -132,8 +132,7 @@ impl Container {
 
     /// The cgroup manager of the container.
     pub fn cgroup(&self) -> Result<Box<dyn CgroupManager>> {
-        hezi_cgroups::manager_for(&self.cgroup_config())
-            .map_err(|e| RuntimeError::Cgroup(e.to_string()))
+        hezi_cgroups::manager_for(&self.cgroup_config()).map_err(RuntimeError::Cgroup)
     }
 
     /// Every pid of the container (from its cgroup; the init alone if that fails).
@@ -143,7 +142,7 @@ impl Container {
         }
         match self
             .cgroup()
-            .and_then(|cg| cg.pids().map_err(|e| RuntimeError::Cgroup(e.to_string())))
+            .and_then(|cg| cg.pids().map_err(RuntimeError::Cgroup))
         {
             Ok(mut p) => {
                 p.sort_unstable();
@@ -236,8 +235,7 @@ impl Container {
         }
         if all {
             let cg = self.cgroup()?;
-            cg.kill_all(sig as i32)
-                .map_err(|e| RuntimeError::Cgroup(e.to_string()))?;
+            cg.kill_all(sig as i32).map_err(RuntimeError::Cgroup)?;
             if sig == Signal::SIGKILL && self.status() == Status::Paused {
                 let _ = cg.freeze(FreezerState::Thawed);
             }
@@ -294,8 +292,7 @@ impl Container {
             self.wait_gone(Duration::from_secs(10));
         }
         if let Ok(cg) = &cg {
-            cg.destroy()
-                .map_err(|e| RuntimeError::Cgroup(e.to_string()))?;
+            cg.destroy().map_err(RuntimeError::Cgroup)?;
         }
         fs::remove_dir_all(&self.dir)
             .or_else(|e| {

@@ -273,9 +273,8 @@ pub fn create(opts: &CreateOptions) -> Result<Container> {
         .as_ref()
         .map(|p| p.to_string_lossy().into_owned());
     cg_cfg.systemd = opts.systemd_cgroup;
-    let cg = hezi_cgroups::manager_for(&cg_cfg).map_err(|e| RuntimeError::Cgroup(e.to_string()))?;
-    cg.validate(&resources)
-        .map_err(|e| RuntimeError::Cgroup(format!("linux.resources: {e}")))?;
+    let cg = hezi_cgroups::manager_for(&cg_cfg).map_err(RuntimeError::Cgroup)?;
+    cg.validate(&resources).map_err(RuntimeError::Cgroup)?;
 
     let mut cleanup = Cleanup::default();
     fs::create_dir_all(&opts.root)
@@ -287,8 +286,7 @@ pub fn create(opts: &CreateOptions) -> Result<Container> {
         }
         Err(e) => return Err(RuntimeError::io(format!("create {}", dir.display()), e)),
     }
-    cg.create()
-        .map_err(|e| RuntimeError::Cgroup(e.to_string()))?;
+    cg.create().map_err(RuntimeError::Cgroup)?;
     // Fast placement (see cgjoin) unless a new user namespace makes the child's own write
     // to host cgroup files doubtful; then the parent moves it the classic way.
     // A systemd scope only comes into being around the process: the parent places it.
@@ -381,11 +379,9 @@ pub fn create(opts: &CreateOptions) -> Result<Container> {
     }
     if let Some(cg) = &cleanup.cgroup {
         if fast_join.is_none() && cg_fd.is_none() {
-            cg.add_task(pid.as_raw())
-                .map_err(|e| RuntimeError::Cgroup(e.to_string()))?;
+            cg.add_task(pid.as_raw()).map_err(RuntimeError::Cgroup)?;
         }
-        cg.apply(&resources)
-            .map_err(|e| RuntimeError::Cgroup(format!("linux.resources: {e}")))?;
+        cg.apply(&resources).map_err(RuntimeError::Cgroup)?;
     }
     if let Some(adj) = process.oom_score_adj {
         let path = format!("/proc/{}/oom_score_adj", pid.as_raw());

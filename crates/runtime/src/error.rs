@@ -3,6 +3,7 @@
 use std::io;
 use std::path::PathBuf;
 
+use hezi_cgroups::CgroupError;
 use hezi_seccomp::SeccompError;
 
 use crate::rootfs::RootfsError;
@@ -53,9 +54,10 @@ pub enum RuntimeError {
     /// A hook failed or timed out.
     #[error("{0}")]
     Hook(String),
-    /// Cgroup setup or query failed.
-    #[error("cgroup: {0}")]
-    Cgroup(String),
+    /// Cgroup setup or query failed; the hezi-cgroups error is kept whole (its message names
+    /// the setting, file or unit).
+    #[error(transparent)]
+    Cgroup(#[from] CgroupError),
     /// A seccomp failure described as text (prefer [`RuntimeError::SeccompFilter`], which
     /// keeps the error and its source chain).
     #[error("seccomp: {0}")]

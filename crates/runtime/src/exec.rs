@@ -160,7 +160,7 @@ pub fn exec(c: &Container, opts: &ExecOptions) -> Result<Pid> {
     };
     if fast_join.is_none() && cg_fd.is_none() {
         cg.add_task(pid.as_raw())
-            .map_err(|e| fail(RuntimeError::Cgroup(e.to_string())))?;
+            .map_err(|e| fail(RuntimeError::Cgroup(e)))?;
     }
     if let Some(adj) = plan.oom_score_adj {
         let path = format!("/proc/{}/oom_score_adj", pid.as_raw());
