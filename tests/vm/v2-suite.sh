@@ -60,6 +60,7 @@ else
 	run_test "$ENFORCE" denied_device_cannot_be_opened "eBPF device filter: /dev/null denied (EPERM), /dev/zero allowed"
 	run_test "$ENFORCE" frozen_cgroup_makes_no_progress "cgroup.freeze stops a counter; thaw resumes it"
 	run_test "$ENFORCE" destroy_kills_everything_and_removes_the_cgroup "cgroup.kill empties the cgroup; rmdir succeeds"
+	run_test "$ENFORCE" destroy_reaches_processes_in_sub_cgroups "ps lists, and delete kills and removes, processes in sub-cgroups"
 	run_test "$ENFORCE" kernel_accepts_a_full_resource_set "full resource set applied and updated (cpu.weight, cpu.max, memory, pids, cpuset)"
 	run_test "$ENFORCE" v2_device_program_is_attached "BPF_PROG_ATTACH: a cgroup_device program is attached to the container cgroup"
 	run_test "$ENFORCE" v2_cgroup_kill_kills_a_forking_tree "cgroup.kill kills a tree that keeps forking"

@@ -78,6 +78,48 @@ pub fn read_pids(dir: &Path, file: &str) -> Result<Vec<i32>, CgroupError> {
     Ok(out)
 }
 
+/// `dir` and every cgroup directory below it, parents before children. A directory that
+/// vanishes while walking is skipped (its processes exited and someone removed it).
+pub fn subtree(dir: &Path) -> Vec<std::path::PathBuf> {
+    let mut out = vec![dir.to_path_buf()];
+    let mut i = 0;
+    while i < out.len() {
+        if let Ok(entries) = fs::read_dir(&out[i]) {
+            let mut children: Vec<_> = entries
+                .flatten()
+                .filter(|e| e.file_type().is_ok_and(|t| t.is_dir()))
+                .map(|e| e.path())
+                .collect();
+            children.sort();
+            out.extend(children);
+        }
+        i += 1;
+    }
+    out
+}
+
+/// The pids of `dir` and of every cgroup below it (what runc's `GetAllPids` returns: a
+/// container may have made sub-cgroups and moved processes there).
+pub fn read_pids_tree(dir: &Path, file: &str) -> Result<Vec<i32>, CgroupError> {
+    let mut out = read_pids(dir, file)?;
+    for d in subtree(dir).iter().skip(1) {
+        match read_pids(d, file) {
+            Ok(p) => out.extend(p),
+            Err(e) if e.is_not_found() => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(out)
+}
+
+/// Removes `dir` and every cgroup below it, children first, each with [`rmdir_retry`].
+pub fn remove_tree(dir: &Path) -> Result<(), CgroupError> {
+    for d in subtree(dir).iter().rev() {
+        rmdir_retry(d)?;
+    }
+    Ok(())
+}
+
 /// Creates `dir` and its missing parents; returns the directories that were created,
 /// outermost first.
 pub fn mkdir_all(dir: &Path) -> Result<Vec<std::path::PathBuf>, CgroupError> {
@@ -210,5 +252,29 @@ mod tests {
         fs::remove_dir(&other).unwrap();
         remove_empty_hezi_parent(&other);
         assert!(t.path().join("kubepods").is_dir());
+    }
+
+    #[test]
+    fn subtree_lists_parents_first_and_pids_of_every_level() {
+        let t = tempfile::tempdir().unwrap();
+        let top = t.path().join("c");
+        for d in ["c/a/x", "c/b"] {
+            fs::create_dir_all(t.path().join(d)).unwrap();
+        }
+        fs::write(top.join("cgroup.procs"), "1\n").unwrap();
+        fs::write(top.join("a/cgroup.procs"), "2\n3\n").unwrap();
+        fs::write(top.join("a/x/cgroup.procs"), "4\n").unwrap();
+        fs::write(top.join("b/cgroup.procs"), "").unwrap();
+        let tree = subtree(&top);
+        let rel: Vec<_> = tree
+            .iter()
+            .map(|p| p.strip_prefix(&top).unwrap().to_string_lossy().into_owned())
+            .collect();
+        assert_eq!(rel, ["", "a", "b", "a/x"]);
+        let mut pids = read_pids_tree(&top, "cgroup.procs").unwrap();
+        pids.sort();
+        assert_eq!(pids, [1, 2, 3, 4]);
+        fs::write(top.join("b/cgroup.procs"), "x\n").unwrap();
+        assert!(read_pids_tree(&top, "cgroup.procs").is_err());
     }
 }

@@ -269,6 +269,56 @@ fn destroy_kills_everything_and_removes_the_cgroup() {
     }
 }
 
+/// A container may make sub-cgroups and move processes there (a nested runtime, systemd in
+/// the container): `pids` (what `ps` shows) lists them, and `destroy` kills them and removes
+/// the sub-cgroups too, as runc does.
+#[test]
+fn destroy_reaches_processes_in_sub_cgroups() {
+    need_root!();
+    let mut g = Guard::new("sub", "{}");
+    let (_d, out) = tmp("out");
+    let top = g.spawn("echo STARTED; exec sleep 100", &out) as i32;
+    wait_for(&out, "STARTED", Duration::from_secs(10));
+    let paths = g.cg.paths();
+    let dir = if g.cg.hierarchy() == Hierarchy::Unified {
+        paths[""].clone()
+    } else {
+        paths["pids"].clone()
+    };
+    let sub = dir.join("sub/inner");
+    std::fs::create_dir_all(&sub).expect("mkdir sub-cgroup");
+    let sleeper = Command::new("/bin/sleep")
+        .arg("100")
+        .spawn()
+        .expect("spawn sleep");
+    let nested = sleeper.id() as i32;
+    g.children.push(sleeper);
+    std::fs::write(sub.join("cgroup.procs"), nested.to_string()).expect("move into sub");
+
+    let mut pids = g.cg.pids().expect("pids");
+    pids.sort();
+    let mut want = vec![top, nested];
+    want.sort();
+    assert_eq!(pids, want, "pids() must include the sub-cgroup's process");
+
+    g.cg.destroy().expect("destroy with a sub-cgroup");
+    let start = Instant::now();
+    let mut gone = false;
+    while start.elapsed() < Duration::from_secs(5) {
+        if g.children[1].try_wait().expect("try_wait").is_some() {
+            gone = true;
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert!(gone, "the process in the sub-cgroup survived destroy");
+    assert!(
+        !sub.exists() && !dir.exists(),
+        "{} left behind",
+        sub.display()
+    );
+}
+
 #[test]
 fn kernel_accepts_a_full_resource_set() {
     need_root!();

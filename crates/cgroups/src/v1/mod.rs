@@ -228,7 +228,7 @@ impl CgroupManager for V1Manager {
     }
 
     fn pids(&self) -> Result<Vec<i32>, CgroupError> {
-        fsutil::read_pids(self.procs_dir()?, "cgroup.procs")
+        fsutil::read_pids_tree(self.procs_dir()?, "cgroup.procs")
     }
 
     fn kill_all(&self, signal: i32) -> Result<(), CgroupError> {
@@ -256,7 +256,7 @@ impl CgroupManager for V1Manager {
         if procs.exists() {
             let start = std::time::Instant::now();
             loop {
-                let pids = match fsutil::read_pids(&procs, "cgroup.procs") {
+                let pids = match fsutil::read_pids_tree(&procs, "cgroup.procs") {
                     Ok(p) => p,
                     Err(e) if e.is_not_found() => break,
                     Err(e) => return Err(e),
@@ -276,7 +276,7 @@ impl CgroupManager for V1Manager {
             }
         }
         for d in self.distinct_dirs().iter().rev() {
-            fsutil::rmdir_retry(d)?;
+            fsutil::remove_tree(d)?;
             if self.owns_parent {
                 fsutil::remove_empty_hezi_parent(d);
             }

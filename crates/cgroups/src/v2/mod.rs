@@ -178,7 +178,7 @@ impl CgroupManager for V2Manager {
     }
 
     fn pids(&self) -> Result<Vec<i32>, CgroupError> {
-        fsutil::read_pids(&self.dir, "cgroup.procs")
+        fsutil::read_pids_tree(&self.dir, "cgroup.procs")
     }
 
     fn kill_all(&self, signal: i32) -> Result<(), CgroupError> {
@@ -219,7 +219,7 @@ impl CgroupManager for V2Manager {
                 std::thread::sleep(Duration::from_millis(10));
             }
         }
-        fsutil::rmdir_retry(&self.dir)?;
+        fsutil::remove_tree(&self.dir)?;
         if self.owns_parent {
             fsutil::remove_empty_hezi_parent(&self.dir);
         }
