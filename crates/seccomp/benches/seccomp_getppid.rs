@@ -17,72 +17,19 @@
 //! (`HEZI_BENCH_ITERS` overrides the 5,000,000 calls per run).
 
 use hezi_seccomp::{compile, install, set_no_new_privs, CompiledFilter};
-use std::io::Write;
 use std::path::Path;
-use std::process::{Command, Stdio};
 
+/// The test suite's libseccomp oracle (compiled once with `cc ... -lseccomp`) and its input
+/// format, shared so that the bench measures the same libseccomp filter the differential tests
+/// compare against.
+#[path = "../tests/common/mod.rs"]
+mod common;
+
+/// libseccomp's filter for the profile, or `None` when cc or libseccomp-dev is missing.
 fn libseccomp_filter(profile_json: &[u8]) -> Option<CompiledFilter> {
-    let manifest = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let dir = std::env::temp_dir().join(format!("hezi-seccomp-bench-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).ok()?;
-    let exe = dir.join("libseccomp_export");
-    let ok = Command::new("cc")
-        .arg("-O1")
-        .arg("-o")
-        .arg(&exe)
-        .arg(manifest.join("tests/oracle/libseccomp_export.c"))
-        .arg("-lseccomp")
-        .status()
-        .map(|s| s.success())
-        .unwrap_or(false);
-    if !ok {
-        eprintln!("libseccomp comparison skipped: cc or libseccomp-dev missing");
-        return None;
-    }
+    let oracle = common::oracle()?;
     let profile = hezi_seccomp::parse_profile(profile_json).ok()?;
-    let default =
-        hezi_seccomp::action::value(profile.default_action(), profile.default_errno_ret());
-    let mut input = format!("default {default:#x}\narch 0x40000003\narch 0x4000003e\n");
-    for r in profile.syscalls().iter().flatten() {
-        let act = hezi_seccomp::action::value(r.action(), r.errno_ret());
-        if act == default {
-            continue;
-        }
-        let args = r.args().clone().unwrap_or_default();
-        for n in r.names() {
-            input += &format!("rule {act:#x} {n} {}", args.len());
-            for a in &args {
-                input += &format!(
-                    " {} {} {:#x} {:#x}",
-                    a.index(),
-                    a.op() as u32,
-                    a.value(),
-                    a.value_two().unwrap_or(0)
-                );
-            }
-            input += "\n";
-        }
-    }
-    let mut child = Command::new(&exe)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .ok()?;
-    child.stdin.take()?.write_all(input.as_bytes()).ok()?;
-    let out = child.wait_with_output().ok()?;
-    let _ = std::fs::remove_dir_all(&dir);
-    let insns = out
-        .stdout
-        .chunks_exact(8)
-        .map(|c| libc::sock_filter {
-            code: u16::from_ne_bytes([c[0], c[1]]),
-            jt: c[2],
-            jf: c[3],
-            k: u32::from_ne_bytes([c[4], c[5], c[6], c[7]]),
-        })
-        .collect();
-    CompiledFilter::from_raw(insns, 0).ok()
+    CompiledFilter::from_raw(common::libseccomp_bpf(oracle, &profile), 0).ok()
 }
 
 /// The syscall a run repeats.
