@@ -53,6 +53,15 @@ fn choose_socket() -> Result<(PathBuf, bool), CgroupError> {
     Ok((PathBuf::from(SYSTEM_BUS_SOCKET), true))
 }
 
+/// Unit properties as D-Bus wants them: `a(sv)`.
+fn property_array(props: &[Property]) -> Value {
+    let items = props
+        .iter()
+        .map(|(k, v)| Value::Struct(vec![Value::str(k), Value::variant(v.clone())]))
+        .collect();
+    Value::array("(sv)", items)
+}
+
 impl Systemd {
     /// Connects to systemd, and on the bus subscribes to its job signals.
     pub fn connect() -> Result<Self, CgroupError> {
@@ -108,14 +117,10 @@ impl Systemd {
     /// Starts transient unit `unit` with `props` and waits until systemd reports it started.
     /// A leftover failed unit of the same name is reset and the start retried once.
     pub fn start_transient(&mut self, unit: &str, props: &[Property]) -> Result<(), CgroupError> {
-        let items = props
-            .iter()
-            .map(|(k, v)| Value::Struct(vec![Value::str(k), Value::variant(v.clone())]))
-            .collect();
         let args = [
             Value::str(unit),
             Value::str("replace"),
-            Value::array("(sv)", items),
+            property_array(props),
             Value::array("(sa(sv))", vec![]),
         ];
         let reply = match self.manager("StartTransientUnit", &args) {
@@ -149,17 +154,9 @@ impl Systemd {
         if props.is_empty() {
             return Ok(());
         }
-        let items = props
-            .iter()
-            .map(|(k, v)| Value::Struct(vec![Value::str(k), Value::variant(v.clone())]))
-            .collect();
         self.manager(
             "SetUnitProperties",
-            &[
-                Value::str(unit),
-                Value::Bool(true),
-                Value::array("(sv)", items),
-            ],
+            &[Value::str(unit), Value::Bool(true), property_array(props)],
         )
         .map(|_| ())
         .map_err(|e| CgroupError::Systemd(format!("unit {unit}: {e}")))

@@ -71,13 +71,11 @@ impl SystemdManager {
             .conn
             .lock()
             .map_err(|_| CgroupError::Systemd("connection lock poisoned".into()))?;
-        if guard.is_none() {
-            *guard = Some(Systemd::connect()?);
-        }
-        match guard.as_mut() {
-            Some(s) => f(s),
-            None => Err(CgroupError::Systemd("no connection".into())),
-        }
+        let s = match guard.as_mut() {
+            Some(s) => s,
+            None => guard.insert(Systemd::connect()?),
+        };
+        f(s)
     }
 
     /// What every hezi scope gets, runc's set: delegation, accounting, no default
@@ -193,7 +191,7 @@ impl CgroupManager for SystemdManager {
     }
 
     fn apply(&self, r: &LinuxResources) -> Result<(), CgroupError> {
-        self.validate(r)?;
+        // Checked once each: the properties here, the files by the backend's own apply.
         let proc_devices = std::fs::read_to_string("/proc/devices").unwrap_or_default();
         let (props, plan) = properties::for_resources(r, self.hierarchy, &proc_devices)?;
         self.with_systemd(|s| s.set_properties(&self.unit, &props))?;
