@@ -8,9 +8,11 @@
 //! clone time with `CLONE_INTO_CGROUP`. [`JoinPlan`] says which is possible; the parent falls
 //! back to `CgroupManager::add_task` otherwise.
 
+use std::collections::BTreeMap;
 use std::fs::OpenOptions;
 use std::io::Write;
-use std::os::fd::{FromRawFd, OwnedFd};
+use std::os::fd::OwnedFd;
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::PathBuf;
 
 use hezi_cgroups::CgroupManager;
@@ -30,22 +32,75 @@ impl JoinPlan {
     /// Plans the fast join for `cg`; `None` when it cannot be used (the manager offers no paths,
     /// or a v2 directory cannot be opened).
     pub fn new(cg: &dyn CgroupManager) -> Option<Self> {
-        let mut plan = JoinPlan::default();
-        for (controller, dir) in cg.paths() {
-            if controller.is_empty() {
-                let c = std::ffi::CString::new(dir.as_os_str().as_encoded_bytes()).ok()?;
-                // SAFETY: open of a NUL-terminated path; the fd is owned below.
-                let fd = unsafe {
-                    libc::open(
-                        c.as_ptr(),
-                        libc::O_PATH | libc::O_DIRECTORY | libc::O_CLOEXEC,
-                    )
-                };
-                if fd < 0 {
-                    return None;
+        Self::from_dirs(cg.paths()).ok()
+    }
+
+    /// Plans the join of an `exec --cgroup` process: for each of the container's cgroup
+    /// directories, the sub-cgroup `subs` names for its controller (`""`: every controller,
+    /// and the v2 / unified directory), as runc's `exec --cgroup [CONTROLLERS:]PATH` does. The
+    /// sub-cgroups must exist (runc: "an (existing) sub-cgroup").
+    pub fn with_sub_cgroups(
+        cg: &dyn CgroupManager,
+        subs: &BTreeMap<String, String>,
+    ) -> Result<Self> {
+        let paths = cg.paths();
+        if paths.is_empty() {
+            return Err(RuntimeError::Unsupported {
+                setting: "--cgroup".into(),
+                msg: "the container's cgroup has no directories to place a process in".into(),
+            });
+        }
+        for controller in subs.keys().filter(|k| !k.is_empty()) {
+            if !paths.contains_key(controller) {
+                return Err(RuntimeError::Unsupported {
+                    setting: format!("--cgroup {controller}:{}", subs[controller]),
+                    msg: format!("the container has no {controller} cgroup"),
+                });
+            }
+        }
+        let mut dirs = BTreeMap::new();
+        for (controller, dir) in paths {
+            let sub = subs.get(&controller).or_else(|| subs.get(""));
+            let dir = match sub {
+                Some(sub) => {
+                    let rel = std::path::Path::new(sub.trim_start_matches('/'));
+                    if rel
+                        .components()
+                        .any(|c| !matches!(c, std::path::Component::Normal(_)))
+                    {
+                        return Err(RuntimeError::Unsupported {
+                            setting: format!("--cgroup {sub}"),
+                            msg:
+                                "a sub-cgroup is a path of plain names below the container's cgroup"
+                                    .into(),
+                        });
+                    }
+                    let full = dir.join(rel);
+                    if !full.is_dir() {
+                        return Err(RuntimeError::Unsupported {
+                            setting: format!("--cgroup {sub}"),
+                            msg: format!("sub-cgroup {} does not exist", full.display()),
+                        });
+                    }
+                    full
                 }
-                // SAFETY: fresh fd.
-                plan.v2_fd = Some(unsafe { OwnedFd::from_raw_fd(fd) });
+                None => dir,
+            };
+            dirs.insert(controller, dir);
+        }
+        Self::from_dirs(dirs)
+    }
+
+    fn from_dirs(dirs: BTreeMap<String, PathBuf>) -> Result<Self> {
+        let mut plan = JoinPlan::default();
+        for (controller, dir) in dirs {
+            if controller.is_empty() {
+                let f = std::fs::File::options()
+                    .read(true)
+                    .custom_flags(libc::O_PATH | libc::O_DIRECTORY)
+                    .open(&dir)
+                    .map_err(|e| RuntimeError::io(format!("cgroup: open {}", dir.display()), e))?;
+                plan.v2_fd = Some(OwnedFd::from(f));
             } else {
                 let tasks = dir.join("tasks");
                 if !plan.v1_tasks.contains(&tasks) {
@@ -54,9 +109,12 @@ impl JoinPlan {
             }
         }
         if plan.v1_tasks.is_empty() && plan.v2_fd.is_none() {
-            return None;
+            return Err(RuntimeError::Unsupported {
+                setting: "cgroup".into(),
+                msg: "no cgroup directory to join".into(),
+            });
         }
-        Some(plan)
+        Ok(plan)
     }
 
     /// In the child: moves the calling (only) thread into every v1 hierarchy.

@@ -105,10 +105,11 @@ pub fn send_fd(sock: BorrowedFd<'_>, name: &str, fd: BorrowedFd<'_>) -> Result<(
     Ok(())
 }
 
-/// Makes `slave` the controlling terminal of a new session and the process's stdin, stdout
+/// Makes `slave` the controlling terminal of the caller's session and its stdin, stdout
 /// and stderr.
 pub fn make_controlling(slave: BorrowedFd<'_>) -> Result<()> {
-    nix::unistd::setsid().map_err(|e| RuntimeError::sys("console: setsid", e))?;
+    // The caller is a session leader already (crate::init::new_session, done for every
+    // process, tty or not).
     // SAFETY: TIOCSCTTY with argument 0 on a terminal fd.
     if unsafe { libc::ioctl(slave.as_raw_fd(), libc::TIOCSCTTY, 0) } < 0 {
         return Err(errno("console: TIOCSCTTY"));

@@ -122,14 +122,8 @@ pub fn check_supported(spec: &Spec, ns: &NamespacePlan) -> Result<()> {
             msg: msg.into(),
         })
     };
-    if !ns.is_new(LinuxNamespaceType::Mount) && !ns.has(LinuxNamespaceType::Mount) {
-        return unsupported(
-            "linux.namespaces",
-            "a mount namespace is required to set up the rootfs",
-        );
-    }
-    if spec.hostname().as_deref().is_some_and(|h| !h.is_empty())
-        && !ns.is_new(LinuxNamespaceType::Uts)
+    // A UTS namespace joined by path takes the hostname too (runc sets it there).
+    if spec.hostname().as_deref().is_some_and(|h| !h.is_empty()) && !ns.has(LinuxNamespaceType::Uts)
     {
         return unsupported(
             "hostname",
@@ -137,7 +131,7 @@ pub fn check_supported(spec: &Spec, ns: &NamespacePlan) -> Result<()> {
         );
     }
     if spec.domainname().as_deref().is_some_and(|h| !h.is_empty())
-        && !ns.is_new(LinuxNamespaceType::Uts)
+        && !ns.has(LinuxNamespaceType::Uts)
     {
         return unsupported(
             "domainname",
@@ -152,12 +146,6 @@ pub fn check_supported(spec: &Spec, ns: &NamespacePlan) -> Result<()> {
             return unsupported(
                 "linux.netDevices",
                 "moving network devices is not supported by this build",
-            );
-        }
-        if linux.memory_policy().is_some() {
-            return unsupported(
-                "linux.memoryPolicy",
-                "memory policies are not supported by this build",
             );
         }
         if linux
@@ -249,7 +237,7 @@ pub fn create(opts: &CreateOptions) -> Result<Container> {
         in_user_ns: ns.has(LinuxNamespaceType::User),
         terminal: process.terminal,
         new_cgroup_ns: ns.is_new(LinuxNamespaceType::Cgroup),
-        new_mount_ns: ns.is_new(LinuxNamespaceType::Mount),
+        new_mount_ns: ns.has(LinuxNamespaceType::Mount),
     };
     let rootfs = RootfsPlan::new(&spec, &bundle, rootfs_opts)?;
     if process.terminal && opts.console_socket.is_none() {
@@ -456,10 +444,6 @@ mod tests {
     fn refusals_name_the_setting() {
         type Edit = Box<dyn Fn(&mut serde_json::Value)>;
         let cases: Vec<(Edit, &str)> = vec![
-            (
-                Box::new(|v| v["linux"]["namespaces"] = json!([{"type": "pid"}])),
-                "mount namespace is required",
-            ),
             (
                 Box::new(|v| v["linux"]["namespaces"] = json!([{"type": "mount"}])),
                 "hostname: unable to set hostname without a private UTS namespace",

@@ -48,6 +48,13 @@ pub enum RuntimeError {
         #[source]
         source: io::Error,
     },
+    /// The process's program cannot be executed; the text is Go's `exec.LookPath` wording
+    /// (`exec: "/x": stat /x: no such file or directory`), which engines map to exit codes.
+    #[error("{msg}")]
+    Exec {
+        /// The whole message.
+        msg: String,
+    },
     /// The container's init process reported an error during setup.
     #[error("{0}")]
     Child(String),

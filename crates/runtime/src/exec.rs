@@ -7,6 +7,7 @@
 //! The child is non-dumpable from its first instruction until exec (CVE-2019-5736: container
 //! processes cannot open `/proc/<pid>/exe` of the joining runtime).
 
+use std::collections::BTreeMap;
 use std::convert::Infallible;
 use std::fs::File;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
@@ -44,6 +45,42 @@ pub struct ExecOptions {
     pub preserve_fds: u32,
     /// `--ignore-paused`.
     pub ignore_paused: bool,
+    /// `--cgroup [CONTROLLERS:]PATH`: the sub-cgroup per controller (`""` for all and for
+    /// the v2 directory), relative to the container's cgroup; empty for the container's own.
+    pub sub_cgroups: BTreeMap<String, String>,
+    /// `--pidfd-socket`: a unix socket that gets a pidfd of the new process (as runc sends it,
+    /// with the name `setns`).
+    pub pidfd_socket: Option<PathBuf>,
+}
+
+/// Parses runc's `exec --cgroup` arguments (`PATH` for every controller, or
+/// `CONTROLLER[,CONTROLLER...]:PATH`) into a map from controller (`""` for all) to path.
+pub fn parse_sub_cgroups(args: &[String]) -> Result<BTreeMap<String, String>> {
+    let bad = |a: &str, msg: &str| RuntimeError::Unsupported {
+        setting: format!("--cgroup {a}"),
+        msg: msg.to_string(),
+    };
+    let mut map = BTreeMap::new();
+    for a in args {
+        match a.split_once(':') {
+            Some((ctrls, path)) => {
+                for c in ctrls.split(',') {
+                    if c.is_empty() {
+                        return Err(bad(a, "empty controller prefix"));
+                    }
+                    if map.insert(c.to_string(), path.to_string()).is_some() {
+                        return Err(bad(a, &format!("controller {c} specified more than once")));
+                    }
+                }
+            }
+            None => {
+                if map.insert(String::new(), a.clone()).is_some() {
+                    return Err(bad(a, "more than one path without a controller prefix"));
+                }
+            }
+        }
+    }
+    Ok(map)
 }
 
 /// Starts the process in `c` and returns its host pid (a child of the caller).
@@ -65,6 +102,7 @@ pub fn exec(c: &Container, opts: &ExecOptions) -> Result<Pid> {
     let init_pid = c.init_pid();
     let spec = &c.record().config;
     let mut plan = ProcessPlan::from_process(&opts.process)?;
+    plan.set_container_wide(spec)?;
     plan.preserve_fds = opts.preserve_fds;
     if plan.terminal && opts.console_socket.is_none() {
         return Err(RuntimeError::Unsupported {
@@ -109,7 +147,20 @@ pub fn exec(c: &Container, opts: &ExecOptions) -> Result<Pid> {
     let (parent_sock, child_sock) = sync::pair()?;
     // Fast placement (see cgjoin): the child moves its only thread into the v1 hierarchies
     // right after Go, before joining any namespace.
-    let fast_join = crate::cgjoin::JoinPlan::new(cg.as_ref());
+    let fast_join = if opts.sub_cgroups.is_empty() {
+        crate::cgjoin::JoinPlan::new(cg.as_ref())
+    } else {
+        Some(crate::cgjoin::JoinPlan::with_sub_cgroups(
+            cg.as_ref(),
+            &opts.sub_cgroups,
+        )?)
+    };
+    let pidfd_sock = match &opts.pidfd_socket {
+        Some(p) => Some(UnixStream::connect(p).map_err(|e| {
+            RuntimeError::io(format!("--pidfd-socket: connect {}", p.display()), e)
+        })?),
+        None => None,
+    };
     let cg_fd = match fast_join.as_ref() {
         Some(j) => j.v2_fd.as_ref().and_then(|f| f.try_clone().ok()),
         None => cg.clone_into_fd(),
@@ -162,6 +213,9 @@ pub fn exec(c: &Container, opts: &ExecOptions) -> Result<Pid> {
         cg.add_task(pid.as_raw())
             .map_err(|e| fail(RuntimeError::Cgroup(e)))?;
     }
+    if let Some(sock) = &pidfd_sock {
+        send_pidfd(sock, pid).map_err(fail)?;
+    }
     if let Some(adj) = plan.oom_score_adj {
         let path = format!("/proc/{}/oom_score_adj", pid.as_raw());
         std::fs::write(&path, adj.to_string()).map_err(|e| {
@@ -189,6 +243,22 @@ pub fn exec(c: &Container, opts: &ExecOptions) -> Result<Pid> {
         write_atomic(pf, pid.as_raw().to_string().as_bytes())?;
     }
     Ok(pid)
+}
+
+/// Sends a pidfd of `pid` over the `--pidfd-socket` connection, named `setns` as runc names the
+/// pidfd of an exec'd process.
+fn send_pidfd(sock: &UnixStream, pid: Pid) -> Result<()> {
+    // SAFETY: pidfd_open(pid, 0) returns a new fd or -1; nothing else owns the fd.
+    let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid.as_raw(), 0) };
+    if fd < 0 {
+        return Err(RuntimeError::io(
+            "--pidfd-socket: pidfd_open",
+            std::io::Error::last_os_error(),
+        ));
+    }
+    // SAFETY: fd is the fresh pidfd from above.
+    let pidfd = unsafe { <OwnedFd as std::os::fd::FromRawFd>::from_raw_fd(fd as i32) };
+    console::send_fd(sock.as_fd(), "setns", pidfd.as_fd())
 }
 
 /// The filter and where its notify listener goes.
@@ -225,6 +295,7 @@ fn child(
     // SAFETY: prctl with integer arguments.
     unsafe { libc::prctl(libc::PR_SET_DUMPABLE, 0, 0, 0, 0) };
     crate::init::reset_signals();
+    crate::init::new_session()?;
     let host_pid = match sync.recv()? {
         Some(SyncMsg::Go { host_pid }) => host_pid,
         _ => return Err(RuntimeError::Child("parent went away".into())),
@@ -255,18 +326,19 @@ fn child(
         console::make_controlling(s.as_fd())?;
     }
     let (exe, argv, envp) = resolve_exec(plan)?;
-    if let Some(sc) = seccomp.as_ref().filter(|_| !plan.no_new_privs) {
-        sc.install(host_pid)?;
-    }
-    apply::apply_identity(plan, &mut sys)?;
+    // The filter is the last step before execve (see crate::init): what it must allow is the
+    // exec itself (and, with NOTIFY rules, handing the listener to the agent).
+    let retained = apply::caps_for_late_seccomp(plan, seccomp.is_some());
+    let caps = apply::apply_identity_retaining(plan, &mut sys, retained)?;
     apply::enter_cwd(&plan.cwd, &mut sys)?;
     mark_fds_cloexec(3 + plan.preserve_fds)?;
-    if let Some(sc) = seccomp.as_ref().filter(|_| plan.no_new_privs) {
-        sc.install(host_pid)?;
-    }
     if let Some(cpus) = &plan.cpu_affinity_final {
         sys.set_cpu_affinity(cpus)
             .map_err(|e| RuntimeError::io("process.execCPUAffinity.final", e))?;
     }
+    if let Some(sc) = seccomp.as_ref() {
+        sc.install(host_pid)?;
+    }
+    apply::drop_retained(&mut sys, caps, retained);
     execve(&exe, &argv, &envp)
 }

@@ -98,12 +98,18 @@ fn child_fail(sync: &SyncSocket, msg: &str) -> ! {
 /// What the setup phase hands to the post-start phase.
 struct Ready {
     host_pid: i32,
-    /// Procfs handle opened before pivot_root, for reopening the exec fifo (dropped before
-    /// exec).
-    proc: ProcfsHandle,
+    /// `O_PATH` fd of this process's `/proc/<pid>/fd`, opened through the verified procfs
+    /// before pivot_root, so that reopening the exec fifo is one plain `openat`.
+    fd_dir: OwnedFd,
     exe: CString,
     argv: Vec<CString>,
     envp: Vec<CString>,
+    /// The seccomp filter still to install (none when already installed during create).
+    filter_at_exec: bool,
+    /// Capabilities kept for the late filter (see [`apply::apply_identity_retaining`]).
+    retained: u64,
+    /// The configured capability sets, clamped, for [`apply::drop_retained`].
+    caps: Option<crate::process::caps::CapSets>,
 }
 
 fn set_dumpable(on: bool) -> Result<()> {
@@ -166,9 +172,19 @@ pub fn reset_signals() {
     }
 }
 
+/// Makes the calling process the leader of a new session (and process group), as runc does for
+/// every container and exec process, tty or not: signals sent to the caller's process group
+/// (conmon's `--timeout`, a shell's job control) must not reach the container, nor the
+/// container's group signals the caller.
+pub fn new_session() -> Result<()> {
+    nix::unistd::setsid().map_err(|e| RuntimeError::sys("setsid", e))?;
+    Ok(())
+}
+
 fn prepare(ctx: &InitContext<'_>) -> Result<Ready> {
     set_dumpable(false)?;
     reset_signals();
+    new_session()?;
     let host_pid = match ctx.sync.recv()? {
         Some(SyncMsg::Go { host_pid }) => host_pid,
         Some(other) => {
@@ -263,49 +279,83 @@ fn prepare(ctx: &InitContext<'_>) -> Result<Ready> {
         console::make_controlling(s.as_fd())?;
     }
     let (exe, argv, envp) = resolve_exec(ctx.process)?;
-    if let Some(f) = ctx.seccomp.filter(|_| !ctx.process.no_new_privs) {
+    // Seccomp comes last, so that a profile needs to allow only what the exec needs. A filter
+    // with NOTIFY rules is the exception: its listener fd must reach the agent before `create`
+    // returns (runc and youki send it during create; agents wait for it before `start`), so
+    // it is installed here, after every other step of setup, and the post-start steps use only
+    // classic syscalls (openat, write, close, execve), as runc's do.
+    let notify_now = ctx.seccomp.is_some_and(|f| f.has_notify());
+    let retained = apply::caps_for_late_seccomp(ctx.process, ctx.seccomp.is_some());
+    let caps = apply::apply_identity_retaining(ctx.process, &mut sys, retained)?;
+    apply::enter_cwd(&ctx.process.cwd, &mut sys)?;
+    let fd_dir = proc
+        .own_fd_dir()
+        .map_err(|e| RuntimeError::io("open /proc/self/fd", std::io::Error::other(e)))?;
+    drop(proc);
+    mark_fds_cloexec(3 + ctx.process.preserve_fds)?;
+    if let (true, Some(f)) = (notify_now, ctx.seccomp) {
         install_seccomp(ctx, f, host_pid, &state)?;
     }
-    apply::apply_identity(ctx.process, &mut sys)?;
-    apply::enter_cwd(&ctx.process.cwd, &mut sys)?;
-    mark_fds_cloexec(3 + ctx.process.preserve_fds)?;
     Ok(Ready {
         host_pid,
-        proc,
+        fd_dir,
         exe,
         argv,
         envp,
+        filter_at_exec: ctx.seccomp.is_some() && !notify_now,
+        retained,
+        caps,
     })
 }
 
 fn after_start(ctx: &InitContext<'_>, ready: Ready) -> Result<Infallible> {
     // Blocks until `start` opens the read end.
-    let w = ready
-        .proc
-        .reopen_own_fd(ctx.fifo, libc::O_WRONLY)
+    let w = rootfs::procfs::reopen_in_fd_dir(ready.fd_dir.as_fd(), ctx.fifo, libc::O_WRONLY)
         .map_err(|e| RuntimeError::io("open exec fifo", std::io::Error::other(e)))?;
     nix::unistd::write(&w, b"0").map_err(|e| RuntimeError::sys("write exec fifo", e))?;
     drop(w);
-    drop(ready.proc);
+    drop(ready.fd_dir);
     // SAFETY: closing the fifo's O_PATH fd we own.
     unsafe { libc::close(ctx.fifo) };
-    if let Some(f) = ctx.seccomp.filter(|_| ctx.process.no_new_privs) {
+    if let Some(hooks) = ctx.hooks {
         let mut state = ctx.state.clone();
         state.pid = ready.host_pid;
-        install_seccomp(ctx, f, ready.host_pid, &state)?;
-    }
-    if ctx.hooks.is_some() {
-        let mut state = ctx.state.clone();
         // The program has not been executed yet: the container is still "created" (runc too).
         state.status = crate::state::Status::Created;
-        run_hooks(ctx.hooks, HookKind::StartContainer, &hook_state(&state)?)?;
+        let hooks = start_hooks_with_env(hooks, &ctx.process.env);
+        run_hooks(Some(&hooks), HookKind::StartContainer, &hook_state(&state)?)?;
     }
     if let Some(cpus) = &ctx.process.cpu_affinity_final {
         LinuxSys
             .set_cpu_affinity(cpus)
             .map_err(|e| RuntimeError::io("process.execCPUAffinity.final: sched_setaffinity", e))?;
     }
+    if let (true, Some(f)) = (ready.filter_at_exec, ctx.seccomp) {
+        let listener = hezi_seccomp::install(f)?;
+        drop(listener);
+    }
+    apply::drop_retained(&mut LinuxSys, ready.caps, ready.retained);
     exec(&ready.exe, &ready.argv, &ready.envp)
+}
+
+/// The `startContainer` hooks, those without an `env` given the container process's
+/// environment: runc runs them so (a de facto behaviour, not the spec's), and they run in the
+/// container where the runtime's own environment means nothing.
+fn start_hooks_with_env(hooks: &Hooks, env: &[String]) -> Hooks {
+    let mut hooks = hooks.clone();
+    if let Some(list) = hooks.start_container().clone() {
+        let list = list
+            .into_iter()
+            .map(|mut h| {
+                if h.env().is_none() {
+                    h.set_env(Some(env.to_vec()));
+                }
+                h
+            })
+            .collect();
+        hooks.set_start_container(Some(list));
+    }
+    hooks
 }
 
 /// Installs the filter; with NOTIFY rules sends the listener fd to the agent.
@@ -399,15 +449,69 @@ fn home_of(uid: u32) -> Option<String> {
     })
 }
 
+/// Why [`find_executable`] found nothing, worded as Go's `exec.LookPath` (which runc uses):
+/// engines map these texts to exit codes (podman: "no such file or directory" and
+/// "executable file not found" give 127, "permission denied" gives 126).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LookupError {
+    /// A name without `/` that no `PATH` entry holds as an executable file.
+    NotInPath,
+    /// `stat` of a path failed (`stat /x: no such file or directory`).
+    Stat(String, i32),
+    /// The path is a directory.
+    IsDir,
+    /// The path is a file without execute permission.
+    NotExecutable,
+}
+
+impl std::fmt::Display for LookupError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            LookupError::NotInPath => f.write_str("executable file not found in $PATH"),
+            LookupError::Stat(path, errno) => write!(f, "stat {path}: {}", go_errno_text(*errno)),
+            LookupError::IsDir => f.write_str("is a directory"),
+            LookupError::NotExecutable => f.write_str("permission denied"),
+        }
+    }
+}
+
+/// An errno as Go prints it: the C library's text with a lower-case first letter ("no such
+/// file or directory").
+fn go_errno_text(errno: i32) -> String {
+    let text = std::io::Error::from_raw_os_error(errno).to_string();
+    // std appends " (os error N)"; Go does not.
+    let text = text.split(" (os error").next().unwrap_or(&text);
+    let mut chars = text.chars();
+    match chars.next() {
+        Some(c) => c.to_lowercase().chain(chars).collect(),
+        None => String::new(),
+    }
+}
+
+/// Checks one candidate as Go's `findExecutable` does: it must exist, not be a directory, and
+/// have an execute bit.
+fn check_executable(p: &Path) -> std::result::Result<(), LookupError> {
+    let m = std::fs::metadata(p).map_err(|e| {
+        LookupError::Stat(
+            p.to_string_lossy().into_owned(),
+            e.raw_os_error().unwrap_or(libc::ENOENT),
+        )
+    })?;
+    if m.is_dir() {
+        return Err(LookupError::IsDir);
+    }
+    if m.permissions().mode() & 0o111 == 0 {
+        return Err(LookupError::NotExecutable);
+    }
+    Ok(())
+}
+
 /// Finds `name` like execvp does, in the container (after pivot_root): a name with a `/` is
 /// used as is; otherwise each `PATH` entry of the process env is tried.
-pub fn find_executable(name: &str, path_var: &str) -> Option<PathBuf> {
-    let is_exec = |p: &Path| {
-        std::fs::metadata(p).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
-    };
+pub fn find_executable(name: &str, path_var: &str) -> std::result::Result<PathBuf, LookupError> {
     if name.contains('/') {
         let p = PathBuf::from(name);
-        return is_exec(&p).then_some(p);
+        return check_executable(&p).map(|()| p);
     }
     path_var
         .split(':')
@@ -419,20 +523,32 @@ pub fn find_executable(name: &str, path_var: &str) -> Option<PathBuf> {
             }
         })
         .map(|d| d.join(name))
-        .find(|p| is_exec(p))
+        .find(|p| check_executable(p).is_ok())
+        .ok_or(LookupError::NotInPath)
+}
+
+/// The environment with one entry per name, the last one given winning (as runc, whose
+/// `exec --env` appends to the container's `process.env`): the C library's `getenv` would
+/// return the first of two entries, so a duplicate must not reach the program.
+pub fn dedup_env(env: &[String]) -> Vec<String> {
+    let key = |kv: &str| kv.split_once('=').map_or(kv, |(k, _)| k).to_string();
+    let mut seen = std::collections::HashSet::new();
+    let mut out: Vec<String> = env
+        .iter()
+        .rev()
+        .filter(|kv| seen.insert(key(kv)))
+        .cloned()
+        .collect();
+    out.reverse();
+    out
 }
 
 /// The executable, argv and envp of the process (HOME added from /etc/passwd when missing).
 pub fn resolve_exec(p: &ProcessPlan) -> Result<(CString, Vec<CString>, Vec<CString>)> {
     let name = p.args.first().cloned().unwrap_or_default();
     let path_var = p.env_var("PATH").unwrap_or(DEFAULT_PATH).to_string();
-    let exe = find_executable(&name, &path_var).ok_or_else(|| RuntimeError::Unsupported {
-        setting: "process.args[0]".into(),
-        msg: if name.contains('/') {
-            format!("exec: {name:?}: no such executable file")
-        } else {
-            format!("exec: {name:?}: executable file not found in $PATH")
-        },
+    let exe = find_executable(&name, &path_var).map_err(|e| RuntimeError::Exec {
+        msg: format!("exec: {name:?}: {e}"),
     })?;
     let exe = cstring(&exe.to_string_lossy(), "process.args[0]")?;
     let argv = p
@@ -440,7 +556,7 @@ pub fn resolve_exec(p: &ProcessPlan) -> Result<(CString, Vec<CString>, Vec<CStri
         .iter()
         .map(|a| cstring(a, "process.args"))
         .collect::<Result<Vec<_>>>()?;
-    let mut env = p.env.clone();
+    let mut env = dedup_env(&p.env);
     if p.env_var("HOME").is_none() {
         env.push(format!(
             "HOME={}",
@@ -462,12 +578,25 @@ mod tests {
     fn finds_sh_in_path() {
         let p = find_executable("sh", "/nonexistent:/bin:/usr/bin").expect("sh");
         assert!(p.ends_with("sh"));
-        assert!(find_executable("definitely-not-a-command-xyz", "/bin").is_none());
         assert_eq!(
-            find_executable("/bin/sh", ""),
-            Some(PathBuf::from("/bin/sh"))
+            find_executable("definitely-not-a-command-xyz", "/bin"),
+            Err(LookupError::NotInPath)
         );
-        assert!(find_executable("/etc/passwd", "").is_none());
+        assert_eq!(find_executable("/bin/sh", ""), Ok(PathBuf::from("/bin/sh")));
+    }
+
+    #[test]
+    fn lookup_errors_use_go_wording() {
+        // The texts engines match on (podman: 127 for the first two, 126 for the third).
+        let missing = find_executable("/nonexistent-xyz", "").expect_err("missing");
+        assert_eq!(
+            missing.to_string(),
+            "stat /nonexistent-xyz: no such file or directory"
+        );
+        let not_exec = find_executable("/etc/passwd", "").expect_err("not executable");
+        assert_eq!(not_exec.to_string(), "permission denied");
+        let dir = find_executable("/etc", "").expect_err("dir");
+        assert_eq!(dir.to_string(), "is a directory");
     }
 
     #[test]
@@ -482,6 +611,15 @@ mod tests {
                 .contains("executable file not found in $PATH"),
             "{err}"
         );
+    }
+
+    #[test]
+    fn later_env_entries_override_earlier_ones() {
+        let env: Vec<String> = ["A=1", "B=2", "A=3", "C=4"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+        assert_eq!(dedup_env(&env), vec!["B=2", "A=3", "C=4"]);
     }
 
     #[test]

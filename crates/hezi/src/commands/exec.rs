@@ -87,12 +87,6 @@ pub fn process_from_args(base: Option<&Process>, a: &ExecArgs) -> anyhow::Result
 
 /// Runs `hezi exec`.
 pub fn run(g: &GlobalOpts, a: &ExecArgs) -> anyhow::Result<u8> {
-    if !a.cgroup.is_empty() {
-        anyhow::bail!("exec --cgroup: sub-cgroups are not supported by this build");
-    }
-    if a.pidfd_socket.is_some() {
-        anyhow::bail!("exec --pidfd-socket: not supported by this build");
-    }
     if a.process_label.as_deref().is_some_and(|s| !s.is_empty()) {
         anyhow::bail!("exec --process-label: SELinux labels are not supported by this build");
     }
@@ -115,6 +109,8 @@ pub fn run(g: &GlobalOpts, a: &ExecArgs) -> anyhow::Result<u8> {
             .or_else(|| local.as_ref().map(|l| l.path().to_path_buf())),
         preserve_fds: a.preserve_fds,
         ignore_paused: a.ignore_paused,
+        sub_cgroups: hezi_runtime::exec::parse_sub_cgroups(&a.cgroup)?,
+        pidfd_socket: a.pidfd_socket.clone(),
     };
     let pid =
         hezi_runtime::exec(&c, &opts).with_context(|| format!("exec in container {}", a.id))?;

@@ -5,6 +5,7 @@
 
 use std::path::Path;
 
+use super::caps::CapSets;
 use super::plan::ProcessPlan;
 use super::sys::ProcessSys;
 use crate::error::{Result, RuntimeError};
@@ -50,6 +51,12 @@ pub fn apply_limits(plan: &ProcessPlan, sys: &mut dyn ProcessSys) -> Result<()> 
         sys.set_personality(p)
             .map_err(fail(format!("linux.personality: personality({p:#x})")))?;
     }
+    if let Some(mp) = &plan.mem_policy {
+        sys.set_mempolicy(mp.mode, &mp.nodes).map_err(fail(format!(
+            "linux.memoryPolicy: set_mempolicy(mode {:#x}, nodes {:x?})",
+            mp.mode, mp.nodes
+        )))?;
+    }
     if let Some(v) = plan.io_priority {
         sys.set_io_priority(v)
             .map_err(fail("process.ioPriority: ioprio_set".into()))?;
@@ -70,6 +77,35 @@ pub fn apply_limits(plan: &ProcessPlan, sys: &mut dyn ProcessSys) -> Result<()> 
 /// root; PR_SET_KEEPCAPS keeps the permitted set across setuid; then the effective, permitted
 /// and inheritable sets are set in one capset and the ambient set is raised.
 pub fn apply_identity(plan: &ProcessPlan, sys: &mut dyn ProcessSys) -> Result<()> {
+    apply_identity_retaining(plan, sys, 0).map(|_| ())
+}
+
+/// The capability the kernel wants for installing a seccomp filter without no_new_privs.
+pub const CAP_SYS_ADMIN: u8 = 21;
+
+/// What [`apply_identity_retaining`] must keep so that a seccomp filter can still be installed
+/// after the identity switch: `CAP_SYS_ADMIN` when there is a filter, no `no_new_privs` and the
+/// process's own effective set lacks it; else nothing.
+pub fn caps_for_late_seccomp(plan: &ProcessPlan, has_filter: bool) -> u64 {
+    let bit = 1u64 << CAP_SYS_ADMIN;
+    match plan.caps {
+        Some(c) if has_filter && !plan.no_new_privs && c.effective & bit == 0 => bit,
+        _ => 0,
+    }
+}
+
+/// [`apply_identity`], but the capabilities in `retain` stay in the effective and permitted
+/// sets (never in the bounding, inheritable or ambient sets). This lets the init install the
+/// seccomp filter as the very last step before `execve`, after every other syscall of its
+/// own. It changes nothing the program sees: `execve` computes the new permitted and effective
+/// sets from the bounding, inheritable and ambient sets and the file's capabilities only, never
+/// from the old permitted set. [`drop_retained`] tidies the sets before the exec anyway.
+/// Returns the configured sets clamped to the kernel's capabilities, for [`drop_retained`].
+pub fn apply_identity_retaining(
+    plan: &ProcessPlan,
+    sys: &mut dyn ProcessSys,
+    retain: u64,
+) -> Result<Option<CapSets>> {
     // One probe of the kernel's last capability serves the clamp and the bounding drop.
     let caps = plan.caps.map(|c| {
         let last = sys.last_cap();
@@ -97,7 +133,7 @@ pub fn apply_identity(plan: &ProcessPlan, sys: &mut dyn ProcessSys) -> Result<()
     if let Some((c, _)) = caps {
         sys.set_keep_caps(false)
             .map_err(fail("prctl(PR_SET_KEEPCAPS, 0)".into()))?;
-        sys.set_caps(c.effective, c.permitted, c.inheritable)
+        sys.set_caps(c.effective | retain, c.permitted | retain, c.inheritable)
             .map_err(fail("process.capabilities: capset".into()))?;
         sys.clear_ambient()
             .map_err(fail("process.capabilities.ambient: clear".into()))?;
@@ -123,7 +159,22 @@ pub fn apply_identity(plan: &ProcessPlan, sys: &mut dyn ProcessSys) -> Result<()
         sys.set_no_new_privs()
             .map_err(fail("process.noNewPrivileges: prctl".into()))?;
     }
-    Ok(())
+    Ok(caps.map(|(c, _)| c))
+}
+
+/// Drops what [`apply_identity_retaining`] kept, once the seccomp filter is in place: one
+/// `capset` to the configured sets. Its failure is not an error: the filter may deny
+/// `capset`, and `execve` recomputes the permitted and effective sets without looking at the
+/// ones this would have set (see [`apply_identity_retaining`]).
+pub fn drop_retained(sys: &mut dyn ProcessSys, clamped: Option<CapSets>, retain: u64) {
+    if retain == 0 {
+        return;
+    }
+    if let Some(c) = clamped {
+        // Ignored on purpose (see above); no logging either: under the filter, only the
+        // syscalls the exec needs should follow.
+        let _ = sys.set_caps(c.effective, c.permitted, c.inheritable);
+    }
 }
 
 /// Changes into the working directory and checks that it is inside the container: a leaked
@@ -192,6 +243,9 @@ mod tests {
         }
         fn set_personality(&mut self, p: u64) -> io::Result<()> {
             self.rec(format!("personality {p}"))
+        }
+        fn set_mempolicy(&mut self, mode: i32, nodes: &[u64]) -> io::Result<()> {
+            self.rec(format!("mempolicy {mode} {nodes:?}"))
         }
         fn set_io_priority(&mut self, v: i32) -> io::Result<()> {
             self.rec(format!("ioprio {v}"))
@@ -344,6 +398,9 @@ mod tests {
             }
             fn set_personality(&mut self, p: u64) -> io::Result<()> {
                 self.0.set_personality(p)
+            }
+            fn set_mempolicy(&mut self, m: i32, n: &[u64]) -> io::Result<()> {
+                self.0.set_mempolicy(m, n)
             }
             fn set_io_priority(&mut self, v: i32) -> io::Result<()> {
                 self.0.set_io_priority(v)

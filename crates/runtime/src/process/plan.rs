@@ -4,8 +4,9 @@
 use std::path::PathBuf;
 
 use oci_spec::runtime::{
-    IOPriorityClass, LinuxPersonalityDomain, LinuxSchedulerFlag, LinuxSchedulerPolicy,
-    PosixRlimitType, Process, Spec,
+    IOPriorityClass, LinuxMemoryPolicy, LinuxPersonalityDomain, LinuxSchedulerFlag,
+    LinuxSchedulerPolicy, MemoryPolicyFlagType, MemoryPolicyModeType, PosixRlimitType, Process,
+    Spec,
 };
 
 use super::caps::CapSets;
@@ -44,6 +45,15 @@ pub struct SchedAttr {
     pub period: u64,
 }
 
+/// `set_mempolicy(2)` arguments (`linux.memoryPolicy`).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct MemPolicy {
+    /// `MPOL_*` mode ored with `MPOL_F_*` flags.
+    pub mode: i32,
+    /// Node mask, 64 nodes per word (empty for no nodes).
+    pub nodes: Vec<u64>,
+}
+
 /// What to apply to the process before it execs.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct ProcessPlan {
@@ -80,6 +90,8 @@ pub struct ProcessPlan {
     pub sysctl: Vec<(String, String)>,
     /// personality(2) persona.
     pub personality: Option<u64>,
+    /// `linux.memoryPolicy`.
+    pub mem_policy: Option<MemPolicy>,
     /// ioprio_set value.
     pub io_priority: Option<i32>,
     /// Scheduler attributes.
@@ -175,6 +187,61 @@ fn sched_attr(s: &oci_spec::runtime::Scheduler) -> SchedAttr {
         deadline: s.deadline().unwrap_or(0),
         period: s.period().unwrap_or(0),
     }
+}
+
+/// Converts `linux.memoryPolicy` into `set_mempolicy(2)` arguments, with runc's checks of how
+/// many nodes each mode takes.
+pub fn mem_policy(mp: &LinuxMemoryPolicy) -> Result<MemPolicy> {
+    let bad = |msg: String| RuntimeError::Unsupported {
+        setting: "linux.memoryPolicy".into(),
+        msg,
+    };
+    let mode = match mp.mode() {
+        MemoryPolicyModeType::MpolDefault => 0,
+        MemoryPolicyModeType::MpolPreferred => 1,
+        MemoryPolicyModeType::MpolBind => 2,
+        MemoryPolicyModeType::MpolInterleave => 3,
+        MemoryPolicyModeType::MpolLocal => 4,
+        MemoryPolicyModeType::MpolPreferredMany => 5,
+        MemoryPolicyModeType::MpolWeightedInterleave => 6,
+    };
+    let flags = mp.flags().iter().flatten().fold(0i32, |acc, f| {
+        acc | match f {
+            MemoryPolicyFlagType::MpolFNumaBalancing => 1 << 13,
+            MemoryPolicyFlagType::MpolFRelativeNodes => 1 << 14,
+            MemoryPolicyFlagType::MpolFStaticNodes => 1 << 15,
+        }
+    });
+    let list = mp.nodes().as_deref().map(str::trim).unwrap_or("");
+    let nodes = if list.is_empty() {
+        Vec::new()
+    } else {
+        parse_cpu_list(list, "linux.memoryPolicy.nodes")?
+    };
+    match mode {
+        0 | 4 if !nodes.is_empty() => {
+            return Err(bad(format!(
+                "mode {} takes no nodes, got {list:?}",
+                mp.mode()
+            )))
+        }
+        2 | 3 | 5 | 6 if nodes.is_empty() => {
+            return Err(bad(format!("mode {} needs at least one node", mp.mode())))
+        }
+        _ => {}
+    }
+    let mut mask = Vec::new();
+    for n in nodes {
+        let (word, bit) = (n / 64, n % 64);
+        if mask.len() <= word {
+            mask.resize(word + 1, 0u64);
+        }
+        mask[word] |= 1u64 << bit;
+    }
+    Ok(MemPolicy {
+        mode: mode | flags,
+        nodes: mask,
+    })
 }
 
 impl ProcessPlan {
@@ -304,20 +371,31 @@ impl ProcessPlan {
                 .collect();
             sysctl.sort();
             plan.sysctl = sysctl;
-            if let Some(p) = linux.personality() {
-                if p.flags().as_ref().is_some_and(|f| !f.is_empty()) {
-                    return Err(RuntimeError::Unsupported {
-                        setting: "linux.personality.flags".into(),
-                        msg: "personality flags are not supported".into(),
-                    });
-                }
-                plan.personality = Some(match p.domain() {
-                    LinuxPersonalityDomain::PerLinux => 0x0000,
-                    LinuxPersonalityDomain::PerLinux32 => 0x0008,
-                });
-            }
         }
+        plan.set_container_wide(spec)?;
         Ok(plan)
+    }
+
+    /// Sets what every process of the container gets, the init and each `exec` alike (as
+    /// runc's init and setns paths both do): `linux.personality` and `linux.memoryPolicy`.
+    pub fn set_container_wide(&mut self, spec: &Spec) -> Result<()> {
+        let Some(linux) = spec.linux() else {
+            return Ok(());
+        };
+        if let Some(p) = linux.personality() {
+            if p.flags().as_ref().is_some_and(|f| !f.is_empty()) {
+                // runc warns and ignores the flags (the spec defines none it applies).
+                tracing::warn!("linux.personality.flags are ignored (as runc does)");
+            }
+            self.personality = Some(match p.domain() {
+                LinuxPersonalityDomain::PerLinux => 0x0000,
+                LinuxPersonalityDomain::PerLinux32 => 0x0008,
+            });
+        }
+        if let Some(mp) = linux.memory_policy() {
+            self.mem_policy = Some(mem_policy(mp)?);
+        }
+        Ok(())
     }
 
     /// The value of `key` in the plan's environment.

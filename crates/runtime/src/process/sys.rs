@@ -19,6 +19,8 @@ pub trait ProcessSys {
     fn set_rlimit(&mut self, resource: u32, soft: u64, hard: u64) -> io::Result<()>;
     /// personality(2).
     fn set_personality(&mut self, persona: u64) -> io::Result<()>;
+    /// set_mempolicy(2) with `mode` (flags ored in) and a node mask of 64 nodes per word.
+    fn set_mempolicy(&mut self, mode: i32, nodes: &[u64]) -> io::Result<()>;
     /// ioprio_set(2) for the calling process.
     fn set_io_priority(&mut self, value: i32) -> io::Result<()>;
     /// sched_setattr(2) for the calling process.
@@ -94,6 +96,18 @@ impl ProcessSys for LinuxSys {
         check(
             unsafe { libc::prlimit(0, resource as _, &lim, std::ptr::null_mut()) } as libc::c_long,
         )
+    }
+
+    fn set_mempolicy(&mut self, mode: i32, nodes: &[u64]) -> io::Result<()> {
+        let (ptr, maxnode) = if nodes.is_empty() {
+            (std::ptr::null(), 0usize)
+        } else {
+            // The kernel reads maxnode - 1 bits (libnuma passes the bit count plus one).
+            (nodes.as_ptr(), nodes.len() * 64 + 1)
+        };
+        // SAFETY: set_mempolicy reads at most maxnode - 1 bits from `nodes`, which holds
+        // nodes.len() * 64 bits and outlives the call.
+        check(unsafe { libc::syscall(libc::SYS_set_mempolicy, mode, ptr, maxnode) })
     }
 
     fn set_personality(&mut self, persona: u64) -> io::Result<()> {

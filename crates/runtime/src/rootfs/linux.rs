@@ -340,6 +340,12 @@ impl Mounter for LinuxMounter {
         nix::unistd::chdir("/").map_err(errno)
     }
 
+    fn chroot_into(&mut self, new_root: &OwnedFd) -> io::Result<()> {
+        nix::unistd::fchdir(new_root.as_fd()).map_err(errno)?;
+        nix::unistd::chroot(".").map_err(errno)?;
+        nix::unistd::chdir("/").map_err(errno)
+    }
+
     fn read_self_cgroup(&mut self) -> io::Result<String> {
         std::fs::read_to_string("/proc/self/cgroup")
     }

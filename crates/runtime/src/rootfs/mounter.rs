@@ -147,6 +147,9 @@ pub trait Mounter {
     fn pivot_root(&mut self, new_root: &Self::Fd) -> io::Result<()>;
     /// Moves `new_root` over `/` and `chroot`s into it (for `--no-pivot`).
     fn move_root(&mut self, new_root: &Self::Fd) -> io::Result<()>;
+    /// Only `chroot`s into `new_root` and `chdir("/")` (a container without a mount
+    /// namespace of its own).
+    fn chroot_into(&mut self, new_root: &Self::Fd) -> io::Result<()>;
     /// Reads `/proc/self/cgroup` (for bind-mounting the container's own cgroups).
     fn read_self_cgroup(&mut self) -> io::Result<String>;
 }

@@ -25,7 +25,9 @@ pub struct RootfsOptions {
     /// The container has its own cgroup namespace: cgroup filesystems are mounted fresh
     /// instead of bind-mounted from the host.
     pub new_cgroup_ns: bool,
-    /// The container has its own mount namespace (required by [`super::prepare`]).
+    /// The container has a mount namespace of its own, new or joined by path. Without one the
+    /// container shares the runtime's: nothing is mounted and the init only `chroot`s into
+    /// the rootfs (see [`RootfsPlan::new`]).
     pub new_mount_ns: bool,
 }
 
@@ -431,6 +433,34 @@ impl RootfsPlan {
                 .map(|p| clean_container_path(Path::new(p)))
                 .collect()
         };
+        let masked_paths = clean_list(linux.and_then(|l| l.masked_paths().as_ref()));
+        let readonly_paths = clean_list(linux.and_then(|l| l.readonly_paths().as_ref()));
+        let readonly_root = root.readonly().unwrap_or(false);
+        if !opts.new_mount_ns {
+            // The runtime's own mount namespace: runc would mount into it (and make the
+            // host's `/` rslave); hezi never changes the host's mounts, so everything that
+            // needs a mount is refused by name and the init only chroots.
+            let needs_mount = [
+                (!mounts.is_empty(), "mounts"),
+                (!masked_paths.is_empty(), "linux.maskedPaths"),
+                (!readonly_paths.is_empty(), "linux.readonlyPaths"),
+                (readonly_root, "root.readonly"),
+                (final_propagation.is_some(), "linux.rootfsPropagation"),
+                (
+                    linux.is_some_and(|l| l.devices().as_ref().is_some_and(|d| !d.is_empty())),
+                    "linux.devices",
+                ),
+                (opts.terminal, "process.terminal"),
+            ];
+            if let Some((_, setting)) = needs_mount.iter().find(|(needed, _)| *needed) {
+                return Err(RootfsError::invalid(
+                    *setting,
+                    "needs a mount namespace (add one to linux.namespaces): without one the \
+                     container shares the runtime's, where hezi makes no mounts",
+                ));
+            }
+        }
+        let setup_dev = setup_dev && opts.new_mount_ns;
         let plan = RootfsPlan {
             rootfs,
             opts,
@@ -440,9 +470,9 @@ impl RootfsPlan {
             setup_dev,
             devices,
             dev_symlinks,
-            masked_paths: clean_list(linux.and_then(|l| l.masked_paths().as_ref())),
-            readonly_paths: clean_list(linux.and_then(|l| l.readonly_paths().as_ref())),
-            readonly_root: root.readonly().unwrap_or(false),
+            masked_paths,
+            readonly_paths,
+            readonly_root,
         };
         // Only serialized when debug logging is on.
         tracing::debug!(

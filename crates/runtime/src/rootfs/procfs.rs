@@ -286,27 +286,44 @@ impl ProcfsHandle {
     /// for writing. The `fd` directory is reached with the safe rules of
     /// [`open`](Self::open); only the final link is followed.
     pub fn reopen_own_fd(&self, fd: RawFd, flags: i32) -> Result<OwnedFd, RootfsError> {
-        let what = format!("/proc/self/fd/{fd}");
-        let dir = self.open(
+        reopen_in_fd_dir(self.own_fd_dir()?.as_fd(), fd, flags)
+    }
+
+    /// An `O_PATH` fd of the caller's `/proc/<self>/fd` directory, reached with the safe rules
+    /// of [`open`](Self::open). Opened ahead of time, it lets [`reopen_in_fd_dir`] reopen an
+    /// fd later with one plain `openat(2)`: the init does that after its seccomp filter may
+    /// be in place, where `openat2` and `readlink` may be denied by the profile.
+    pub fn own_fd_dir(&self) -> Result<OwnedFd, RootfsError> {
+        Ok(OwnedFd::from(self.open(
             &self.self_dir()?.join("fd"),
             libc::O_PATH | libc::O_DIRECTORY,
-        )?;
-        let name = CString::new(fd.to_string())
-            .map_err(|_| RootfsError::sys(&what, io::Error::from(io::ErrorKind::InvalidInput)))?;
-        let oflag = nix::fcntl::OFlag::from_bits_retain(open_flags(flags) | libc::O_CLOEXEC);
-        nix::fcntl::openat(
-            dir.as_fd(),
-            name.as_c_str(),
-            oflag,
-            nix::sys::stat::Mode::empty(),
-        )
-        .map_err(|e| {
-            RootfsError::sys(
-                format!("{what}: open"),
-                io::Error::from_raw_os_error(e as i32),
-            )
-        })
+        )?))
     }
+}
+
+/// Opens the file behind the caller's fd `fd` anew with `flags` (plus `O_CLOEXEC`) through
+/// the magic link `fd` in `fd_dir` (from [`ProcfsHandle::own_fd_dir`]): one `openat(2)`.
+pub fn reopen_in_fd_dir(
+    fd_dir: BorrowedFd<'_>,
+    fd: RawFd,
+    flags: i32,
+) -> Result<OwnedFd, RootfsError> {
+    let what = format!("/proc/self/fd/{fd}");
+    let name = CString::new(fd.to_string())
+        .map_err(|_| RootfsError::sys(&what, io::Error::from(io::ErrorKind::InvalidInput)))?;
+    let oflag = nix::fcntl::OFlag::from_bits_retain(open_flags(flags) | libc::O_CLOEXEC);
+    nix::fcntl::openat(
+        fd_dir,
+        name.as_c_str(),
+        oflag,
+        nix::sys::stat::Mode::empty(),
+    )
+    .map_err(|e| {
+        RootfsError::sys(
+            format!("{what}: open"),
+            io::Error::from_raw_os_error(e as i32),
+        )
+    })
 }
 
 #[cfg(test)]

@@ -207,6 +207,10 @@ impl Mounter for Recorder {
         self.rec(format!("move_root {}", new_root.0));
         Ok(())
     }
+    fn chroot_into(&mut self, new_root: &H) -> io::Result<()> {
+        self.rec(format!("chroot {}", new_root.0));
+        Ok(())
+    }
     fn read_self_cgroup(&mut self) -> io::Result<String> {
         Ok(self.cgroup_text.clone())
     }

@@ -11,6 +11,9 @@ use crate::rootfs::plan::RootfsPlan;
 /// Runs the part of the plan that happens after the pivot. See [`crate::rootfs::finish`].
 pub fn finish_with<M: Mounter>(m: &mut M, plan: &RootfsPlan) -> Result<(), RootfsError> {
     let _span = tracing::debug_span!("rootfs.finish").entered();
+    if !plan.opts.new_mount_ns {
+        return Ok(());
+    }
     let root = m
         .open_host_dir(Path::new("/"))
         .map_err(|e| RootfsError::sys("open new /", e))?;

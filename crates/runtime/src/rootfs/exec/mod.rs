@@ -59,17 +59,22 @@ pub(super) fn unsafe_or_sys(e: io::Error, what: &str, path: &Path, op: &str) -> 
 pub fn prepare_with<M: Mounter>(m: &mut M, plan: &RootfsPlan) -> Result<(), RootfsError> {
     let _span = tracing::debug_span!("rootfs.prepare", rootfs = %plan.rootfs.display()).entered();
     if !plan.opts.new_mount_ns {
-        return Err(RootfsError::Unsupported(
-            "a rootfs without a new mount namespace (add a \"mount\" namespace)".into(),
-        ));
+        // The runtime's mount namespace: nothing to mount (the plan refused what would need
+        // a mount); `pivot` only chroots.
+        return Ok(());
     }
     m.set_root_propagation(plan.root_propagation)
         .map_err(|e| RootfsError::sys("make / propagation private/slave", e))?;
 
     // Bind the rootfs onto itself so it is a mount point pivot_root can use.
     let label = format!("rootfs {}", plan.rootfs.display());
-    if plan.root_propagation.kind == Propagation::Shared {
-        // pivot_root refuses a new root whose parent mount is shared.
+    if matches!(
+        plan.root_propagation.kind,
+        Propagation::Shared | Propagation::Unbindable
+    ) {
+        // pivot_root refuses a new root whose parent mount is shared, and an unbindable
+        // mount cannot be cloned: like runc, the mount holding the rootfs becomes private
+        // first (the unbindable flag comes back on the new `/` in `finish`).
         m.make_containing_mount_private(&plan.rootfs)
             .map_err(|e| RootfsError::sys(format!("{label}: make parent mount private"), e))?;
     }
@@ -109,7 +114,10 @@ pub fn pivot_with<M: Mounter>(m: &mut M, plan: &RootfsPlan) -> Result<(), Rootfs
     let root = m
         .open_host_dir(&plan.rootfs)
         .map_err(|e| RootfsError::sys(format!("{label}: open"), e))?;
-    if plan.opts.no_pivot {
+    if !plan.opts.new_mount_ns {
+        m.chroot_into(&root)
+            .map_err(|e| RootfsError::sys(format!("{label}: chroot"), e))
+    } else if plan.opts.no_pivot {
         m.move_root(&root)
             .map_err(|e| RootfsError::sys(format!("{label}: move over / and chroot"), e))
     } else {
