@@ -3,7 +3,7 @@
 # docs/benchmarks.md as medians and ratios (lower is better; ratio < 1 means hezi is faster).
 #
 #   scripts/bench.sh                 all sections
-#   scripts/bench.sh digest runtime  only these (digest, runtime, seccomp, unpack)
+#   scripts/bench.sh digest runtime  only these (digest, runtime, seccomp, unpack, image)
 #
 # Needs root for runtime and unpack sections. Work happens on tmpfs (/dev/shm) so disk noise
 # does not hide CPU cost. crun runs only in a private mount namespace with an empty file over
@@ -13,7 +13,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 root_dir=$PWD
 sections=("$@")
-[ ${#sections[@]} -eq 0 ] && sections=(digest runtime seccomp unpack)
+[ ${#sections[@]} -eq 0 ] && sections=(digest runtime seccomp unpack image)
 want() { local s; for s in "${sections[@]}"; do [ "$s" = "$1" ] && return 0; done; return 1; }
 
 scripts/deps.sh
@@ -160,16 +160,22 @@ PY
     fi
 fi
 
-if want unpack && [ "$(id -u)" -eq 0 ]; then
-    echo "== unpack" >&2
-    deb=/var/cache/hezi-bench/debian
+# The Debian benchmark image (debootstrap once, cached): $work/img/layout, ref debian:bench.
+debian_image() {
+    [ -d "$work/img/layout" ] && return 0
+    local deb=/var/cache/hezi-bench/debian
     if [ ! -d "$deb" ]; then
         debootstrap --variant=minbase bookworm "$deb.tmp" http://deb.debian.org/debian >&2
         mv "$deb.tmp" "$deb"
     fi
+    python3 "$root_dir/scripts/bench_image.py" "$deb" "$work/img" >&2
+}
+
+if want unpack && [ "$(id -u)" -eq 0 ]; then
+    echo "== unpack" >&2
     up=$rel/examples/unpack
     if [ -x "$up" ]; then
-        python3 "$root_dir/scripts/bench_image.py" "$deb" "$work/img" >&2
+        debian_image
         hf "unpack" --runs 5 --warmup 1 --prepare "rm -rf $work/u1 $work/u2 $work/u3; mkdir -p $work/u3" \
             -n hezi "$up $work/img/layout debian:bench $work/u1" \
             -n umoci "umoci unpack --image $work/img/layout:debian:bench $work/u2" \
@@ -178,6 +184,29 @@ if want unpack && [ "$(id -u)" -eq 0 ]; then
     else
         echo -e "\n### Unpack\n\nnot measured: hezi-image's unpack example is missing from this build." >>"$out"
     fi
+fi
+
+if want image && [ "$(id -u)" -eq 0 ]; then
+    echo "== image" >&2
+    debian_image
+    h="$rel/hezi --store $work/store"
+    $h image import "$work/img/layout" >&2
+    # A prepared bundle of the same image, for the floor: run of a bundle already on disk.
+    $h image unpack debian:bench "$work/debbundle" >&2
+    python3 - "$work/debbundle/config.json" <<'PY'
+import json, sys
+c = json.load(open(sys.argv[1])); c["process"]["args"] = ["true"]; c["process"]["terminal"] = False
+c["root"]["readonly"] = False
+json.dump(c, open(sys.argv[1], "w"))
+PY
+    # Warm the layer cache once.
+    $h --root "$work/hi" run --image debian:bench warm -- true >&2
+    hf "run --image (overlay, warm layer cache)" --runs "$runs" --warmup 3 \
+        -n "hezi run --image" "$h --root $work/hi run --image debian:bench i -- true" \
+        -n "hezi run of a prepared bundle" "$h --root $work/hb run -b $work/debbundle b" \
+        -n "hezi run --copy --image" "$h --root $work/hc run --copy --image debian:bench c -- true"
+    table "\`run\` of \`true\` from the Debian image (hezi only; the peer rows are hezi's other ways)" \
+        "$work/run --image (overlay, warm layer cache).json"
 fi
 
 cp "$out" docs/benchmarks.md

@@ -175,9 +175,14 @@ pub struct RunArgs {
     /// Do not make hezi a child subreaper (accepted for compatibility).
     #[arg(long = "no-subreaper")]
     pub no_subreaper: bool,
-    /// Make the bundle from this image in the store instead of using --bundle.
+    /// Make the bundle from this image in the store instead of using --bundle: an overlay of
+    /// the store's cached layers with a private upper dir, removed with the container.
     #[arg(long, value_name = "REF")]
     pub image: Option<String>,
+    /// With --image: unpack a full copy of the image instead of an overlay (for filesystems
+    /// overlayfs cannot use as upper dir).
+    #[arg(long, requires = "image")]
+    pub copy: bool,
     /// With --image: the command to run instead of the image's entrypoint and cmd.
     #[arg(last = true)]
     pub command: Vec<String>,

@@ -128,3 +128,103 @@ fn unknown_image_fails_cleanly() {
     assert!(bundles(&store).is_empty());
     assert!(!w.root().join(&id).exists());
 }
+
+/// mountinfo lines of overlay mounts below `dir`.
+fn overlay_mounts_below(dir: &std::path::Path) -> Vec<String> {
+    let mi = std::fs::read_to_string("/proc/self/mountinfo").expect("mountinfo");
+    let d = dir.display().to_string();
+    mi.lines()
+        .filter(|l| l.split(' ').nth(4).is_some_and(|m| m.starts_with(&d)))
+        .filter(|l| l.contains(" - overlay "))
+        .map(str::to_string)
+        .collect()
+}
+
+#[test]
+fn containers_share_the_cached_layers_through_overlay() {
+    require_root!();
+    let (w, store) = world_with_image();
+    let s = store.display().to_string();
+    let ids = [w.id("ovl"), w.id("ovl")];
+    for id in &ids {
+        let (ok, err) = w.detached(&[
+            "--store",
+            &s,
+            "run",
+            "-d",
+            "--image",
+            "busybox:latest",
+            id,
+            "--",
+            "sleep",
+            "60",
+        ]);
+        assert!(ok, "{err}");
+    }
+    let mounts = overlay_mounts_below(&store);
+    assert_eq!(
+        mounts.len(),
+        2,
+        "one overlay rootfs per container: {mounts:?}"
+    );
+    for (id, m) in ids.iter().zip(&mounts) {
+        assert!(m.contains(&format!("bundles/{id}/rootfs")), "{m}");
+    }
+    // The layer was unpacked once, into the cache both containers read.
+    let layers: Vec<_> = std::fs::read_dir(store.join("layers"))
+        .expect("layer cache")
+        .flatten()
+        .filter(|e| !e.file_name().to_string_lossy().starts_with('.'))
+        .collect();
+    assert_eq!(layers.len(), 1, "one cached layer");
+    // Writes stay in the writer's upper dir.
+    let o = w.out(&["exec", &ids[0], "sh", "-c", "echo mine > /etc/only-here"]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let o = w.out(&[
+        "exec",
+        &ids[1],
+        "sh",
+        "-c",
+        "test -e /etc/only-here && echo seen",
+    ]);
+    assert_eq!(String::from_utf8_lossy(&o.stdout), "");
+    assert!(store
+        .join("bundles")
+        .join(&ids[0])
+        .join("upper/etc/only-here")
+        .is_file());
+    assert!(!layers[0].path().join("etc/only-here").exists());
+    for id in &ids {
+        let o = w.out(&["delete", "--force", id]);
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    }
+    assert_eq!(overlay_mounts_below(&store), Vec::<String>::new());
+    assert!(bundles(&store).is_empty());
+}
+
+#[test]
+fn copy_mode_unpacks_a_plain_rootfs() {
+    require_root!();
+    let (w, store) = world_with_image();
+    let s = store.display().to_string();
+    let id = w.id("copy");
+    let (ok, err) = w.detached(&[
+        "--store",
+        &s,
+        "run",
+        "-d",
+        "--copy",
+        "--image",
+        "busybox:latest",
+        &id,
+        "--",
+        "sleep",
+        "60",
+    ]);
+    assert!(ok, "{err}");
+    assert_eq!(overlay_mounts_below(&store), Vec::<String>::new());
+    assert!(store.join("bundles").join(&id).join("rootfs/bin").exists());
+    let o = w.out(&["delete", "--force", &id]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(bundles(&store).is_empty());
+}

@@ -17,6 +17,7 @@ pub use image::{overlay_lowerdir, Image};
 pub mod archive;
 pub mod bundle;
 pub mod gc;
+pub mod overlay;
 pub mod user;
 pub use bundle::{create_bundle, BundleOptions};
 

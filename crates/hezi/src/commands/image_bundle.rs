@@ -4,6 +4,10 @@
 //! A bundle made for container `ID` lives at `<store>/bundles/ID` and its config carries the
 //! annotation [`OWNED_BUNDLE`], so `hezi delete` (or `run` itself, when attached) can remove
 //! exactly the bundles hezi made and never a user's own bundle.
+//!
+//! The rootfs is an overlay of the store's cached layers (each layer unpacked once, shared by
+//! every container of the image) with the container's own upper dir; `--copy`, or a
+//! filesystem overlayfs refuses, gives a full unpacked copy instead.
 
 use std::path::{Path, PathBuf};
 
@@ -15,12 +19,14 @@ use crate::cli::GlobalOpts;
 pub const OWNED_BUNDLE: &str = "io.github.hezi.image-bundle";
 
 /// Makes the bundle for container `id` from image `reference` (with `command` replacing the
-/// image's Cmd when non-empty) and returns its directory.
+/// image's Cmd when non-empty) and returns its directory: an overlay of the cached layers, or
+/// a full copy with `copy` (or when the overlay cannot be mounted here, which is logged).
 pub fn make(
     g: &GlobalOpts,
     id: &str,
     reference: &str,
     command: &[String],
+    copy: bool,
 ) -> anyhow::Result<PathBuf> {
     hezi_runtime::id::validate_id(id)?;
     let store = super::image::open_store(g)?;
@@ -35,22 +41,41 @@ pub fn make(
         command: (!command.is_empty()).then(|| command.to_vec()),
         ..Default::default()
     };
-    let made = hezi_image::create_bundle(&store, reference, &dir, &opts)
-        .with_context(|| format!("making a bundle of image {reference} for container {id}"));
+    let context = || format!("making a bundle of image {reference} for container {id}");
+    let made = if copy {
+        hezi_image::create_bundle(&store, reference, &dir, &opts).map(|_| ())
+    } else {
+        match hezi_image::overlay::create_overlay_bundle(&store, reference, &dir, &opts) {
+            Err(hezi_image::ImageError::Io { op, path, source })
+                if op == hezi_image::overlay::MOUNT_OP =>
+            {
+                tracing::warn!(
+                    "overlay rootfs not possible here ({}: {source}); unpacking a full copy",
+                    path.display()
+                );
+                hezi_image::create_bundle(&store, reference, &dir, &opts).map(|_| ())
+            }
+            other => other.map(|_| ()),
+        }
+    };
+    let made = made.with_context(context);
     let result = made.and_then(|_| mark_owned(&dir));
     if result.is_err() {
-        let _ = std::fs::remove_dir_all(&dir);
+        let _ = hezi_image::overlay::remove_bundle(&dir);
     }
     result.map(|()| dir)
 }
 
-/// Adds the [`OWNED_BUNDLE`] annotation to `dir/config.json`.
+/// Adds the [`OWNED_BUNDLE`] annotation to `dir/config.json` and makes the root writable: the
+/// container has its own copy or upper dir, and `run --image` users expect what `docker run`
+/// and `podman run` give (`--read-only` is their opt-in, as editing the bundle is here).
 fn mark_owned(dir: &Path) -> anyhow::Result<()> {
     let path = dir.join("config.json");
     let text = std::fs::read(&path).with_context(|| format!("reading {}", path.display()))?;
     let mut cfg: serde_json::Value =
         serde_json::from_slice(&text).with_context(|| format!("parsing {}", path.display()))?;
     cfg["annotations"][OWNED_BUNDLE] = serde_json::Value::String(dir.display().to_string());
+    cfg["root"]["readonly"] = serde_json::Value::Bool(false);
     std::fs::write(&path, serde_json::to_vec_pretty(&cfg)?)
         .with_context(|| format!("writing {}", path.display()))
 }
@@ -61,12 +86,9 @@ pub fn owned(state: &hezi_runtime::RuncState) -> Option<PathBuf> {
     (Path::new(dir) == state.bundle).then(|| state.bundle.clone())
 }
 
-/// Removes a bundle hezi made (after its container is gone).
+/// Removes a bundle hezi made (after its container is gone): its overlay rootfs is unmounted
+/// first, then the directory goes.
 pub fn remove(dir: &Path) -> anyhow::Result<()> {
-    match std::fs::remove_dir_all(dir) {
-        Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
-            Err(e).with_context(|| format!("removing image bundle {}", dir.display()))
-        }
-        _ => Ok(()),
-    }
+    hezi_image::overlay::remove_bundle(dir)
+        .with_context(|| format!("removing image bundle {}", dir.display()))
 }

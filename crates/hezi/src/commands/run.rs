@@ -16,7 +16,7 @@ pub fn run(g: &GlobalOpts, a: &RunArgs) -> anyhow::Result<u8> {
             if hezi_runtime::Container::load(&g.root, &a.id).is_ok() {
                 anyhow::bail!("container with id {} exists", a.id);
             }
-            let dir = super::image_bundle::make(g, &a.id, reference, &a.command)?;
+            let dir = super::image_bundle::make(g, &a.id, reference, &a.command, a.copy)?;
             opts.bundle = dir.clone();
             Some(dir)
         }
