@@ -99,6 +99,8 @@ fn fake_hybrid(with_memsw_root: bool) -> Fake {
     fs::write(root.join("cpu/cpu.cfs_burst_us"), "0").unwrap();
     fs::write(root.join("cpu/cpu.idle"), "0").unwrap();
     fs::write(root.join("cpu/cpu.rt_runtime_us"), "950000").unwrap();
+    // A kernel with BFQ: the weight knob exists at the hierarchy's root too.
+    fs::write(root.join("blkio/blkio.bfq.weight"), "100\n").unwrap();
     if with_memsw_root {
         fs::write(root.join("memory/memory.memsw.limit_in_bytes"), "max").unwrap();
     }
@@ -116,6 +118,33 @@ fn manager(root: &Path) -> Box<dyn CgroupManager> {
 
 fn read(root: &Path, ctrl: &str, file: &str) -> String {
     fs::read_to_string(root.join(ctrl).join("hezi/c1").join(file)).unwrap()
+}
+
+#[test]
+fn io_weight_without_a_weight_file_is_refused_before_create() {
+    // This CI host's kernel: schedulers none/mq-deadline/kyber, no blkio.weight nor
+    // blkio.bfq.weight. The weight is refused by name; throttling still passes.
+    let f = fake_hybrid(true);
+    fs::remove_file(f.root.join("blkio/blkio.bfq.weight")).unwrap();
+    let m = manager(&f.root);
+    for (json, setting) in [
+        (
+            r#"{"blockIO": {"weight": 500}}"#,
+            "linux.resources.blockIO.weight",
+        ),
+        (
+            r#"{"blockIO": {"weightDevice": [{"major": 8, "minor": 0, "weight": 200}]}}"#,
+            "linux.resources.blockIO.weightDevice[0].weight",
+        ),
+    ] {
+        let r = resources_from_json(json, Path::new("t")).unwrap();
+        let e = m.validate(&r).unwrap_err().to_string();
+        assert!(e.starts_with(setting), "{e}");
+        assert!(e.contains("no proportional I/O weight"), "{e}");
+    }
+    let ok = r#"{"blockIO": {"weight": 0, "throttleReadBpsDevice": [{"major": 8, "minor": 0, "rate": 1}]}}"#;
+    m.validate(&resources_from_json(ok, Path::new("t")).unwrap())
+        .expect("throttling needs no weight file");
 }
 
 #[test]

@@ -41,6 +41,25 @@ fn need_file(
     }
 }
 
+/// Proportional I/O weights need the CFQ knob (`blkio.weight`) or BFQ's (`blkio.bfq.weight`);
+/// a kernel whose schedulers offer neither (none, mq-deadline, kyber only, or BFQ not built)
+/// has no file to write, so the setting is refused before anything is created.
+fn need_weight_file(m: &V1Manager, setting: &str) -> Result<(), CgroupError> {
+    need(m, "blkio", setting)?;
+    match m.mounts.get("blkio") {
+        Some(mp) if !mp.join("blkio.weight").exists() && !mp.join("blkio.bfq.weight").exists() => {
+            Err(unsupported(
+                setting,
+                format!(
+                    "this kernel has no proportional I/O weight (neither {} nor blkio.bfq.weight exists: no CFQ or BFQ scheduler)",
+                    mp.join("blkio.weight").display()
+                ),
+            ))
+        }
+        _ => Ok(()),
+    }
+}
+
 fn range(setting: &str, v: i128, lo: i128, hi: i128) -> Result<(), CgroupError> {
     if v < lo || v > hi {
         return Err(CgroupError::Invalid {
@@ -126,8 +145,9 @@ pub fn check(m: &V1Manager, r: &LinuxResources) -> Result<(), CgroupError> {
     }
     if let Some(b) = r.block_io() {
         need(m, "blkio", "blockIO")?;
-        if let Some(w) = b.weight() {
+        if let Some(w) = b.weight().filter(|w| *w != 0) {
             range("blockIO.weight", i128::from(w), 10, 1000)?;
+            need_weight_file(m, "blockIO.weight")?;
         }
         if b.leaf_weight().is_some() {
             need_file(
@@ -140,6 +160,9 @@ pub fn check(m: &V1Manager, r: &LinuxResources) -> Result<(), CgroupError> {
         }
         if let Some(wd) = b.weight_device() {
             for (i, d) in wd.iter().enumerate() {
+                if d.weight().is_some() {
+                    need_weight_file(m, &format!("blockIO.weightDevice[{i}].weight"))?;
+                }
                 if d.leaf_weight().is_some() {
                     need_file(
                         m,
