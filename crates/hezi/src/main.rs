@@ -30,8 +30,9 @@ fn main() -> ExitCode {
     }
     let Some(command) = cli.command else {
         use clap::CommandFactory;
+        // runc prints its help and exits 0 when called with no command.
         let _ = Cli::command().print_help();
-        return ExitCode::from(1);
+        return ExitCode::SUCCESS;
     };
     // Commands that run container code first make the hezi binary unwritable from inside
     // (CVE-2019-5736); this happens before logging or any thread exists.
@@ -56,7 +57,9 @@ fn main() -> ExitCode {
             // `msg` of the last error line in the log file.
             let msg = error_line(&err);
             tracing::error!("{msg}");
-            if !logging::logs_to_stderr(g.log.as_deref()) || g.log_format == cli::LogFormat::Json {
+            // Without --log the logged line is already on stderr (once, in the chosen format,
+            // as runc writes it); with --log the user still sees the error.
+            if !logging::logs_to_stderr(g.log.as_deref()) {
                 eprintln!("hezi: {msg}");
             }
             ExitCode::from(1)

@@ -585,3 +585,28 @@ fn container_without_a_mount_namespace() {
     assert_ne!(code, 0);
     assert!(err.contains("needs a mount namespace"), "{err}");
 }
+
+#[test]
+fn json_errors_without_log_file_are_written_once() {
+    // No root needed: the container does not exist.
+    let root = tempfile_root();
+    let o = Command::new(env!("CARGO_BIN_EXE_hezi"))
+        .arg("--root")
+        .arg(&root)
+        .args(["--log-format", "json", "state", "nope"])
+        .output()
+        .expect("spawn hezi");
+    assert_eq!(o.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&o.stderr);
+    let lines: Vec<&str> = err.lines().collect();
+    assert_eq!(lines.len(), 1, "one line: {err:?}");
+    let v: Value = serde_json::from_str(lines[0]).expect("a JSON line");
+    assert_eq!(v["level"], "error");
+    assert_eq!(v["msg"], "container \"nope\" does not exist");
+    let _ = std::fs::remove_dir_all(&root);
+}
+
+/// A fresh, unique, non-existent state root path.
+fn tempfile_root() -> PathBuf {
+    std::env::temp_dir().join(unique_id("hezi-compat-root"))
+}

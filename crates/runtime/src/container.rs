@@ -228,20 +228,29 @@ impl Container {
         Ok(())
     }
 
-    /// Sends `sig` to the init, or with `all` to every process of the container.
-    pub fn kill(&self, sig: Signal, all: bool) -> Result<()> {
+    /// Sends signal number `sig` (real-time ones included) to the init, or with `all` to every
+    /// process of the container.
+    pub fn kill(&self, sig: i32, all: bool) -> Result<()> {
         if !self.init_alive() {
             return Err(RuntimeError::WrongStatus("container not running".into()));
         }
         if all {
             let cg = self.cgroup()?;
-            cg.kill_all(sig as i32).map_err(RuntimeError::Cgroup)?;
-            if sig == Signal::SIGKILL && self.status() == Status::Paused {
+            cg.kill_all(sig).map_err(RuntimeError::Cgroup)?;
+            if sig == libc::SIGKILL && self.status() == Status::Paused {
                 let _ = cg.freeze(FreezerState::Thawed);
             }
             return Ok(());
         }
-        match kill(Pid::from_raw(self.record.pid), sig) {
+        // SAFETY: kill(2) with a pid and a signal number; nix's Signal cannot name real-time
+        // signals, so the raw call is used.
+        let rc = unsafe { libc::kill(self.record.pid, sig) };
+        let r = if rc == 0 {
+            Ok(())
+        } else {
+            Err(nix::errno::Errno::last())
+        };
+        match r {
             Ok(()) => Ok(()),
             Err(nix::errno::Errno::ESRCH) => {
                 Err(RuntimeError::WrongStatus("process already finished".into()))

@@ -53,6 +53,18 @@ pub struct LinuxFeatures {
     pub intel_rdt: Enabled,
     /// Mount extensions (id-mapped mounts).
     pub mount_extensions: MountExtensions,
+    /// NUMA memory policy (`linux.memoryPolicy`) modes and flags.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub memory_policy: Option<MemoryPolicyFeatures>,
+}
+
+/// The `linux.memoryPolicy` object.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct MemoryPolicyFeatures {
+    /// `MPOL_*` modes accepted.
+    pub modes: Vec<String>,
+    /// `MPOL_F_*` flags accepted.
+    pub flags: Vec<String>,
 }
 
 /// `{"enabled": bool}`.
@@ -177,7 +189,16 @@ impl FeaturesBuilder {
         self
     }
 
-    /// Whether id-mapped mounts are supported.
+    /// The NUMA memory policy modes and flags `linux.memoryPolicy` may use.
+    pub fn memory_policy(mut self, modes: &[&str], flags: &[&str]) -> Self {
+        self.linux().memory_policy = Some(MemoryPolicyFeatures {
+            modes: owned(modes),
+            flags: owned(flags),
+        });
+        self
+    }
+
+    /// Marks id-mapped mounts supported (or not).
     pub fn idmap_mounts(mut self, enabled: bool) -> Self {
         self.linux().mount_extensions.idmap.enabled = enabled;
         self

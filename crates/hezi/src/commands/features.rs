@@ -30,6 +30,8 @@ pub struct Implemented<'a> {
     pub seccomp_archs: &'a [&'a str],
     /// Seccomp flags supported.
     pub seccomp_flags: &'a [&'a str],
+    /// `linux.memoryPolicy` modes and flags applied (empty: left out).
+    pub memory_policy: (&'a [&'a str], &'a [&'a str]),
 }
 
 impl Implemented<'static> {
@@ -56,6 +58,10 @@ impl Implemented<'static> {
             seccomp_operators: hezi_seccomp::SUPPORTED_OPERATORS,
             seccomp_archs: hezi_seccomp::SUPPORTED_ARCHS,
             seccomp_flags: hezi_seccomp::SUPPORTED_FLAGS,
+            memory_policy: (
+                hezi_runtime::process::plan::MEMORY_POLICY_MODES,
+                hezi_runtime::process::plan::MEMORY_POLICY_FLAGS,
+            ),
         }
     }
 }
@@ -76,6 +82,12 @@ pub fn features(imp: &Implemented<'_>) -> Features {
     }
     if !imp.mount_options.is_empty() {
         b = b.mount_options(imp.mount_options);
+        // The rootfs applies `idmap`/`ridmap` bind mounts (MOUNT_ATTR_IDMAP) wherever it lists
+        // them as options: saying so here keeps the document from contradicting itself.
+        b = b.idmap_mounts(imp.mount_options.contains(&"idmap"));
+    }
+    if !imp.memory_policy.0.is_empty() {
+        b = b.memory_policy(imp.memory_policy.0, imp.memory_policy.1);
     }
     if !imp.capabilities.is_empty() {
         b = b.capabilities(imp.capabilities);
@@ -122,7 +134,23 @@ mod tests {
             seccomp_operators: &[],
             seccomp_archs: &[],
             seccomp_flags: &[],
+            memory_policy: (&[], &[]),
         }
+    }
+
+    #[test]
+    fn idmap_options_and_extension_agree() {
+        let v = serde_json::to_value(features(&Implemented::from_crates())).unwrap();
+        let opts = v["mountOptions"].as_array().expect("mountOptions");
+        let listed = opts.iter().any(|o| o == "idmap" || o == "ridmap");
+        assert_eq!(
+            v["linux"]["mountExtensions"]["idmap"]["enabled"],
+            serde_json::json!(listed),
+            "{v}"
+        );
+        assert!(v["linux"]["memoryPolicy"]["modes"]
+            .as_array()
+            .is_some_and(|m| m.iter().any(|x| x == "MPOL_BIND")));
     }
 
     #[test]

@@ -44,7 +44,11 @@ pub fn resources(a: &UpdateArgs) -> anyhow::Result<LinuxResources> {
         }
     };
     if r.devices().as_ref().is_some_and(|d| !d.is_empty()) {
-        anyhow::bail!("linux.resources.devices: device rules cannot be changed by update (as with runc); recreate the container");
+        // runc's update takes only the resource limits and ignores `devices`; containerd's CRI
+        // sends the container's whole resources (devices included) on every
+        // UpdateContainerResources (in-place resize, the static CPU manager).
+        tracing::debug!("update: linux.resources.devices ignored, as runc does");
+        r.set_devices(None);
     }
     if a.l3_cache_schema.is_some() || a.mem_bw_schema.is_some() {
         anyhow::bail!("--l3-cache-schema/--mem-bw-schema: Intel RDT is not supported by hezi");
@@ -229,11 +233,16 @@ mod tests {
         assert_eq!(r.memory().as_ref().unwrap().limit(), Some(2000));
         assert_eq!(r.memory().as_ref().unwrap().reservation(), Some(500));
         assert_eq!(r.pids().unwrap().limit(), 3);
-        std::fs::write(&f, r#"{"devices": [{"allow": true}]}"#).unwrap();
-        let e = resources(&parse(&["c1", "-r", f.to_str().unwrap()]))
-            .unwrap_err()
-            .to_string();
-        assert!(e.contains("devices"), "{e}");
+        // What containerd's CRI sends: the whole resources, devices included; the devices
+        // are ignored (runc), the limits kept.
+        std::fs::write(
+            &f,
+            r#"{"devices": [{"allow": false, "access": "rwm"}], "cpu": {"shares": 512}}"#,
+        )
+        .unwrap();
+        let r = resources(&parse(&["c1", "-r", f.to_str().unwrap()])).unwrap();
+        assert!(r.devices().is_none());
+        assert_eq!(r.cpu().as_ref().and_then(|c| c.shares()), Some(512));
         let e = resources(&parse(&["c1", "--l3-cache-schema", "L3:0=f"]))
             .unwrap_err()
             .to_string();

@@ -189,6 +189,24 @@ fn sched_attr(s: &oci_spec::runtime::Scheduler) -> SchedAttr {
     }
 }
 
+/// The `linux.memoryPolicy` modes this runtime applies (runtime-spec names).
+pub const MEMORY_POLICY_MODES: &[&str] = &[
+    "MPOL_DEFAULT",
+    "MPOL_PREFERRED",
+    "MPOL_BIND",
+    "MPOL_INTERLEAVE",
+    "MPOL_LOCAL",
+    "MPOL_PREFERRED_MANY",
+    "MPOL_WEIGHTED_INTERLEAVE",
+];
+
+/// The `linux.memoryPolicy` flags this runtime applies.
+pub const MEMORY_POLICY_FLAGS: &[&str] = &[
+    "MPOL_F_NUMA_BALANCING",
+    "MPOL_F_RELATIVE_NODES",
+    "MPOL_F_STATIC_NODES",
+];
+
 /// Converts `linux.memoryPolicy` into `set_mempolicy(2)` arguments, with runc's checks of how
 /// many nodes each mode takes.
 pub fn mem_policy(mp: &LinuxMemoryPolicy) -> Result<MemPolicy> {
