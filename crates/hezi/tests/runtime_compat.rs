@@ -615,17 +615,13 @@ fn tempfile_root() -> PathBuf {
 fn device_file_mode_with_type_bits_and_fifo_numbers() {
     require_root!();
     let w = World::new("hezi-compat-devmode");
-    let ((code, out), runc) = both(
-        &w,
-        "stat -c '%A %t:%T' /dev/fuse /dev/myfifo",
-        |c| {
-            c["linux"]["devices"] = json!([
-                {"type": "c", "path": "/dev/fuse", "major": 10, "minor": 229, "fileMode": 8576,
-                 "uid": 0, "gid": 0},
-                {"type": "p", "path": "/dev/myfifo", "major": 0, "minor": 0, "fileMode": 4516}
-            ]);
-        },
-    );
+    let ((code, out), runc) = both(&w, "stat -c '%A %t:%T' /dev/fuse /dev/myfifo", |c| {
+        c["linux"]["devices"] = json!([
+            {"type": "c", "path": "/dev/fuse", "major": 10, "minor": 229, "fileMode": 8576,
+             "uid": 0, "gid": 0},
+            {"type": "p", "path": "/dev/myfifo", "major": 0, "minor": 0, "fileMode": 4516}
+        ]);
+    });
     assert_eq!(code, 0, "{out}");
     assert_eq!(out, "crw------- a:e5\nprw-r--r-- 0:0\n");
     if let Some(r) = runc {

@@ -84,10 +84,15 @@ pub fn run_hook(hook: &Hook, state_json: &[u8]) -> std::result::Result<(), Strin
     if let Some((argv0, rest)) = args.split_first() {
         cmd.arg0(argv0).args(rest);
     }
-    cmd.env_clear();
-    for kv in hook.env().clone().unwrap_or_default() {
-        if let Some((k, v)) = kv.split_once('=') {
-            cmd.env(k, v);
+    // No `env` at all: the hook inherits the runtime's environment (runc and youki run hooks
+    // through Go's exec.Cmd / Command with a nil env). An `env` given, even empty, is the
+    // hook's whole environment.
+    if let Some(env) = hook.env() {
+        cmd.env_clear();
+        for kv in env {
+            if let Some((k, v)) = kv.split_once('=') {
+                cmd.env(k, v);
+            }
         }
     }
     cmd.stdin(Stdio::piped());
@@ -181,6 +186,35 @@ mod tests {
         run_hooks(Some(&hooks), HookKind::CreateRuntime, b"{\"id\":\"x\"}").expect("run");
         let text = std::fs::read_to_string(&out).expect("read");
         assert_eq!(text, "{\"id\":\"x\"} hello 1\n2\n");
+    }
+
+    #[test]
+    fn hook_without_env_inherits_the_runtimes() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let out = dir.path().join("out");
+        // cargo and nextest set CARGO_MANIFEST_DIR for test processes; HOOKVAR is not set.
+        let script = format!(
+            "echo \"dir=${{CARGO_MANIFEST_DIR:+set}} var=${{HOOKVAR:-unset}}\" > {}",
+            out.display()
+        );
+        let inherit = HookBuilder::default()
+            .path("/bin/sh")
+            .args(vec!["sh".to_string(), "-c".to_string(), script.clone()])
+            .build()
+            .expect("hook");
+        run_hook(&inherit, b"{}").expect("run");
+        assert_eq!(
+            std::fs::read_to_string(&out).expect("read"),
+            "dir=set var=unset\n"
+        );
+        let given = HookBuilder::default()
+            .path("/bin/sh")
+            .args(vec!["sh".to_string(), "-c".to_string(), script])
+            .env(vec!["HOOKVAR=x".to_string()])
+            .build()
+            .expect("hook");
+        run_hook(&given, b"{}").expect("run");
+        assert_eq!(std::fs::read_to_string(&out).expect("read"), "dir= var=x\n");
     }
 
     #[test]
