@@ -628,3 +628,42 @@ fn device_file_mode_with_type_bits_and_fifo_numbers() {
         assert_eq!(r, (code, out), "runc differs");
     }
 }
+
+#[test]
+fn rnorelatime_leaves_relatime() {
+    require_root!();
+    let w = World::new("hezi-compat-rnorelatime");
+    let ((code, out), runc) = both(
+        &w,
+        "awk '$5 == \"/mnt\" {print $6}' /proc/self/mountinfo",
+        |c| {
+            c["mounts"].as_array_mut().expect("mounts").push(json!({
+                "destination": "/mnt", "type": "tmpfs", "source": "tmpfs",
+                "options": ["rnorelatime", "nosuid"]
+            }));
+        },
+    );
+    assert_eq!((code, out.trim()), (0, "rw,nosuid,relatime"));
+    if let Some(r) = runc {
+        assert_eq!(r, (code, out), "runc differs");
+    }
+}
+
+#[test]
+fn loopback_is_up_in_a_new_network_namespace() {
+    require_root!();
+    let w = World::new("hezi-compat-lo");
+    // IFF_UP is bit 0 of the flags; then a TCP round trip over 127.0.0.1.
+    let script = "cat /sys/class/net/lo/flags; \
+                  (nc -l -p 7777 > /tmp/got &) ; sleep 0.2; echo ping | nc 127.0.0.1 7777; \
+                  sleep 0.2; cat /tmp/got";
+    let ((code, out), runc) = both(&w, script, |c| {
+        c["mounts"].as_array_mut().expect("mounts").push(json!({
+            "destination": "/tmp", "type": "tmpfs", "source": "tmpfs", "options": ["nosuid"]
+        }));
+    });
+    assert_eq!((code, out.as_str()), (0, "0x9\nping\n"));
+    if let Some(r) = runc {
+        assert_eq!(r, (code, out), "runc differs");
+    }
+}

@@ -211,6 +211,9 @@ fn prepare(ctx: &InitContext<'_>) -> Result<Ready> {
     for (t, path) in ctx.ns.child_joins() {
         join_ns(*t, path)?;
     }
+    if ctx.ns.is_new(LinuxNamespaceType::Network) {
+        crate::loopback::bring_up_lo()?;
+    }
     // The verified /proc of this mount namespace (still the one we were cloned or joined
     // with), for reopening the exec fifo after pivot_root; dropped before exec. A private
     // instance would cost an RCU grace period when closed, on every start.

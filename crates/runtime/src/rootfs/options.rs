@@ -237,7 +237,11 @@ fn apply_attr(attrs: &mut AttrChange, word: &str) -> Option<()> {
         "nosymfollow" => attrs.flag(libc::MOUNT_ATTR_NOSYMFOLLOW, true),
         "symfollow" => attrs.flag(libc::MOUNT_ATTR_NOSYMFOLLOW, false),
         "noatime" => attrs.atime(libc::MOUNT_ATTR_NOATIME),
-        "strictatime" | "norelatime" => attrs.atime(libc::MOUNT_ATTR_STRICTATIME),
+        "strictatime" => attrs.atime(libc::MOUNT_ATTR_STRICTATIME),
+        // runc clears the relatime flag (MS_RELATIME, or MOUNT_ATTR_RELATIME for the
+        // recursive form, which is the zero value of the atime field): nothing is set, so the
+        // kernel's default (relatime) stays. It does not mean strictatime.
+        "norelatime" => {}
         "relatime" | "atime" | "nostrictatime" => attrs.atime(libc::MOUNT_ATTR_RELATIME),
         _ => return None,
     }
@@ -247,6 +251,18 @@ fn apply_attr(attrs: &mut AttrChange, word: &str) -> Option<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn norelatime_keeps_the_kernel_default_not_strictatime() {
+        for o in ["norelatime", "rnorelatime"] {
+            let m = opts(&[o]);
+            assert!(m.attrs.is_empty() && m.rec_attrs.is_empty(), "{o}: {m:?}");
+        }
+        assert_eq!(
+            opts(&["rstrictatime"]).rec_attrs.set,
+            libc::MOUNT_ATTR_STRICTATIME
+        );
+    }
 
     fn opts(list: &[&str]) -> MountOptions {
         let v: Vec<String> = list.iter().map(|s| s.to_string()).collect();
