@@ -229,7 +229,9 @@ fn plan(profile: &LinuxSeccomp, opts: &CompileOptions) -> Result<(Plan, bool), S
                 }
             }
             if !known {
-                tracing::warn!(syscall = %name, rule = ri, "seccomp: unknown syscall name, rule skipped");
+                // Debug, as runc logs it: profiles name syscalls of other arches and kernels
+                // (podman's names pciconfig_*), and engines show a runtime's stderr to users.
+                tracing::debug!(syscall = %name, rule = ri, "seccomp: unknown syscall name, rule skipped");
             }
         }
     }
@@ -266,7 +268,7 @@ fn add_rule(sp: &mut SyscallPlan, act: u32, conds: Vec<Cond>, name: &str, ri: us
     match sp.unconditional {
         // libseccomp refuses a second unconditional rule with another action
         // (EEXIST) and keeps the first; so do we.
-        Some(prev) if prev != act => tracing::warn!(
+        Some(prev) if prev != act => tracing::debug!(
             syscall = %name,
             rule = ri,
             "seccomp: syscall already has an unconditional rule with another action; the first rule wins"
