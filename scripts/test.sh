@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # hezi's test command (the README's): installs what the tests need, checks formatting and
 # lints, builds, runs the cgroup v2 suite and the systemd driver suite (systemd as init, unified
-# and hybrid cgroups) in throwaway VMs (as root), a bounded run of every fuzz target, and every
-# unit and integration test. Without root, root-only tests skip themselves with a message.
+# and hybrid cgroups) in throwaway VMs (as root), the engine suites (podman and containerd with
+# runc and with hezi, as root), a bounded run of every fuzz target, and every unit and
+# integration test. Without root, root-only tests skip themselves with a message.
 #
 #   scripts/test.sh              everything
 #   HEZI_SKIP_VM=1 scripts/test.sh   without the VM suite
@@ -33,6 +34,13 @@ if [ "$(id -u)" -eq 0 ] && [ "${HEZI_SKIP_VM:-0}" != 1 ] && [ -x scripts/vm/run.
     done
 else
     step "cgroup v2 suite: skipped (needs root, scripts/vm/run.sh and tests/vm/v2-suite.sh; HEZI_SKIP_VM=${HEZI_SKIP_VM:-0})"
+fi
+
+if [ "$(id -u)" -eq 0 ]; then
+    step "engines: podman and containerd, each with runc and with hezi (tests/engines)"
+    bash tests/engines/run-all.sh target/debug/hezi
+else
+    step "engines: skipped (needs root)"
 fi
 
 step "fuzz targets, bounded (scripts/fuzz.sh: ${HEZI_FUZZ_SECONDS:-10}s each)"
