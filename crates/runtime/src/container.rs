@@ -23,8 +23,9 @@ use nix::unistd::Pid;
 use crate::error::{Result, RuntimeError};
 use crate::hooks::{run_hooks, HookKind};
 use crate::id::validate_id;
+use crate::lock::DirLock;
 use crate::procinfo;
-use crate::state::{ContainerRecord, RuncState, Status, EXEC_FIFO};
+use crate::state::{ContainerRecord, RuncState, Status, EXEC_FIFO, STATE_FILE};
 
 /// A container recorded under a state root.
 #[derive(Debug, Clone)]
@@ -102,6 +103,22 @@ impl Container {
     /// The status, derived now: stopped when the init is gone (or a zombie, or its pid was
     /// reused), created while the exec fifo exists, paused when the cgroup is frozen.
     pub fn status(&self) -> Status {
+        self.status_as(false)
+    }
+
+    /// [`Self::status`], `we_hold_lock` telling whether the caller holds the container's lock
+    /// (then an incomplete record cannot belong to a live `create`).
+    fn status_as(&self, we_hold_lock: bool) -> Status {
+        if !self.record.complete {
+            // A create still running holds the lock; one that was killed does not, and what
+            // it left is stopped (delete --force removes it).
+            let alive_create = !we_hold_lock && DirLock::is_held(&self.dir);
+            return if alive_create {
+                Status::Creating
+            } else {
+                Status::Stopped
+            };
+        }
         if !self.init_alive() {
             return Status::Stopped;
         }
@@ -266,10 +283,17 @@ impl Container {
     /// with `force` (SIGKILL everything first). Removes the cgroup and the state directory,
     /// then runs the poststop hooks (failures are warnings).
     pub fn delete(self, force: bool) -> Result<()> {
-        let status = self.status();
+        let lock = Self::lock_for_change(&self.dir, force)?;
+        let status = self.status_as(lock.is_some());
         match status {
             Status::Stopped | Status::Created => {}
-            Status::Running | Status::Paused | Status::Creating if !force => {
+            Status::Creating if !force => {
+                return Err(RuntimeError::WrongStatus(format!(
+                    "container {} is being created; delete it with --force to abort that",
+                    self.id()
+                )))
+            }
+            Status::Running | Status::Paused if !force => {
                 return Err(RuntimeError::WrongStatus(format!(
                     "cannot delete container {} that is not stopped: {status}",
                     self.id()
@@ -278,6 +302,44 @@ impl Container {
             _ => {}
         }
         self.destroy()
+    }
+
+    /// Takes the container's lock for a change, waiting up to a second for another `hezi`
+    /// (`create`, `start`, `pause`, ...) to finish. With `force` it goes on without the lock
+    /// (`Ok(None)`): `delete --force` must be able to abort a hung `create`.
+    fn lock_for_change(dir: &Path, force: bool) -> Result<Option<DirLock>> {
+        for _ in 0..20 {
+            if let Some(l) = DirLock::try_acquire(dir)? {
+                return Ok(Some(l));
+            }
+            if force {
+                return Ok(None);
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        Ok(None)
+    }
+
+    /// `delete --force` of an id whose directory has no readable `state.json` (a `create`
+    /// killed between making the directory and writing its first record): removes the
+    /// container's default cgroup if it exists (killing what is in it) and the directory.
+    /// Refuses while a `create` still holds the directory.
+    pub fn remove_orphan(root: &Path, id: &str) -> Result<bool> {
+        validate_id(id)?;
+        let dir = root.join(id);
+        if !dir.is_dir() {
+            return Ok(false);
+        }
+        let Some(_lock) = DirLock::try_acquire(&dir)? else {
+            return Err(RuntimeError::WrongStatus(format!(
+                "container {id} is being created"
+            )));
+        };
+        let cg = hezi_cgroups::manager_for(&CgroupConfig::new(id.to_string()))
+            .map_err(RuntimeError::Cgroup)?;
+        cg.destroy().map_err(RuntimeError::Cgroup)?;
+        remove_state_dir(&dir)?;
+        Ok(true)
     }
 
     /// Kills whatever is left, removes cgroup and state, runs poststop hooks.
@@ -303,15 +365,7 @@ impl Container {
         if let Ok(cg) = &cg {
             cg.destroy().map_err(RuntimeError::Cgroup)?;
         }
-        fs::remove_dir_all(&self.dir)
-            .or_else(|e| {
-                if e.kind() == std::io::ErrorKind::NotFound {
-                    Ok(())
-                } else {
-                    Err(e)
-                }
-            })
-            .map_err(|e| RuntimeError::io(format!("remove {}", self.dir.display()), e))?;
+        remove_state_dir(&self.dir)?;
         tracing::debug!(elapsed_us = t0.elapsed().as_micros() as u64, "deleted");
         let hooks = self.record.config.hooks().as_ref();
         if hooks.is_some() {
@@ -320,6 +374,11 @@ impl Container {
             run_hooks(hooks, HookKind::Poststop, &json)?;
         }
         Ok(())
+    }
+
+    /// Takes the container's lock (for `start`, `pause`, `resume`, `update`).
+    pub fn lock(&self) -> Result<DirLock> {
+        DirLock::acquire(&self.dir)
     }
 
     /// True when the container has a pid namespace of its own (not joined by path).
@@ -336,5 +395,42 @@ impl Container {
             std::thread::sleep(nap);
             nap = (nap * 2).min(Duration::from_millis(20));
         }
+    }
+}
+
+/// Removes a container's state directory with `state.json` last, so a failure part-way (a
+/// read-only or full `--root`) leaves the record for a retry of `delete` to finish from.
+fn remove_state_dir(dir: &Path) -> Result<()> {
+    let io = |what: &str, p: &Path, e: std::io::Error| {
+        RuntimeError::io(format!("{what} {}", p.display()), e)
+    };
+    let entries = match fs::read_dir(dir) {
+        Ok(e) => e,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => return Err(io("read", dir, e)),
+    };
+    for e in entries.flatten() {
+        if e.file_name() == STATE_FILE {
+            continue;
+        }
+        let p = e.path();
+        let r = if e.file_type().is_ok_and(|t| t.is_dir()) {
+            fs::remove_dir_all(&p)
+        } else {
+            fs::remove_file(&p)
+        };
+        match r {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(io("remove", &p, e)),
+            _ => {}
+        }
+    }
+    let state = dir.join(STATE_FILE);
+    match fs::remove_file(&state) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(io("remove", &state, e)),
+        _ => {}
+    }
+    match fs::remove_dir(dir) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(io("remove", dir, e)),
+        _ => Ok(()),
     }
 }

@@ -24,12 +24,15 @@ use crate::hooks::{run_hooks, HookKind};
 use crate::id::validate_id;
 use crate::idmap;
 use crate::init::{self, InitContext};
+use crate::lock::DirLock;
 use crate::namespaces::NamespacePlan;
 use crate::parentns::{time_offsets, ParentNs};
 use crate::process::plan::ProcessPlan;
 use crate::procinfo;
 use crate::rootfs::{RootfsOptions, RootfsPlan};
-use crate::state::{now_rfc3339, user_name, write_atomic, ContainerRecord, Status, EXEC_FIFO};
+use crate::state::{
+    ensure_root, now_rfc3339, user_name, write_atomic, ContainerRecord, Status, EXEC_FIFO,
+};
 use crate::sync::{self, SyncMsg};
 
 /// What `hezi create` (and `run`) pass in.
@@ -56,6 +59,47 @@ pub struct CreateOptions {
     /// The bundle's config when the caller has already loaded it with [`load_config`]
     /// (`run` reads it to decide on a terminal); `None` reads `<bundle>/config.json`.
     pub spec: Option<Spec>,
+}
+
+/// Test builds only (`fault-injection` feature): when `HEZI_TEST_STOP_AT` names `stage`,
+/// the process stops itself there (SIGSTOP), so a test can SIGKILL `create` at exactly that
+/// point. Production builds compile this to nothing.
+#[cfg(feature = "fault-injection")]
+fn fault_point(stage: &str) {
+    if std::env::var("HEZI_TEST_STOP_AT").is_ok_and(|s| s == stage) {
+        // SAFETY: raise(2) with a constant signal.
+        unsafe { libc::raise(libc::SIGSTOP) };
+    }
+}
+
+#[cfg(not(feature = "fault-injection"))]
+fn fault_point(_stage: &str) {}
+
+/// The stages [`fault_point`] knows, in order (for tests).
+pub const FAULT_STAGES: &[&str] = &["recorded", "cgroup-created", "init-recorded", "init-ready"];
+
+/// The error for an init that exited during setup without saying why: when the cgroup's
+/// OOM killer struck, that is the reason (a memory limit too small to start), named with the
+/// limit and the peak usage.
+fn init_died(cg: Option<&dyn CgroupManager>) -> RuntimeError {
+    let oom = cg.and_then(|c| c.oom_kill_count().ok()).unwrap_or(0);
+    if oom > 0 {
+        let mem = cg.and_then(|c| c.stats().ok()).map(|s| s.memory.usage);
+        let detail = match mem {
+            Some(m) if m.limit > 0 => format!(
+                ": the memory limit is {} bytes and usage peaked at {} bytes",
+                m.limit, m.max
+            ),
+            _ => String::new(),
+        };
+        return RuntimeError::Unsupported {
+            setting: "linux.resources.memory.limit".into(),
+            msg: format!(
+                "the container's init was killed by the OOM killer during setup{detail}; the limit is too small to start the container"
+            ),
+        };
+    }
+    RuntimeError::Child("init exited during setup".into())
 }
 
 /// Undo actions run in reverse order unless disarmed.
@@ -265,8 +309,7 @@ pub fn create(opts: &CreateOptions) -> Result<Container> {
     cg.validate(&resources).map_err(RuntimeError::Cgroup)?;
 
     let mut cleanup = Cleanup::default();
-    fs::create_dir_all(&opts.root)
-        .map_err(|e| RuntimeError::io(format!("create {}", opts.root.display()), e))?;
+    ensure_root(&opts.root)?;
     match fs::DirBuilder::new().mode(0o711).create(&dir) {
         Ok(()) => cleanup.dir = Some(dir.clone()),
         Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
@@ -274,7 +317,48 @@ pub fn create(opts: &CreateOptions) -> Result<Container> {
         }
         Err(e) => return Err(RuntimeError::io(format!("create {}", dir.display()), e)),
     }
+    // Held until the container is recorded complete (and by the kernel only as long as this
+    // process lives): a plain `delete` meanwhile refuses instead of pulling the state away.
+    let lock = DirLock::acquire(&dir)?;
+    // The record goes to disk before every side effect it describes (cgroup, then the init),
+    // so `delete --force` can undo whatever a killed `create` left behind.
+    let mut record = ContainerRecord {
+        id: opts.id.clone(),
+        pid: 0,
+        pid_start_time: 0,
+        bundle: bundle.clone(),
+        rootfs: rootfs.rootfs.clone(),
+        created: now_rfc3339(),
+        owner: user_name(nix::unistd::geteuid().as_raw()),
+        cgroup_path: cg_cfg.cgroups_path.clone(),
+        systemd_cgroup: opts.systemd_cgroup,
+        complete: false,
+        config: spec.clone(),
+    };
+    record.save(&dir)?;
+    fault_point("recorded");
     cg.create().map_err(RuntimeError::Cgroup)?;
+    cleanup.cgroup = Some(cg);
+    fault_point("cgroup-created");
+    let Some(cg) = cleanup.cgroup.as_ref() else {
+        return Err(RuntimeError::Child("cgroup manager lost".into()));
+    };
+    // A cgroup that already holds processes belongs to someone else (a container whose state
+    // was removed by hand): never share it.
+    if !cg.created_around_process() {
+        if let Ok(pids) = cg.pids() {
+            if !pids.is_empty() {
+                cleanup.cgroup = None;
+                return Err(RuntimeError::Unsupported {
+                    setting: "linux.cgroupsPath".into(),
+                    msg: format!(
+                        "the cgroup of container {} already holds processes {pids:?} (left by an earlier container?); not sharing it",
+                        opts.id
+                    ),
+                });
+            }
+        }
+    }
     // Fast placement (see cgjoin) unless a new user namespace makes the child's own write
     // to host cgroup files doubtful; then the parent moves it the classic way.
     // A systemd scope only comes into being around the process: the parent places it.
@@ -289,7 +373,6 @@ pub fn create(opts: &CreateOptions) -> Result<Container> {
         None if by_parent => None,
         None => cg.clone_into_fd(),
     };
-    cleanup.cgroup = Some(cg);
     let fifo = make_fifo(&dir.join(EXEC_FIFO))?;
     let console = match (&opts.console_socket, process.terminal) {
         (Some(p), true) => Some(UnixStream::connect(p).map_err(|e| {
@@ -302,27 +385,13 @@ pub fn create(opts: &CreateOptions) -> Result<Container> {
         _ => None,
     };
     let (parent_sock, child_sock) = sync::pair()?;
-    let rootfs_path = rootfs.rootfs.clone();
-    let created = now_rfc3339();
-    let owner = user_name(nix::unistd::geteuid().as_raw());
-    let mut record = ContainerRecord {
-        id: opts.id.clone(),
-        pid: 0,
-        pid_start_time: 0,
-        bundle: bundle.clone(),
-        rootfs: rootfs_path,
-        created,
-        owner,
-        cgroup_path: cg_cfg.cgroups_path.clone(),
-        systemd_cgroup: opts.systemd_cgroup,
-        config: spec.clone(),
-    };
     let ctx = InitContext {
         ns: &ns,
         process: &process,
         rootfs: &rootfs,
         sync: &child_sock,
         parent_sync: parent_sock.raw(),
+        parent_lock: Some(lock.raw_fd()),
         fifo: fifo.as_raw_fd(),
         console_socket: console.as_ref().map(|c| c.as_raw_fd()),
         hooks: spec.hooks().as_ref(),
@@ -349,6 +418,13 @@ pub fn create(opts: &CreateOptions) -> Result<Container> {
     };
     cleanup.child = Some(pid);
     restored?;
+    // The init exists: record it before anything else (it waits for Go meanwhile).
+    record.pid = pid.as_raw();
+    record.pid_start_time = procinfo::stat(pid.as_raw())
+        .map(|s| s.start_time)
+        .unwrap_or(0);
+    record.save(&dir)?;
+    fault_point("init-recorded");
     drop(child_sock);
     drop(console);
     drop(notify);
@@ -376,10 +452,6 @@ pub fn create(opts: &CreateOptions) -> Result<Container> {
         fs::write(&path, adj.to_string())
             .map_err(|e| RuntimeError::io(format!("process.oomScoreAdj: write {path}"), e))?;
     }
-    record.pid = pid.as_raw();
-    record.pid_start_time = procinfo::stat(pid.as_raw())
-        .map(|s| s.start_time)
-        .unwrap_or(0);
     parent_sock.send(&SyncMsg::Go {
         host_pid: pid.as_raw(),
     })?;
@@ -400,10 +472,24 @@ pub fn create(opts: &CreateOptions) -> Result<Container> {
                     "unexpected sync message {other:?}"
                 )))
             }
-            None => return Err(RuntimeError::Child("init exited during setup".into())),
+            None => return Err(init_died(cleanup.cgroup.as_deref())),
         }
     }
+    fault_point("init-ready");
+    record.complete = true;
     record.save(&dir)?;
+    // From here the container outlives this process: the init stops dying with it, and says
+    // so by closing its end (EOF), which is awaited so that this process cannot exit while
+    // the init still has its parent-death signal armed.
+    parent_sock.send(&SyncMsg::Committed)?;
+    match parent_sock.recv()? {
+        None => {}
+        Some(other) => {
+            return Err(RuntimeError::Child(format!(
+                "unexpected sync message {other:?}"
+            )))
+        }
+    }
     if let Some(pf) = &opts.pid_file {
         write_atomic(pf, pid.as_raw().to_string().as_bytes())?;
     }

@@ -18,7 +18,7 @@ pub enum RuntimeError {
     #[error("container with id exists: {0}")]
     Exists(String),
     /// The id does not match `^[\w+-\.]+$`.
-    #[error("invalid container id {0:?}: must match ^[\\w+-\\.]+$ and not be . or ..")]
+    #[error("invalid container id {0:?}: must match ^[\\w+-\\.]+$, not be . or .. and be at most 255 bytes")]
     InvalidId(String),
     /// The operation does not fit the container's current status.
     #[error("{0}")]

@@ -21,6 +21,58 @@ pub fn to_host(maps: &[LinuxIdMapping], id: u32) -> Option<u32> {
     })
 }
 
+/// The most lines a uid or gid map may have (the kernel's `UID_GID_MAP_MAX_EXTENTS`).
+pub const MAX_MAP_LINES: usize = 340;
+
+/// Checks `maps` (the config's `linux.<key>`) against the rules the kernel enforces when the
+/// map is written, so a bad map is refused naming the rule instead of with `EINVAL`: at
+/// most 340 lines, no empty range, no range past 2^32, and no two ranges overlapping inside
+/// the container or on the host.
+pub fn check_maps(maps: &[LinuxIdMapping], key: &str) -> Result<()> {
+    let bad = |msg: String| RuntimeError::Unsupported {
+        setting: format!("linux.{key}"),
+        msg,
+    };
+    if maps.len() > MAX_MAP_LINES {
+        return Err(bad(format!(
+            "{} mappings; the kernel accepts at most {MAX_MAP_LINES}",
+            maps.len()
+        )));
+    }
+    let end = |start: u32, size: u32| u64::from(start) + u64::from(size);
+    for (i, m) in maps.iter().enumerate() {
+        if m.size() == 0 {
+            return Err(bad(format!("[{i}] has size 0")));
+        }
+        if end(m.container_id(), m.size()) > 1 << 32 || end(m.host_id(), m.size()) > 1 << 32 {
+            return Err(bad(format!("[{i}] runs past id 4294967295")));
+        }
+        for (j, o) in maps.iter().enumerate().take(i) {
+            let overlap =
+                |a: u32, b: u32| u64::from(a) < end(b, o.size()) && u64::from(b) < end(a, m.size());
+            if overlap(m.container_id(), o.container_id()) {
+                return Err(bad(format!(
+                    "[{j}] and [{i}] overlap inside the container (ids {}..{} and {}..{}); the kernel refuses overlapping ranges",
+                    o.container_id(),
+                    end(o.container_id(), o.size()),
+                    m.container_id(),
+                    end(m.container_id(), m.size())
+                )));
+            }
+            if overlap(m.host_id(), o.host_id()) {
+                return Err(bad(format!(
+                    "[{j}] and [{i}] overlap on the host (ids {}..{} and {}..{}); the kernel refuses overlapping ranges",
+                    o.host_id(),
+                    end(o.host_id(), o.size()),
+                    m.host_id(),
+                    end(m.host_id(), m.size())
+                )));
+            }
+        }
+    }
+    Ok(())
+}
+
 /// Writes the uid and gid maps of the process `pid`. The gid map is written without
 /// `setgroups deny` because the runtime runs as root (CAP_SETGID in the parent namespace);
 /// an empty list writes nothing.
@@ -31,6 +83,8 @@ pub fn write_maps(pid: i32, uids: &[LinuxIdMapping], gids: &[LinuxIdMapping]) ->
             msg: "a new user namespace needs both linux.uidMappings and linux.gidMappings".into(),
         });
     }
+    check_maps(uids, "uidMappings")?;
+    check_maps(gids, "gidMappings")?;
     for (file, maps, key) in [
         ("uid_map", uids, "uidMappings"),
         ("gid_map", gids, "gidMappings"),
@@ -70,6 +124,24 @@ mod tests {
         assert_eq!(to_host(&maps, 0), Some(100000));
         assert_eq!(to_host(&maps, 999), Some(100999));
         assert_eq!(to_host(&maps, 1000), None);
+    }
+
+    #[test]
+    fn kernel_rules_are_named() {
+        let err = |maps: &[LinuxIdMapping]| {
+            check_maps(maps, "uidMappings")
+                .err()
+                .map(|e| e.to_string())
+                .unwrap_or_default()
+        };
+        assert!(check_maps(&[m(0, 1000, 10), m(10, 2000, 5)], "uidMappings").is_ok());
+        assert!(err(&[m(0, 1000, 10), m(5, 2000, 10)]).contains("overlap inside the container"));
+        assert!(err(&[m(0, 1000, 10), m(20, 1005, 10)]).contains("overlap on the host"));
+        assert!(err(&[m(0, 1000, 0)]).contains("size 0"));
+        assert!(err(&[m(0, u32::MAX, 2)]).contains("past id"));
+        let many: Vec<_> = (0..341).map(|i| m(i * 2, i * 2, 1)).collect();
+        assert!(err(&many).contains("at most 340"));
+        assert!(err(&[m(0, 1000, 10), m(5, 2000, 10)]).contains("linux.uidMappings"));
     }
 
     #[test]

@@ -41,6 +41,9 @@ pub struct InitContext<'a> {
     pub sync: &'a SyncSocket,
     /// The parent's end (closed in the child).
     pub parent_sync: RawFd,
+    /// The parent's container lock (closed in the child, or the lock would live on in the
+    /// init until its exec and `start` would wait for it forever).
+    pub parent_lock: Option<RawFd>,
     /// O_PATH fd of `<root>/<id>/exec.fifo`.
     pub fifo: RawFd,
     /// Connected `--console-socket`, when `process.terminal`.
@@ -67,6 +70,11 @@ pub struct InitContext<'a> {
 pub fn run(ctx: &InitContext<'_>) -> ! {
     // SAFETY: closing the parent's end of the socketpair, an fd this process owns a copy of.
     unsafe { libc::close(ctx.parent_sync) };
+    if let Some(fd) = ctx.parent_lock {
+        // SAFETY: closing this process's copy of the parent's lock fd; the parent's copy
+        // keeps the lock.
+        unsafe { libc::close(fd) };
+    }
     let before = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| prepare(ctx)));
     let ready = match before {
         Ok(Ok(r)) => r,
@@ -74,7 +82,16 @@ pub fn run(ctx: &InitContext<'_>) -> ! {
         Err(_) => child_fail(ctx.sync, "init panicked during setup"),
     };
     let _ = ctx.sync.send(&SyncMsg::Ready);
-    // SAFETY: closing our end of the sync channel; the parent gets EOF after Ready.
+    // Until the parent has recorded the container complete, the init dies with it (a killed
+    // `create` must not leave an init waiting on the fifo forever).
+    match ctx.sync.recv() {
+        Ok(Some(SyncMsg::Committed)) => set_parent_death_signal(0),
+        _ => {
+            // SAFETY: _exit ends the process; the parent is gone or confused.
+            unsafe { libc::_exit(1) }
+        }
+    }
+    // SAFETY: closing our end of the sync channel: the parent waits for this EOF.
     unsafe { libc::close(ctx.sync.raw()) };
     let after = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| after_start(ctx, ready)));
     let msg = match after {
@@ -85,6 +102,13 @@ pub fn run(ctx: &InitContext<'_>) -> ! {
     eprintln!("hezi: container init: {msg}");
     // SAFETY: _exit ends the process without running the parent's destructors.
     unsafe { libc::_exit(1) }
+}
+
+/// `PR_SET_PDEATHSIG`: `sig` when the parent (the `hezi create` that cloned us) dies; 0
+/// clears it. Best effort: without it the sync channel's EOF still ends a waiting init.
+fn set_parent_death_signal(sig: libc::c_int) {
+    // SAFETY: prctl with integer arguments.
+    unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, sig as libc::c_ulong, 0, 0, 0) };
 }
 
 fn child_fail(sync: &SyncSocket, msg: &str) -> ! {
@@ -182,6 +206,7 @@ pub fn new_session() -> Result<()> {
 }
 
 fn prepare(ctx: &InitContext<'_>) -> Result<Ready> {
+    set_parent_death_signal(libc::SIGKILL);
     set_dumpable(false)?;
     reset_signals();
     new_session()?;
@@ -290,6 +315,8 @@ fn prepare(ctx: &InitContext<'_>) -> Result<Ready> {
     let notify_now = ctx.seccomp.is_some_and(|f| f.has_notify());
     let retained = apply::caps_for_late_seccomp(ctx.process, ctx.seccomp.is_some());
     let caps = apply::apply_identity_retaining(ctx.process, &mut sys, retained)?;
+    // Changing credentials clears the parent-death signal: set it again.
+    set_parent_death_signal(libc::SIGKILL);
     apply::enter_cwd(&ctx.process.cwd, &mut sys)?;
     let fd_dir = proc
         .own_fd_dir()

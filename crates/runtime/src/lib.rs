@@ -29,6 +29,7 @@ pub mod hooks;
 pub mod id;
 pub mod idmap;
 pub mod init;
+pub mod lock;
 pub mod loopback;
 pub mod namespaces;
 pub mod notify;

@@ -36,6 +36,11 @@ pub fn stat(pid: i32) -> Option<ProcStat> {
 /// True when `pid` exists, is not a zombie (or dead) and, if `start_time` is given, started at
 /// that time (so a reused pid is not mistaken for the container's init).
 pub fn is_alive(pid: i32, start_time: Option<u64>) -> bool {
+    // A record written before its init existed has pid 0: never "alive" (and never a
+    // target for kill(2), where 0 would mean our own process group).
+    if pid <= 0 {
+        return false;
+    }
     match stat(pid) {
         Some(s) => {
             !matches!(s.state, 'Z' | 'X' | 'x') && start_time.map_or(true, |t| t == s.start_time)

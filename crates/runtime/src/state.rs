@@ -40,13 +40,30 @@ pub struct ContainerRecord {
     pub cgroup_path: Option<String>,
     /// Whether the cgroup is managed through systemd.
     pub systemd_cgroup: bool,
+    /// False while `create` is still setting the container up: the record is written before
+    /// each side effect (cgroup, init process) so that `delete --force` can undo whatever a
+    /// killed `create` left, and completed only once the init is ready. Records written by
+    /// older versions lack the field and were complete.
+    #[serde(default = "complete_by_default")]
+    pub complete: bool,
     /// The parsed config.json the container was created from.
     pub config: Spec,
 }
 
+fn complete_by_default() -> bool {
+    true
+}
+
 /// Writes `data` to `path` atomically: a temporary file in the same directory, fsync-free
-/// (state lives on tmpfs), then rename over the target.
+/// (state lives on tmpfs), then rename over the target. The file is 0644 (pid files).
 pub fn write_atomic(path: &Path, data: &[u8]) -> Result<()> {
+    write_atomic_mode(path, data, 0o644)
+}
+
+/// [`write_atomic`] with the file mode `mode`, set explicitly so the umask cannot widen or
+/// narrow it.
+pub fn write_atomic_mode(path: &Path, data: &[u8], mode: u32) -> Result<()> {
+    use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
     let dir = path.parent().unwrap_or_else(|| Path::new("."));
     let name = path
         .file_name()
@@ -58,7 +75,9 @@ pub fn write_atomic(path: &Path, data: &[u8]) -> Result<()> {
             .write(true)
             .create(true)
             .truncate(true)
+            .mode(mode)
             .open(&tmp)?;
+        f.set_permissions(fs::Permissions::from_mode(mode))?;
         f.write_all(data)?;
         fs::rename(&tmp, path)
     };
@@ -69,13 +88,14 @@ pub fn write_atomic(path: &Path, data: &[u8]) -> Result<()> {
 }
 
 impl ContainerRecord {
-    /// Saves the record as `<dir>/state.json` atomically.
+    /// Saves the record as `<dir>/state.json` atomically, mode 0600: it holds the whole
+    /// config, environment secrets included, so only its owner may read it.
     pub fn save(&self, dir: &Path) -> Result<()> {
         let data = serde_json::to_vec(self).map_err(|e| RuntimeError::State {
             id: self.id.clone(),
             msg: format!("serialize: {e}"),
         })?;
-        write_atomic(&dir.join(STATE_FILE), &data)
+        write_atomic_mode(&dir.join(STATE_FILE), &data, 0o600)
     }
 
     /// Reads `<dir>/state.json`.
@@ -120,6 +140,45 @@ impl ContainerRecord {
             owner: self.owner.clone(),
             annotations: self.annotations(),
         }
+    }
+}
+
+/// Creates the state root `root` (and its parents) mode 0700 whatever the umask. An existing
+/// root must be a directory; one that others can list is reported (not changed: `--root` may
+/// point anywhere, and hezi does not re-mode a directory it did not make).
+pub fn ensure_root(root: &Path) -> Result<()> {
+    use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
+    match fs::metadata(root) {
+        Ok(m) if !m.is_dir() => Err(RuntimeError::Io {
+            what: format!("--root {}", root.display()),
+            source: std::io::Error::other("not a directory"),
+        }),
+        Ok(m) => {
+            // Search-only bits (containerd makes its roots 0711) expose nothing: ids cannot
+            // be listed and state.json is 0600.
+            if m.permissions().mode() & 0o044 != 0 {
+                tracing::warn!(
+                    root = %root.display(),
+                    mode = format!("{:o}", m.permissions().mode() & 0o7777),
+                    "the state root is readable by other users (hezi makes it 0700); container configs and environments in it are exposed"
+                );
+            }
+            Ok(())
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            if let Some(parent) = root.parent().filter(|p| !p.as_os_str().is_empty()) {
+                fs::create_dir_all(parent)
+                    .map_err(|e| RuntimeError::io(format!("create {}", parent.display()), e))?;
+            }
+            match fs::DirBuilder::new().mode(0o700).create(root) {
+                Ok(()) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => return Ok(()),
+                Err(e) => return Err(RuntimeError::io(format!("create {}", root.display()), e)),
+            }
+            fs::set_permissions(root, fs::Permissions::from_mode(0o700))
+                .map_err(|e| RuntimeError::io(format!("chmod {}", root.display()), e))
+        }
+        Err(e) => Err(RuntimeError::io(format!("--root {}", root.display()), e)),
     }
 }
 
@@ -208,6 +267,7 @@ mod tests {
             owner: "root".into(),
             cgroup_path: None,
             systemd_cgroup: false,
+            complete: true,
             config: Spec::default(),
         };
         rec.save(dir.path()).expect("save");

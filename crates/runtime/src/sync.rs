@@ -23,6 +23,9 @@ pub enum SyncMsg {
     HooksDone,
     /// Init → parent: setup finished, waiting on the exec fifo.
     Ready,
+    /// Parent → init: the container is recorded complete; the init no longer dies with the
+    /// parent.
+    Committed,
     /// Init → parent: setup failed.
     Error(String),
 }

@@ -5,7 +5,8 @@ use anyhow::Context as _;
 use crate::cli::{DeleteArgs, GlobalOpts};
 
 /// Runs `hezi delete ID [--force]`. With `--force` an unknown id is not an error (a directory
-/// left by an aborted create is removed), as with runc.
+/// left by an aborted create is removed), as with runc; without it an id without a record is
+/// "does not exist" and nothing is touched.
 pub fn run(g: &GlobalOpts, a: &DeleteArgs) -> anyhow::Result<u8> {
     match hezi_runtime::Container::load(&g.root, &a.id) {
         Ok(c) => {
@@ -17,19 +18,14 @@ pub fn run(g: &GlobalOpts, a: &DeleteArgs) -> anyhow::Result<u8> {
             }
             Ok(0)
         }
-        Err(hezi_runtime::RuntimeError::NotExist(id)) => {
+        Err(hezi_runtime::RuntimeError::NotExist(id)) if a.force => {
+            // A directory without a record (a create killed before its first write) goes,
+            // with the id's default cgroup; nothing at all is fine too (runc).
             if hezi_runtime::id::validate_id(&id).is_ok() {
-                let dir = g.root.join(&id);
-                if dir.is_dir() {
-                    std::fs::remove_dir_all(&dir)
-                        .with_context(|| format!("remove {}", dir.display()))?;
-                }
+                hezi_runtime::Container::remove_orphan(&g.root, &id)
+                    .with_context(|| format!("delete container {id}"))?;
             }
-            if a.force {
-                Ok(0)
-            } else {
-                Err(hezi_runtime::RuntimeError::NotExist(id).into())
-            }
+            Ok(0)
         }
         Err(e) => Err(e.into()),
     }

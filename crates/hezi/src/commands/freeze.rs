@@ -10,6 +10,7 @@ use crate::cli::{GlobalOpts, IdArgs};
 /// Runs `hezi pause`.
 pub fn pause(g: &GlobalOpts, a: &IdArgs) -> anyhow::Result<u8> {
     let c = Container::load(&g.root, &a.id)?;
+    let _lock = c.lock()?;
     match c.status() {
         Status::Running | Status::Created => {}
         Status::Paused => anyhow::bail!("container {} is already paused", a.id),
@@ -24,6 +25,7 @@ pub fn pause(g: &GlobalOpts, a: &IdArgs) -> anyhow::Result<u8> {
 /// Runs `hezi resume`.
 pub fn resume(g: &GlobalOpts, a: &IdArgs) -> anyhow::Result<u8> {
     let c = Container::load(&g.root, &a.id)?;
+    let _lock = c.lock()?;
     if c.status() != Status::Paused {
         anyhow::bail!("container not paused");
     }

@@ -16,6 +16,7 @@ use crate::cli::{GlobalOpts, UpdateArgs};
 /// Runs `hezi update`.
 pub fn run(g: &GlobalOpts, a: &UpdateArgs) -> anyhow::Result<u8> {
     let c = Container::load(&g.root, &a.id)?;
+    let _lock = c.lock()?;
     if matches!(c.status(), Status::Stopped) {
         anyhow::bail!("cannot update container {}: container not running", a.id);
     }

@@ -270,6 +270,22 @@ impl RootfsPlan {
         let rootfs = std::fs::canonicalize(&rootfs)
             .map_err(|e| RootfsError::sys(format!("root.path {}", rootfs.display()), e))?;
         let linux = spec.linux().as_ref();
+        let own_mount_ns = linux
+            .and_then(|l| l.namespaces().as_ref())
+            .is_some_and(|ns| {
+                ns.iter().any(|n| {
+                    n.typ() == oci_spec::runtime::LinuxNamespaceType::Mount && n.path().is_none()
+                })
+            });
+        if rootfs == Path::new("/") && own_mount_ns {
+            return Err(RootfsError::invalid(
+                "root.path",
+                format!(
+                    "{} is the host's root directory: a container needs a root filesystem of its own (a bundle's rootfs directory)",
+                    root.path().display()
+                ),
+            ));
+        }
 
         if let Some(label) = linux.and_then(|l| l.mount_label().as_deref()) {
             if !label.is_empty() {
