@@ -1,0 +1,568 @@
+//! The registry client against Debian's `docker-registry` (distribution 2.8) on loopback,
+//! skopeo as a second client, and a small fake registry in this file for corrupt blobs,
+//! 429s and broken downloads. Tests that need a tool skip with a message when it is missing.
+
+use std::collections::HashMap;
+use std::fs;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use hezi_image::archive::{import, Format};
+use hezi_image::registry::{self, ClientOptions, Credentials, PullOptions, PushOptions, Reference};
+use hezi_image::{ImageError, Store};
+
+fn have(tool: &str) -> bool {
+    Command::new("sh")
+        .args(["-c", &format!("command -v {tool}")])
+        .stdout(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success())
+}
+
+macro_rules! require_tool {
+    ($tool:expr) => {
+        if !have($tool) {
+            eprintln!(
+                "skipped: {} needs {} (apt-get install -y docker-registry skopeo apache2-utils)",
+                module_path!(),
+                $tool
+            );
+            return;
+        }
+    };
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// A `docker-registry` serving plain HTTP on 127.0.0.1 with storage in a temp dir; killed
+/// on drop.
+struct Registry {
+    child: Child,
+    addr: String,
+    _dir: tempfile::TempDir,
+}
+
+impl Registry {
+    fn start(htpasswd: Option<&Path>) -> Registry {
+        let dir = tempfile::tempdir().unwrap();
+        let port = free_port();
+        let addr = format!("127.0.0.1:{port}");
+        let auth = match htpasswd {
+            Some(p) => format!(
+                "auth:\n  htpasswd:\n    realm: hezi-test\n    path: {}\n",
+                p.display()
+            ),
+            None => String::new(),
+        };
+        let cfg = format!(
+            "version: 0.1\nlog:\n  level: error\n  accesslog:\n    disabled: true\nstorage:\n  filesystem:\n    rootdirectory: {}\n  delete:\n    enabled: true\nhttp:\n  addr: {addr}\n{auth}",
+            dir.path().join("data").display()
+        );
+        let cfg_path = dir.path().join("config.yml");
+        fs::write(&cfg_path, cfg).unwrap();
+        let child = Command::new("docker-registry")
+            .arg("serve")
+            .arg(&cfg_path)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while TcpStream::connect(&addr).is_err() {
+            assert!(
+                Instant::now() < deadline,
+                "docker-registry did not listen on {addr}"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        Registry {
+            child,
+            addr,
+            _dir: dir,
+        }
+    }
+}
+
+impl Drop for Registry {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A store holding a two-layer image named `img:v1`; returns the manifest digest.
+fn store_with_image(dir: &Path) -> (Store, String) {
+    let layout = dir.join("layout");
+    let mut layers = Vec::new();
+    for (name, body) in [
+        ("a.txt", vec![b'a'; 70_000]),
+        (
+            "b.bin",
+            (0..200_000u32).map(|i| (i * 7 % 251) as u8).collect(),
+        ),
+    ] {
+        let mut b = tar::Builder::new(Vec::new());
+        let mut h = tar::Header::new_gnu();
+        h.set_size(body.len() as u64);
+        h.set_mode(0o644);
+        h.set_mtime(1);
+        h.set_cksum();
+        b.append_data(&mut h, name, body.as_slice()).unwrap();
+        let tar = b.into_inner().unwrap();
+        let diff = hezi_testsupport::sha256_digest(&tar);
+        layers.push((hezi_testsupport::gzip(&tar).unwrap(), diff));
+    }
+    let digest = hezi_testsupport::layout_from_layers(&layout, "img:v1", &layers, &["sh"]).unwrap();
+    let store = Store::open(dir.join("store")).unwrap();
+    import(&store, &layout, Some(Format::OciDir), None).unwrap();
+    (store, digest)
+}
+
+fn opts() -> ClientOptions {
+    ClientOptions {
+        use_auth_files: false,
+        backoff: Duration::from_millis(20),
+        ..ClientOptions::default()
+    }
+}
+
+fn stored_blobs(store: &Store) -> Vec<String> {
+    let mut v: Vec<String> = store
+        .walk()
+        .unwrap()
+        .into_iter()
+        .map(|b| b.digest.to_string())
+        .collect();
+    v.sort();
+    v
+}
+
+fn ingest_is_empty(store: &Store) -> bool {
+    fs::read_dir(store.path().join("ingest"))
+        .unwrap()
+        .next()
+        .is_none()
+}
+
+#[test]
+fn push_then_pull_into_a_fresh_store_with_docker_registry() {
+    require_tool!("docker-registry");
+    let reg = Registry::start(None);
+    let t = tempfile::tempdir().unwrap();
+    let (src, digest) = store_with_image(t.path());
+    let dest = Reference::parse(&format!("docker://{}/hezi/img:v1", reg.addr)).unwrap();
+    let client = registry::connect(&dest, &opts()).unwrap();
+    assert!(
+        client.base().starts_with("http://"),
+        "loopback uses plain HTTP"
+    );
+    let pushed = registry::push(&src, &client, "img:v1", &dest, &PushOptions::default()).unwrap();
+    assert_eq!(pushed.descriptor.digest.to_string(), digest);
+    assert_eq!(pushed.uploaded, 3);
+    // A second push finds every blob there.
+    let again = registry::push(&src, &client, "img:v1", &dest, &PushOptions::default()).unwrap();
+    assert_eq!((again.uploaded, again.skipped), (0, 3));
+
+    let fresh = Store::open(t.path().join("fresh")).unwrap();
+    let pulled = registry::pull(&fresh, &client, &dest, &PullOptions::default()).unwrap();
+    assert_eq!(pulled.descriptor.digest.to_string(), digest);
+    assert_eq!(pulled.name, format!("{}/hezi/img:v1", reg.addr));
+    assert_eq!((pulled.fetched, pulled.skipped), (3, 0));
+    assert_eq!(stored_blobs(&fresh), stored_blobs(&src));
+    let img = fresh.image(&pulled.name, None).unwrap();
+    assert_eq!(img.manifest.layers.len(), 2);
+    let again = registry::pull(&fresh, &client, &dest, &PullOptions::default()).unwrap();
+    assert_eq!((again.fetched, again.skipped), (0, 3));
+
+    // By digest, under another name, with one job.
+    let by_digest = Reference::parse(&format!("{}/hezi/img@{digest}", reg.addr)).unwrap();
+    let o = PullOptions {
+        jobs: 1,
+        name: Some("byd".into()),
+        ..PullOptions::default()
+    };
+    let p = registry::pull(&fresh, &client, &by_digest, &o).unwrap();
+    assert_eq!(p.descriptor.digest.to_string(), digest);
+    assert_eq!(fresh.resolve("byd").unwrap().digest.to_string(), digest);
+
+    // Errors name registry, repository and reference.
+    let missing = Reference::parse(&format!("{}/hezi/img:nope", reg.addr)).unwrap();
+    let e = registry::pull(&fresh, &client, &missing, &PullOptions::default()).unwrap_err();
+    let msg = e.to_string();
+    assert!(
+        matches!(&e, ImageError::Registry(b) if matches!(**b, registry::RegistryError::NotFound { .. })),
+        "{msg}"
+    );
+    assert!(
+        msg.contains(&reg.addr) && msg.contains("hezi/img") && msg.contains("nope"),
+        "{msg}"
+    );
+    assert!(msg.contains("MANIFEST_UNKNOWN"), "{msg}");
+}
+
+#[test]
+fn skopeo_reads_what_we_push_and_we_read_what_it_pushes() {
+    require_tool!("docker-registry");
+    require_tool!("skopeo");
+    let reg = Registry::start(None);
+    let t = tempfile::tempdir().unwrap();
+    let (src, digest) = store_with_image(t.path());
+    let dest = Reference::parse(&format!("{}/ours/img:v1", reg.addr)).unwrap();
+    let client = registry::connect(&dest, &opts()).unwrap();
+    registry::push(&src, &client, "img:v1", &dest, &PushOptions::default()).unwrap();
+
+    let out = t.path().join("skopeo-oci");
+    let st = Command::new("skopeo")
+        .args(["copy", "--src-tls-verify=false", "--preserve-digests"])
+        .arg(format!("docker://{}/ours/img:v1", reg.addr))
+        .arg(format!("oci:{}:v1", out.display()))
+        .stdout(Stdio::null())
+        .status()
+        .unwrap();
+    assert!(st.success());
+    let index: serde_json::Value =
+        serde_json::from_slice(&fs::read(out.join("index.json")).unwrap()).unwrap();
+    assert_eq!(index["manifests"][0]["digest"], digest.as_str());
+
+    // skopeo pushes the layout (OCI media types kept) under another name; we pull it back.
+    let st = Command::new("skopeo")
+        .args(["copy", "--dest-tls-verify=false", "--preserve-digests"])
+        .arg(format!("oci:{}:v1", out.display()))
+        .arg(format!("docker://{}/theirs/img:v2", reg.addr))
+        .stdout(Stdio::null())
+        .status()
+        .unwrap();
+    assert!(st.success());
+    let theirs = Reference::parse(&format!("{}/theirs/img:v2", reg.addr)).unwrap();
+    let c2 = registry::connect(&theirs, &opts()).unwrap();
+    let fresh = Store::open(t.path().join("fresh")).unwrap();
+    let p = registry::pull(&fresh, &c2, &theirs, &PullOptions::default()).unwrap();
+    assert_eq!(p.descriptor.digest.to_string(), digest);
+    assert_eq!(stored_blobs(&fresh), stored_blobs(&src));
+}
+
+#[test]
+fn htpasswd_basic_auth() {
+    require_tool!("docker-registry");
+    require_tool!("htpasswd");
+    let t = tempfile::tempdir().unwrap();
+    let pw = t.path().join("htpasswd");
+    let st = Command::new("htpasswd")
+        .args(["-Bbc"])
+        .arg(&pw)
+        .args(["alice", "s3cret"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .unwrap();
+    assert!(st.success());
+    let reg = Registry::start(Some(&pw));
+    let (src, digest) = store_with_image(t.path());
+    let dest = Reference::parse(&format!("{}/auth/img:v1", reg.addr)).unwrap();
+
+    let anon = registry::connect(&dest, &opts()).unwrap();
+    let e = registry::push(&src, &anon, "img:v1", &dest, &PushOptions::default()).unwrap_err();
+    assert!(
+        matches!(&e, ImageError::Registry(b) if matches!(**b, registry::RegistryError::Unauthorized { .. })),
+        "{e}"
+    );
+    assert!(e.to_string().contains("hezi login"), "{e}");
+
+    let wrong = ClientOptions {
+        credentials: Credentials::parse("alice:nope"),
+        ..opts()
+    };
+    let c = registry::connect(&dest, &wrong).unwrap();
+    assert!(registry::push(&src, &c, "img:v1", &dest, &PushOptions::default()).is_err());
+
+    // Credentials from an auth file, as `hezi login` writes it.
+    let authfile = t.path().join("auth.json");
+    registry::auth::store_credentials(
+        &authfile,
+        &reg.addr,
+        &Credentials::parse("alice:s3cret").unwrap(),
+    )
+    .unwrap();
+    let creds = registry::auth::lookup_in(&authfile, &reg.addr, "auth/img").unwrap();
+    let good = ClientOptions {
+        credentials: creds,
+        ..opts()
+    };
+    let c = registry::connect(&dest, &good).unwrap();
+    registry::push(&src, &c, "img:v1", &dest, &PushOptions::default()).unwrap();
+    let fresh = Store::open(t.path().join("fresh")).unwrap();
+    let p = registry::pull(&fresh, &c, &dest, &PullOptions::default()).unwrap();
+    assert_eq!(p.descriptor.digest.to_string(), digest);
+}
+
+// ---- a fake registry -------------------------------------------------------------------
+
+struct Req {
+    method: String,
+    path: String,
+    headers: HashMap<String, String>,
+}
+
+/// What the fake answers: status, headers, body, and whether to cut the body after that
+/// many bytes (closing the connection).
+struct Resp {
+    status: u16,
+    headers: Vec<(String, String)>,
+    body: Vec<u8>,
+    cut_at: Option<usize>,
+}
+
+fn resp(status: u16, body: &[u8]) -> Resp {
+    Resp {
+        status,
+        headers: Vec::new(),
+        body: body.to_vec(),
+        cut_at: None,
+    }
+}
+
+type Handler = Arc<dyn Fn(&Req) -> Resp + Send + Sync>;
+
+/// Serves `handler` on a loopback port (one thread per connection, `Connection: close`).
+fn fake(handler: Handler) -> String {
+    let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = l.local_addr().unwrap().to_string();
+    std::thread::spawn(move || {
+        for s in l.incoming() {
+            let Ok(s) = s else { continue };
+            let h = handler.clone();
+            std::thread::spawn(move || serve(s, &h));
+        }
+    });
+    addr
+}
+
+fn serve(s: TcpStream, h: &Handler) {
+    let mut r = BufReader::new(s.try_clone().unwrap());
+    let mut line = String::new();
+    if r.read_line(&mut line).is_err() {
+        return;
+    }
+    let mut parts = line.split_whitespace();
+    let method = parts.next().unwrap_or("").to_string();
+    let path = parts.next().unwrap_or("").to_string();
+    let mut headers = HashMap::new();
+    loop {
+        let mut l = String::new();
+        if r.read_line(&mut l).is_err() || l.trim().is_empty() {
+            break;
+        }
+        if let Some((k, v)) = l.split_once(':') {
+            headers.insert(k.trim().to_ascii_lowercase(), v.trim().to_string());
+        }
+    }
+    if let Some(n) = headers
+        .get("content-length")
+        .and_then(|n| n.parse::<u64>().ok())
+    {
+        let _ = std::io::copy(&mut (&mut r).take(n), &mut std::io::sink());
+    }
+    let out = h(&Req {
+        method,
+        path,
+        headers,
+    });
+    let mut w = s;
+    let reason = match out.status {
+        200 => "OK",
+        206 => "Partial Content",
+        404 => "Not Found",
+        429 => "Too Many Requests",
+        _ => "X",
+    };
+    let mut head = format!(
+        "HTTP/1.1 {} {reason}\r\nContent-Length: {}\r\nConnection: close\r\n",
+        out.status,
+        out.body.len()
+    );
+    for (k, v) in &out.headers {
+        head.push_str(&format!("{k}: {v}\r\n"));
+    }
+    head.push_str("\r\n");
+    let _ = w.write_all(head.as_bytes());
+    let body = match out.cut_at {
+        Some(n) => &out.body[..n],
+        None => &out.body[..],
+    };
+    let _ = w.write_all(body);
+    let _ = w.flush();
+    let _ = w.shutdown(std::net::Shutdown::Both);
+}
+
+/// A one-layer image as the fake serves it: (manifest bytes, manifest digest, config, layer).
+fn fake_image(layer: &[u8]) -> (Vec<u8>, String, Vec<u8>) {
+    let config = serde_json::to_vec(&serde_json::json!({
+        "architecture": "amd64", "os": "linux",
+        "rootfs": {"type": "layers", "diff_ids": [hezi_testsupport::sha256_digest(layer)]}
+    }))
+    .unwrap();
+    let manifest = serde_json::to_vec(&serde_json::json!({
+        "schemaVersion": 2,
+        "mediaType": "application/vnd.oci.image.manifest.v1+json",
+        "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "digest": hezi_testsupport::sha256_digest(&config), "size": config.len()},
+        "layers": [{"mediaType": "application/vnd.oci.image.layer.v1.tar", "digest": hezi_testsupport::sha256_digest(layer), "size": layer.len()}]
+    })).unwrap();
+    let d = hezi_testsupport::sha256_digest(&manifest);
+    (manifest, d, config)
+}
+
+/// Routes the fake: `/v2/`, the manifest under tag `t`, the config; `layer` decides blobs.
+fn routes(
+    manifest: Vec<u8>,
+    config: Vec<u8>,
+    layer_digest: String,
+    layer: impl Fn(&Req) -> Resp + Send + Sync + 'static,
+) -> Handler {
+    let cfg_digest = hezi_testsupport::sha256_digest(&config);
+    Arc::new(move |r: &Req| {
+        if r.path == "/v2/" {
+            return resp(200, b"{}");
+        }
+        if r.path.ends_with("/manifests/t") {
+            let mut x = resp(200, &manifest);
+            x.headers.push((
+                "Content-Type".into(),
+                "application/vnd.oci.image.manifest.v1+json".into(),
+            ));
+            return x;
+        }
+        if r.path.ends_with(&format!("/blobs/{cfg_digest}")) {
+            return resp(200, &config);
+        }
+        if r.path.ends_with(&format!("/blobs/{layer_digest}")) {
+            return layer(r);
+        }
+        resp(
+            404,
+            br#"{"errors":[{"code":"BLOB_UNKNOWN","message":"blob unknown"}]}"#,
+        )
+    })
+}
+
+#[test]
+fn a_corrupt_blob_is_rejected_and_nothing_is_stored() {
+    let layer: Vec<u8> = (0..100_000u32).map(|i| (i % 253) as u8).collect();
+    let (manifest, _, config) = fake_image(&layer);
+    let ld = hezi_testsupport::sha256_digest(&layer);
+    let mut bad = layer.clone();
+    bad[5000] ^= 1;
+    let addr = fake(routes(manifest, config, ld.clone(), move |_| {
+        resp(200, &bad)
+    }));
+    let t = tempfile::tempdir().unwrap();
+    let store = Store::open(t.path()).unwrap();
+    let r = Reference::parse(&format!("{addr}/x/y:t")).unwrap();
+    let c = registry::connect(&r, &opts()).unwrap();
+    let e = registry::pull(
+        &store,
+        &c,
+        &r,
+        &PullOptions {
+            jobs: 1,
+            ..PullOptions::default()
+        },
+    )
+    .unwrap_err();
+    assert!(matches!(e, ImageError::DigestMismatch { .. }), "{e}");
+    assert!(e.to_string().contains(&ld), "{e}");
+    assert!(!stored_blobs(&store).contains(&ld));
+    assert!(ingest_is_empty(&store));
+    assert!(store.names().unwrap().is_empty());
+}
+
+#[test]
+fn too_many_requests_then_success_and_a_broken_download_resumes_with_range() {
+    let layer: Vec<u8> = (0..300_000u32).map(|i| (i % 241) as u8).collect();
+    let (manifest, mdigest, config) = fake_image(&layer);
+    let ld = hezi_testsupport::sha256_digest(&layer);
+    let calls = Arc::new(AtomicUsize::new(0));
+    let ranges = Arc::new(Mutex::new(Vec::new()));
+    let (c2, r2) = (calls.clone(), ranges.clone());
+    let body = layer.clone();
+    let addr = fake(routes(manifest, config, ld.clone(), move |r: &Req| {
+        let n = c2.fetch_add(1, Ordering::SeqCst);
+        assert_eq!(r.method, "GET");
+        match n {
+            0 => {
+                let mut x = resp(
+                    429,
+                    br#"{"errors":[{"code":"TOOMANYREQUESTS","message":"slow down"}]}"#,
+                );
+                x.headers.push(("Retry-After".into(), "0".into()));
+                x
+            }
+            1 => Resp {
+                cut_at: Some(120_000),
+                ..resp(200, &body)
+            },
+            _ => {
+                let range = r.headers.get("range").cloned().unwrap_or_default();
+                r2.lock().unwrap().push(range.clone());
+                let from: usize = range
+                    .trim_start_matches("bytes=")
+                    .trim_end_matches('-')
+                    .parse()
+                    .unwrap_or(0);
+                let mut x = resp(206, &body[from..]);
+                x.headers.push((
+                    "Content-Range".into(),
+                    format!("bytes {from}-{}/{}", body.len() - 1, body.len()),
+                ));
+                x
+            }
+        }
+    }));
+    let t = tempfile::tempdir().unwrap();
+    let store = Store::open(t.path()).unwrap();
+    let r = Reference::parse(&format!("{addr}/x/y:t")).unwrap();
+    let c = registry::connect(&r, &opts()).unwrap();
+    let p = registry::pull(&store, &c, &r, &PullOptions::default()).unwrap();
+    assert_eq!(p.descriptor.digest.to_string(), mdigest);
+    assert_eq!(calls.load(Ordering::SeqCst), 3);
+    assert_eq!(*ranges.lock().unwrap(), vec!["bytes=120000-".to_string()]);
+    assert!(stored_blobs(&store).contains(&ld));
+    assert!(ingest_is_empty(&store));
+}
+
+#[test]
+fn manifest_digest_header_and_size_cap_are_enforced() {
+    let layer = b"x".to_vec();
+    let (manifest, _, config) = fake_image(&layer);
+    let wrong = format!("sha256:{}", "0".repeat(64));
+    let m2 = manifest.clone();
+    let addr = fake(Arc::new(move |r: &Req| {
+        if r.path == "/v2/" {
+            return resp(200, b"{}");
+        }
+        if r.path.ends_with("/manifests/big") {
+            return resp(200, &vec![b' '; (registry::MAX_MANIFEST + 10) as usize]);
+        }
+        let mut x = resp(200, &m2);
+        x.headers
+            .push(("Docker-Content-Digest".into(), wrong.clone()));
+        x
+    }));
+    let _ = config;
+    let r = Reference::parse(&format!("{addr}/x/y:t")).unwrap();
+    let c = registry::connect(&r, &opts()).unwrap();
+    let e = c.fetch_manifest("x/y", "t").unwrap_err().to_string();
+    assert!(e.contains("Docker-Content-Digest"), "{e}");
+    let e = c.fetch_manifest("x/y", "big").unwrap_err().to_string();
+    assert!(e.contains("limit"), "{e}");
+}
