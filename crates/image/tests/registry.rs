@@ -566,3 +566,69 @@ fn manifest_digest_header_and_size_cap_are_enforced() {
     let e = c.fetch_manifest("x/y", "big").unwrap_err().to_string();
     assert!(e.contains("limit"), "{e}");
 }
+
+#[test]
+fn bearer_tokens_are_fetched_with_credentials_and_cached_per_scope() {
+    let layer = b"layer bytes".to_vec();
+    let (manifest, mdigest, config) = fake_image(&layer);
+    let ld = hezi_testsupport::sha256_digest(&layer);
+    let inner = routes(manifest, config, ld, move |_| resp(200, &layer));
+    let token_calls = Arc::new(Mutex::new(Vec::<String>::new()));
+    let tc = token_calls.clone();
+    let addr_cell: Arc<Mutex<String>> = Arc::new(Mutex::new(String::new()));
+    let ac = addr_cell.clone();
+    let basic = format!("Basic {}", Credentials::parse("bob:pw").unwrap().encoded());
+    let addr = fake(Arc::new(move |r: &Req| {
+        if r.path.starts_with("/token?") {
+            if r.headers.get("authorization") != Some(&basic) {
+                return resp(
+                    401,
+                    br#"{"errors":[{"code":"UNAUTHORIZED","message":"bad creds"}]}"#,
+                );
+            }
+            tc.lock().unwrap().push(r.path.clone());
+            return resp(200, br#"{"token":"tok-1","expires_in":300}"#);
+        }
+        if r.headers.get("authorization").map(String::as_str) != Some("Bearer tok-1") {
+            let mut x = resp(
+                401,
+                br#"{"errors":[{"code":"UNAUTHORIZED","message":"need a token"}]}"#,
+            );
+            x.headers.push((
+                "WWW-Authenticate".into(),
+                format!(
+                    r#"Bearer realm="http://{}/token",service="fake reg""#,
+                    ac.lock().unwrap()
+                ),
+            ));
+            return x;
+        }
+        inner(r)
+    }));
+    *addr_cell.lock().unwrap() = addr.clone();
+    let t = tempfile::tempdir().unwrap();
+    let store = Store::open(t.path()).unwrap();
+    let r = Reference::parse(&format!("{addr}/x/y:t")).unwrap();
+
+    let anon = registry::connect(&r, &opts()).unwrap();
+    let e = registry::pull(&store, &anon, &r, &PullOptions::default()).unwrap_err();
+    assert!(
+        matches!(&e, ImageError::Registry(b) if matches!(**b, registry::RegistryError::Unauthorized { .. })),
+        "{e}"
+    );
+
+    let o = ClientOptions {
+        credentials: Credentials::parse("bob:pw"),
+        ..opts()
+    };
+    let c = registry::connect(&r, &o).unwrap();
+    let p = registry::pull(&store, &c, &r, &PullOptions::default()).unwrap();
+    assert_eq!(p.descriptor.digest.to_string(), mdigest);
+    let calls = token_calls.lock().unwrap().clone();
+    assert_eq!(calls.len(), 1, "one token for the pull scope: {calls:?}");
+    assert!(
+        calls[0].contains("service=fake%20reg")
+            && calls[0].contains("scope=repository%3Ax%2Fy%3Apull"),
+        "{calls:?}"
+    );
+}
