@@ -7,99 +7,17 @@ use std::fs;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use hezi_image::archive::{import, Format};
 use hezi_image::registry::{self, ClientOptions, Credentials, PullOptions, PushOptions, Reference};
 use hezi_image::{ImageError, Store};
 
-fn have(tool: &str) -> bool {
-    Command::new("sh")
-        .args(["-c", &format!("command -v {tool}")])
-        .stdout(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success())
-}
-
-macro_rules! require_tool {
-    ($tool:expr) => {
-        if !have($tool) {
-            eprintln!(
-                "skipped: {} needs {} (apt-get install -y docker-registry skopeo apache2-utils)",
-                module_path!(),
-                $tool
-            );
-            return;
-        }
-    };
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-/// A `docker-registry` serving plain HTTP on 127.0.0.1 with storage in a temp dir; killed
-/// on drop.
-struct Registry {
-    child: Child,
-    addr: String,
-    _dir: tempfile::TempDir,
-}
-
-impl Registry {
-    fn start(htpasswd: Option<&Path>) -> Registry {
-        let dir = tempfile::tempdir().unwrap();
-        let port = free_port();
-        let addr = format!("127.0.0.1:{port}");
-        let auth = match htpasswd {
-            Some(p) => format!(
-                "auth:\n  htpasswd:\n    realm: hezi-test\n    path: {}\n",
-                p.display()
-            ),
-            None => String::new(),
-        };
-        let cfg = format!(
-            "version: 0.1\nlog:\n  level: error\n  accesslog:\n    disabled: true\nstorage:\n  filesystem:\n    rootdirectory: {}\n  delete:\n    enabled: true\nhttp:\n  addr: {addr}\n{auth}",
-            dir.path().join("data").display()
-        );
-        let cfg_path = dir.path().join("config.yml");
-        fs::write(&cfg_path, cfg).unwrap();
-        let child = Command::new("docker-registry")
-            .arg("serve")
-            .arg(&cfg_path)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        let deadline = Instant::now() + Duration::from_secs(20);
-        while TcpStream::connect(&addr).is_err() {
-            assert!(
-                Instant::now() < deadline,
-                "docker-registry did not listen on {addr}"
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        Registry {
-            child,
-            addr,
-            _dir: dir,
-        }
-    }
-}
-
-impl Drop for Registry {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
+use hezi_testsupport::registry::{htpasswd, DockerRegistry as Registry};
+use hezi_testsupport::require_tool;
 
 /// A store holding a two-layer image named `img:v1`; returns the manifest digest.
 fn store_with_image(dir: &Path) -> (Store, String) {
@@ -158,7 +76,7 @@ fn ingest_is_empty(store: &Store) -> bool {
 #[test]
 fn push_then_pull_into_a_fresh_store_with_docker_registry() {
     require_tool!("docker-registry");
-    let reg = Registry::start(None);
+    let reg = Registry::start(None).unwrap();
     let t = tempfile::tempdir().unwrap();
     let (src, digest) = store_with_image(t.path());
     let dest = Reference::parse(&format!("docker://{}/hezi/img:v1", reg.addr)).unwrap();
@@ -215,7 +133,7 @@ fn push_then_pull_into_a_fresh_store_with_docker_registry() {
 fn skopeo_reads_what_we_push_and_we_read_what_it_pushes() {
     require_tool!("docker-registry");
     require_tool!("skopeo");
-    let reg = Registry::start(None);
+    let reg = Registry::start(None).unwrap();
     let t = tempfile::tempdir().unwrap();
     let (src, digest) = store_with_image(t.path());
     let dest = Reference::parse(&format!("{}/ours/img:v1", reg.addr)).unwrap();
@@ -258,16 +176,8 @@ fn htpasswd_basic_auth() {
     require_tool!("htpasswd");
     let t = tempfile::tempdir().unwrap();
     let pw = t.path().join("htpasswd");
-    let st = Command::new("htpasswd")
-        .args(["-Bbc"])
-        .arg(&pw)
-        .args(["alice", "s3cret"])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .unwrap();
-    assert!(st.success());
-    let reg = Registry::start(Some(&pw));
+    htpasswd(&pw, "alice", "s3cret").unwrap();
+    let reg = Registry::start(Some(&pw)).unwrap();
     let (src, digest) = store_with_image(t.path());
     let dest = Reference::parse(&format!("{}/auth/img:v1", reg.addr)).unwrap();
 

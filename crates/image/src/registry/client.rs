@@ -186,6 +186,38 @@ impl Client {
         self.credentials.is_some()
     }
 
+    /// Checks the credentials: basic ones with an authenticated `GET /v2/`, bearer ones by
+    /// getting a token with them. A registry that asks for no auth accepts anything.
+    pub fn check_login(&self) -> Result<(), RegistryError> {
+        let ctx = Ctx {
+            repository: "",
+            reference: "login",
+            push: false,
+        };
+        let challenge = lock(&self.auth).challenge.clone();
+        match challenge {
+            None => {
+                tracing::info!(registry = %self.registry, "the registry asks for no authentication");
+                Ok(())
+            }
+            Some(ch) if ch.scheme == "bearer" => self.fetch_token(&ch, "", ctx).map(|_| ()),
+            Some(_) => {
+                let url = format!("{}/v2/", self.base());
+                let mut req = self.agent.get(&url);
+                if let Some(c) = &self.credentials {
+                    req = req.set("Authorization", &c.basic_header());
+                }
+                match req.call() {
+                    Ok(_) => Ok(()),
+                    Err(ureq::Error::Status(code, resp)) => {
+                        Err(self.status_error("GET", code, resp, ctx))
+                    }
+                    Err(ureq::Error::Transport(t)) => Err(self.transport(&url, &t)),
+                }
+            }
+        }
+    }
+
     /// `GET /v2/`: 200 means no auth, 401 carries the challenge.
     fn ping(&self) -> Result<(), RegistryError> {
         let url = format!("{}/v2/", self.base());
