@@ -482,13 +482,23 @@ fn bearer_tokens_are_fetched_with_credentials_and_cached_per_scope() {
     let layer = b"layer bytes".to_vec();
     let (manifest, mdigest, config) = fake_image(&layer);
     let ld = hezi_testsupport::sha256_digest(&layer);
-    let inner = routes(manifest, config, ld, move |_| resp(200, &layer));
+    // The layer is redirected to "storage" that wants no token, as registries on S3 do.
+    let cdn = format!("/cdn/{ld}");
+    let cdn2 = cdn.clone();
+    let inner = routes(manifest, config, ld, move |_| {
+        let mut x = resp(307, b"");
+        x.headers.push(("Location".into(), cdn2.clone()));
+        x
+    });
     let token_calls = Arc::new(Mutex::new(Vec::<String>::new()));
     let tc = token_calls.clone();
     let addr_cell: Arc<Mutex<String>> = Arc::new(Mutex::new(String::new()));
     let ac = addr_cell.clone();
     let basic = format!("Basic {}", Credentials::parse("bob:pw").unwrap().encoded());
     let addr = fake(Arc::new(move |r: &Req| {
+        if r.path == cdn {
+            return resp(200, &layer);
+        }
         if r.path.starts_with("/token?") {
             if r.headers.get("authorization") != Some(&basic) {
                 return resp(
@@ -541,4 +551,59 @@ fn bearer_tokens_are_fetched_with_credentials_and_cached_per_scope() {
             && calls[0].contains("scope=repository%3Ax%2Fy%3Apull"),
         "{calls:?}"
     );
+}
+
+#[test]
+fn tls_with_a_certs_d_ca_without_it_and_unverified() {
+    require_tool!("docker-registry");
+    require_tool!("openssl");
+    let t = tempfile::tempdir().unwrap();
+    let (ca, cert, key) = hezi_testsupport::registry::test_certs(&t.path().join("pki")).unwrap();
+    let reg = Registry::start_tls(&cert, &key).unwrap();
+    let (src, digest) = store_with_image(t.path());
+    let dest = Reference::parse(&format!("{}/tls/img:v1", reg.addr)).unwrap();
+    let certs_d = t.path().join("certs.d");
+    fs::create_dir_all(certs_d.join(&reg.addr)).unwrap();
+    fs::copy(&ca, certs_d.join(&reg.addr).join("ca.crt")).unwrap();
+
+    // Loopback means plain HTTP unless told otherwise; here we ask for TLS.
+    let with_ca = ClientOptions {
+        plain_http: Some(false),
+        certs_dirs: vec![certs_d.clone()],
+        ..opts()
+    };
+    let c = registry::connect(&dest, &with_ca).unwrap();
+    assert!(c.base().starts_with("https://"));
+    registry::push(&src, &c, "img:v1", &dest, &PushOptions::default()).unwrap();
+
+    // Without the CA the certificate is refused, clearly.
+    let no_ca = ClientOptions {
+        plain_http: Some(false),
+        certs_dirs: vec![],
+        ..opts()
+    };
+    let e = registry::connect(&dest, &no_ca).unwrap_err().to_string();
+    assert!(
+        e.contains(&reg.addr) && e.to_lowercase().contains("certificate"),
+        "{e}"
+    );
+
+    // --tls-verify=false talks TLS without checking.
+    let unverified = ClientOptions {
+        plain_http: Some(false),
+        tls_verify: false,
+        certs_dirs: vec![],
+        ..opts()
+    };
+    let c = registry::connect(&dest, &unverified).unwrap();
+    assert!(c.base().starts_with("https://"));
+    let fresh = Store::open(t.path().join("fresh")).unwrap();
+    let p = registry::pull(&fresh, &c, &dest, &PullOptions::default()).unwrap();
+    assert_eq!(p.descriptor.digest.to_string(), digest);
+
+    // --tls-verify=false against a plain HTTP registry falls back to HTTP.
+    let plain = Registry::start(None).unwrap();
+    let r2 = Reference::parse(&format!("{}/p/img:v1", plain.addr)).unwrap();
+    let c = registry::connect(&r2, &unverified).unwrap();
+    assert!(c.base().starts_with("http://"), "{}", c.base());
 }

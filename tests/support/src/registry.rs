@@ -45,6 +45,15 @@ impl DockerRegistry {
     /// Starts one (with htpasswd basic auth when `htpasswd` is given) and waits until it
     /// listens.
     pub fn start(htpasswd: Option<&Path>) -> io::Result<DockerRegistry> {
+        DockerRegistry::launch(htpasswd, None)
+    }
+
+    /// Starts one serving HTTPS with the PEM certificate and key `tls`.
+    pub fn start_tls(cert: &Path, key: &Path) -> io::Result<DockerRegistry> {
+        DockerRegistry::launch(None, Some((cert, key)))
+    }
+
+    fn launch(htpasswd: Option<&Path>, tls: Option<(&Path, &Path)>) -> io::Result<DockerRegistry> {
         let dir = std::env::temp_dir().join(crate::unique_id("hezi-registry"));
         fs::create_dir_all(&dir)?;
         let port = TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
@@ -56,10 +65,18 @@ impl DockerRegistry {
             ),
             None => String::new(),
         };
+        let tls = match tls {
+            Some((c, k)) => format!(
+                "  tls:\n    certificate: {}\n    key: {}\n",
+                c.display(),
+                k.display()
+            ),
+            None => String::new(),
+        };
         let cfg = format!(
             "version: 0.1\nlog:\n  level: error\n  accesslog:\n    disabled: true\n\
              storage:\n  filesystem:\n    rootdirectory: {}\n  delete:\n    enabled: true\n\
-             http:\n  addr: {addr}\n{auth}",
+             http:\n  addr: {addr}\n{tls}{auth}",
             dir.join("data").display()
         );
         let cfg_path = dir.join("config.yml");
@@ -107,4 +124,81 @@ pub fn htpasswd(path: &Path, user: &str, password: &str) -> io::Result<()> {
     } else {
         Err(io::Error::other(format!("htpasswd exited with {st}")))
     }
+}
+
+/// Makes a test CA and a server certificate for `127.0.0.1` and `localhost` with openssl
+/// (EC P-256, valid two days) in `dir`; returns (CA cert, server cert, server key).
+pub fn test_certs(dir: &Path) -> io::Result<(PathBuf, PathBuf, PathBuf)> {
+    let run = |args: &[&str]| -> io::Result<()> {
+        let st = Command::new("openssl")
+            .args(args)
+            .current_dir(dir)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()?;
+        if st.success() {
+            Ok(())
+        } else {
+            Err(io::Error::other(format!("openssl {args:?}: {st}")))
+        }
+    };
+    fs::create_dir_all(dir)?;
+    let ec = [
+        "-newkey",
+        "ec",
+        "-pkeyopt",
+        "ec_paramgen_curve:prime256v1",
+        "-nodes",
+    ];
+    let mut ca = vec!["req", "-x509", "-days", "2", "-subj", "/CN=hezi test CA"];
+    ca.extend(ec);
+    ca.extend([
+        "-keyout",
+        "ca.key",
+        "-out",
+        "ca.crt",
+        "-addext",
+        "basicConstraints=critical,CA:TRUE",
+        "-addext",
+        "keyUsage=critical,keyCertSign,cRLSign",
+    ]);
+    run(&ca)?;
+    let mut csr = vec![
+        "req",
+        "-subj",
+        "/CN=127.0.0.1",
+        "-keyout",
+        "server.key",
+        "-out",
+        "server.csr",
+    ];
+    csr.extend(ec);
+    run(&csr)?;
+    fs::write(
+        dir.join("ext.cnf"),
+        "subjectAltName=IP:127.0.0.1,DNS:localhost\nbasicConstraints=CA:FALSE\n\
+         keyUsage=critical,digitalSignature\nextendedKeyUsage=serverAuth\n",
+    )?;
+    run(&[
+        "x509",
+        "-req",
+        "-in",
+        "server.csr",
+        "-CA",
+        "ca.crt",
+        "-CAkey",
+        "ca.key",
+        "-CAcreateserial",
+        "-days",
+        "2",
+        "-out",
+        "server.crt",
+        "-extfile",
+        "ext.cnf",
+    ])?;
+    Ok((
+        dir.join("ca.crt"),
+        dir.join("server.crt"),
+        dir.join("server.key"),
+    ))
 }

@@ -157,14 +157,12 @@ impl Client {
             retries: opts.retries,
             backoff: opts.backoff,
         };
-        match client.ping() {
-            Err(RegistryError::Transport { .. }) if !plain && !opts.tls_verify => {
-                tracing::warn!(
-                    registry,
-                    "TLS failed; trying plain HTTP (--tls-verify=false)"
-                );
+        let may_fall_back = !plain && !opts.tls_verify;
+        match client.ping(!may_fall_back) {
+            Err(RegistryError::Transport { message, .. }) if may_fall_back => {
+                tracing::warn!(registry, error = %message, "HTTPS failed; trying plain HTTP (--tls-verify=false)");
                 *lock(&client.base) = format!("http://{host}");
-                client.ping()?;
+                client.ping(true)?;
             }
             r => r?,
         }
@@ -218,8 +216,9 @@ impl Client {
         }
     }
 
-    /// `GET /v2/`: 200 means no auth, 401 carries the challenge.
-    fn ping(&self) -> Result<(), RegistryError> {
+    /// `GET /v2/`: 200 means no auth, 401 carries the challenge. Connection errors are
+    /// retried only with `retry`.
+    fn ping(&self, retry: bool) -> Result<(), RegistryError> {
         let url = format!("{}/v2/", self.base());
         let mut attempt = 0;
         loop {
@@ -256,7 +255,9 @@ impl Client {
                         },
                     ))
                 }
-                Err(ureq::Error::Transport(t)) if attempt < self.retries && transient(&t) => {
+                Err(ureq::Error::Transport(t))
+                    if retry && attempt < self.retries && transient(&t) =>
+                {
                     tracing::debug!(error = %t, "ping failed; retrying");
                     self.wait(attempt, None);
                 }

@@ -218,6 +218,18 @@ impl Client {
                 w.write_all(&buf[..n])
                     .map_err(ImageError::io_with("write ingest of", digest.clone()))?;
             };
+            // A body that ends early without an error (no Content-Length) is broken too.
+            let broke = match broke {
+                None if w.written() < desc.size => Some(io::Error::new(
+                    io::ErrorKind::UnexpectedEof,
+                    format!(
+                        "the body ended after {} of {} bytes",
+                        w.written(),
+                        desc.size
+                    ),
+                )),
+                b => b,
+            };
             match broke {
                 None => break,
                 Some(e) if resumes < self.retries() => {
@@ -301,9 +313,6 @@ pub fn pull(
     }
     let mut wanted: Vec<Descriptor> = Vec::new();
     for d in std::iter::once(&manifest.config).chain(manifest.layers.iter()) {
-        if !d.urls.is_empty() && !media::is_layer(&d.media_type) {
-            continue;
-        }
         if !wanted.iter().any(|w| w.digest == d.digest) {
             wanted.push(d.clone());
         }
