@@ -607,3 +607,85 @@ fn tls_with_a_certs_d_ca_without_it_and_unverified() {
     let c = registry::connect(&r2, &unverified).unwrap();
     assert!(c.base().starts_with("http://"), "{}", c.base());
 }
+
+#[test]
+fn an_index_is_pushed_with_its_manifests_and_pulled_per_platform() {
+    require_tool!("docker-registry");
+    let reg = Registry::start(None).unwrap();
+    let t = tempfile::tempdir().unwrap();
+    let layout = t.path().join("layout");
+    let mut digests = Vec::new();
+    for (name, content) in [
+        ("amd", b"amd64 bits".as_slice()),
+        ("arm", b"arm64 bits".as_slice()),
+    ] {
+        let mut b = tar::Builder::new(Vec::new());
+        let mut h = tar::Header::new_gnu();
+        h.set_size(content.len() as u64);
+        h.set_mode(0o644);
+        h.set_cksum();
+        b.append_data(&mut h, "f", content).unwrap();
+        let tar = b.into_inner().unwrap();
+        let diff = hezi_testsupport::sha256_digest(&tar);
+        let gz = hezi_testsupport::gzip(&tar).unwrap();
+        digests.push(
+            hezi_testsupport::layout_from_layers(&layout, name, &[(gz, diff)], &["sh"]).unwrap(),
+        );
+    }
+    let src = Store::open(t.path().join("src")).unwrap();
+    import(&src, &layout, Some(Format::OciDir), None).unwrap();
+    let mut manifests = Vec::new();
+    for (d, arch) in digests.iter().zip(["amd64", "arm64"]) {
+        let size = src.info(&d.parse().unwrap()).unwrap().size;
+        manifests.push(serde_json::json!({
+            "mediaType": "application/vnd.oci.image.manifest.v1+json",
+            "digest": d, "size": size,
+            "platform": {"os": "linux", "architecture": arch}
+        }));
+    }
+    let index = serde_json::to_vec(&serde_json::json!({
+        "schemaVersion": 2,
+        "mediaType": "application/vnd.oci.image.index.v1+json",
+        "manifests": manifests
+    }))
+    .unwrap();
+    let info = src.put_bytes(&index).unwrap();
+    let idesc =
+        hezi_image::Descriptor::new(hezi_image::media::OCI_INDEX, info.digest.clone(), info.size);
+    src.set_name("multi:v1", &idesc).unwrap();
+
+    let dest = Reference::parse(&format!("{}/multi/img:v1", reg.addr)).unwrap();
+    let c = registry::connect(&dest, &opts()).unwrap();
+    let pushed = registry::push(&src, &c, "multi:v1", &dest, &PushOptions::default()).unwrap();
+    assert_eq!(pushed.descriptor.digest, info.digest);
+    assert_eq!(
+        c.fetch_manifest("multi/img", "v1").unwrap().digest,
+        info.digest
+    );
+
+    let fresh = Store::open(t.path().join("fresh")).unwrap();
+    let host = registry::pull(&fresh, &c, &dest, &PullOptions::default()).unwrap();
+    assert_eq!(host.index.as_ref(), Some(&info.digest));
+    let want_host = if hezi_image::Platform::host().architecture == "arm64" {
+        &digests[1]
+    } else {
+        &digests[0]
+    };
+    if ["amd64", "arm64"].contains(&hezi_image::Platform::host().architecture.as_str()) {
+        assert_eq!(&host.descriptor.digest.to_string(), want_host);
+    }
+    let arm = PullOptions {
+        platform: Some(hezi_image::Platform::parse("linux/arm64").unwrap()),
+        name: Some("arm".into()),
+        ..PullOptions::default()
+    };
+    let p = registry::pull(&fresh, &c, &dest, &arm).unwrap();
+    assert_eq!(p.descriptor.digest.to_string(), digests[1]);
+    let s390 = PullOptions {
+        platform: Some(hezi_image::Platform::parse("linux/s390x").unwrap()),
+        ..PullOptions::default()
+    };
+    let e = registry::pull(&fresh, &c, &dest, &s390).unwrap_err();
+    assert!(matches!(e, ImageError::NoPlatform { .. }), "{e}");
+    assert!(e.to_string().contains("linux/s390x"), "{e}");
+}
