@@ -64,7 +64,8 @@ pub fn pull_into(
 
 /// The store reference `hezi run --image REF --pull=POLICY` runs: `REF` itself (or its full
 /// registry name) when the store has it and the policy allows, else the name of what was
-/// just pulled.
+/// just pulled. With `missing`, only references that name a registry (`docker://...`,
+/// `HOST[:PORT]/...`) are pulled; a short name stays a store name.
 pub fn image_for_run(
     store: &Store,
     reference: &str,
@@ -84,6 +85,10 @@ pub fn image_for_run(
         if let Some(found) = local.into_iter().find(|n| store.resolve(n).is_ok()) {
             return Ok(found);
         }
+        if !names_a_registry(reference) {
+            // A short name (`busybox`) is a store name: no implicit trip to Docker Hub.
+            return Ok(reference.to_string());
+        }
         if policy == PullPolicy::Never {
             bail!(
                 "image {reference} is not in the store {} and --pull=never",
@@ -96,6 +101,18 @@ pub fn image_for_run(
     tracing::info!(image = %r, ?policy, "pulling for run");
     let p = pull_into(store, &r.to_string(), o, None, 3, None)?;
     Ok(p.name)
+}
+
+/// True for `docker://...` and for references whose first component is a registry host
+/// (has a `.` or `:`, or is `localhost`).
+fn names_a_registry(reference: &str) -> bool {
+    if reference.starts_with("docker://") {
+        return true;
+    }
+    match reference.split_once('/') {
+        Some((first, _)) => first.contains('.') || first.contains(':') || first == "localhost",
+        None => false,
+    }
 }
 
 /// `hezi image pull`.
@@ -240,5 +257,10 @@ mod tests {
             ..RegistryOpts::default()
         };
         assert!(client_options(&bad, &r).is_err());
+        assert!(names_a_registry("docker://busybox"));
+        assert!(names_a_registry("127.0.0.1:5000/x:y"));
+        assert!(names_a_registry("localhost/x"));
+        assert!(!names_a_registry("busybox:latest"));
+        assert!(!names_a_registry("library/busybox"));
     }
 }
