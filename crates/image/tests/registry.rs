@@ -689,3 +689,71 @@ fn an_index_is_pushed_with_its_manifests_and_pulled_per_platform() {
     assert!(matches!(e, ImageError::NoPlatform { .. }), "{e}");
     assert!(e.to_string().contains("linux/s390x"), "{e}");
 }
+
+#[test]
+fn a_failed_pull_keeps_its_partial_blob_and_the_next_pull_continues_it() {
+    let layer: Vec<u8> = (0..400_000u32).map(|i| (i % 239) as u8).collect();
+    let (manifest, mdigest, config) = fake_image(&layer);
+    let ld = hezi_testsupport::sha256_digest(&layer);
+    let ranges = Arc::new(Mutex::new(Vec::new()));
+    let r2 = ranges.clone();
+    let healthy = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let h2 = healthy.clone();
+    let body = layer.clone();
+    let addr = fake(routes(manifest, config, ld.clone(), move |r: &Req| {
+        let range = r.headers.get("range").cloned();
+        r2.lock().unwrap().push(range.clone().unwrap_or_default());
+        if !h2.load(Ordering::SeqCst) {
+            return Resp {
+                cut_at: Some(150_000),
+                ..resp(200, &body)
+            };
+        }
+        let from: usize = range
+            .map(|r| {
+                r.trim_start_matches("bytes=")
+                    .trim_end_matches('-')
+                    .parse()
+                    .unwrap()
+            })
+            .unwrap_or(0);
+        let mut x = resp(206, &body[from..]);
+        x.headers.push((
+            "Content-Range".into(),
+            format!("bytes {from}-{}/{}", body.len() - 1, body.len()),
+        ));
+        x
+    }));
+    let t = tempfile::tempdir().unwrap();
+    let store = Store::open(t.path()).unwrap();
+    let r = Reference::parse(&format!("{addr}/x/y:t")).unwrap();
+    // No retries: the first pull gives up after the broken body.
+    let c = registry::connect(
+        &r,
+        &ClientOptions {
+            retries: 0,
+            ..opts()
+        },
+    )
+    .unwrap();
+    let e = registry::pull(&store, &c, &r, &PullOptions::default()).unwrap_err();
+    assert!(e.to_string().contains(&ld), "{e}");
+    assert!(!stored_blobs(&store).contains(&ld));
+    assert!(store.names().unwrap().is_empty());
+    let hex = &ld["sha256:".len()..];
+    let kept = store
+        .path()
+        .join("ingest")
+        .join(format!("partial-sha256-{hex}"));
+    assert_eq!(fs::metadata(&kept).unwrap().len(), 150_000);
+
+    healthy.store(true, Ordering::SeqCst);
+    let p = registry::pull(&store, &c, &r, &PullOptions::default()).unwrap();
+    assert_eq!(p.descriptor.digest.to_string(), mdigest);
+    assert_eq!(
+        ranges.lock().unwrap().last().map(String::as_str),
+        Some("bytes=150000-")
+    );
+    assert!(stored_blobs(&store).contains(&ld));
+    assert!(ingest_is_empty(&store));
+}

@@ -12,7 +12,7 @@ use super::{Client, Reference, RegistryError, MAX_MANIFEST};
 use crate::document::{self, Descriptor, Index, Manifest, Platform};
 use crate::error::ImageError;
 use crate::media;
-use crate::store::{BlobInfo, Store};
+use crate::store::{BlobInfo, Store, StoreLock, Writer};
 
 /// The Accept header of manifest requests: OCI manifest and index, Docker schema 2
 /// manifest and manifest list.
@@ -175,7 +175,21 @@ impl Client {
             reference: &digest,
             push: false,
         };
-        let mut w = store.writer_for(desc.digest.algorithm())?;
+        // One puller per blob at a time; what a failed pull got is kept under a fixed name
+        // in ingest/ and continued (Range) by the next pull, in this process or a later one.
+        let alg = desc.digest.algorithm();
+        let partial = format!("partial-{}-{}", alg.name(), desc.digest.encoded());
+        let _lock = IngestLock::take(store, &partial)?;
+        if let Ok(info) = store.info(&desc.digest) {
+            if info.size == desc.size {
+                return Ok(info);
+            }
+        }
+        let mut w = Writer::resume(store, &partial, alg, desc.size)?;
+        let mut kept = true;
+        if w.written() > 0 {
+            tracing::info!(%digest, offset = w.written(), "continuing a kept partial download");
+        }
         let mut resumes = 0u32;
         let mut buf = vec![0u8; 256 << 10];
         loop {
@@ -186,7 +200,15 @@ impl Client {
             } else {
                 Vec::new()
             };
-            let resp = self.send("GET", &url, &headers, Body::None, ctx, true)?;
+            let resp = match self.send("GET", &url, &headers, Body::None, ctx, true) {
+                Ok(r) => r,
+                Err(e) => {
+                    if kept {
+                        w.keep()?;
+                    }
+                    return Err(e.into());
+                }
+            };
             if offset > 0 {
                 let partial = resp.status() == 206
                     && resp
@@ -196,7 +218,8 @@ impl Client {
                     tracing::info!(%digest, offset, "resuming the download");
                 } else {
                     tracing::info!(%digest, "the registry ignored the range; starting over");
-                    w = store.writer_for(desc.digest.algorithm())?;
+                    w = store.writer_for(alg)?;
+                    kept = false;
                 }
             }
             let mut reader = resp.into_reader();
@@ -238,18 +261,44 @@ impl Client {
                     resumes += 1;
                 }
                 Some(e) => {
+                    if kept {
+                        tracing::info!(%digest, written = w.written(), "keeping the partial download for the next pull");
+                        w.keep()?;
+                    }
                     return Err(RegistryError::Transport {
                         registry: self.registry().to_string(),
                         url,
                         message: format!("reading blob {digest}: {e}"),
                     }
-                    .into())
+                    .into());
                 }
             }
         }
         let info = w.commit(Some(desc.size), Some(&desc.digest))?;
         tracing::info!(%digest, size = info.size, "blob stored");
         Ok(info)
+    }
+}
+
+/// An exclusive lock on `ingest/<name>.lock`, whose file is removed when released (a
+/// waiter then holding the lock on the removed file finds the blob committed, or at worst
+/// races another resumer on a partial file, which verification catches).
+struct IngestLock {
+    path: std::path::PathBuf,
+    _lock: StoreLock,
+}
+
+impl IngestLock {
+    fn take(store: &Store, name: &str) -> Result<IngestLock, ImageError> {
+        let path = store.path().join("ingest").join(format!("{name}.lock"));
+        let lock = StoreLock::acquire(&path, true)?;
+        Ok(IngestLock { path, _lock: lock })
+    }
+}
+
+impl Drop for IngestLock {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.path);
     }
 }
 
