@@ -222,6 +222,7 @@ struct Req {
     method: String,
     path: String,
     headers: HashMap<String, String>,
+    body: Vec<u8>,
 }
 
 /// What the fake answers: status, headers, body, and whether to cut the body after that
@@ -277,16 +278,18 @@ fn serve(s: TcpStream, h: &Handler) {
             headers.insert(k.trim().to_ascii_lowercase(), v.trim().to_string());
         }
     }
+    let mut body = Vec::new();
     if let Some(n) = headers
         .get("content-length")
         .and_then(|n| n.parse::<u64>().ok())
     {
-        let _ = std::io::copy(&mut (&mut r).take(n), &mut std::io::sink());
+        let _ = (&mut r).take(n).read_to_end(&mut body);
     }
     let out = h(&Req {
         method,
         path,
         headers,
+        body,
     });
     let mut w = s;
     let reason = match out.status {
@@ -756,4 +759,84 @@ fn a_failed_pull_keeps_its_partial_blob_and_the_next_pull_continues_it() {
     );
     assert!(stored_blobs(&store).contains(&ld));
     assert!(ingest_is_empty(&store));
+}
+
+#[test]
+fn push_restarts_a_failed_upload_and_sends_exact_bytes() {
+    let t = tempfile::tempdir().unwrap();
+    let (src, digest) = store_with_image(t.path());
+    let puts = Arc::new(AtomicUsize::new(0));
+    let received: Arc<Mutex<HashMap<String, Vec<u8>>>> = Arc::new(Mutex::new(HashMap::new()));
+    let manifest_put: Arc<Mutex<Option<(String, Vec<u8>)>>> = Arc::new(Mutex::new(None));
+    let (p2, rec2, m2) = (puts.clone(), received.clone(), manifest_put.clone());
+    let addr = fake(Arc::new(move |r: &Req| {
+        if r.path == "/v2/" {
+            return resp(200, b"{}");
+        }
+        if r.method == "HEAD" {
+            return resp(404, b"");
+        }
+        if r.method == "POST" && r.path == "/v2/p/img/blobs/uploads/" {
+            let mut x = resp(202, b"");
+            x.headers.push((
+                "Location".into(),
+                "/v2/p/img/blobs/uploads/u1?_state=abc".into(),
+            ));
+            return x;
+        }
+        if r.method == "PUT"
+            && r.path
+                .starts_with("/v2/p/img/blobs/uploads/u1?_state=abc&digest=")
+        {
+            // The first upload fails: the client must start it over.
+            if p2.fetch_add(1, Ordering::SeqCst) == 0 {
+                return resp(500, b"");
+            }
+            let d = r.path.rsplit("digest=").next().unwrap().replace("%3A", ":");
+            rec2.lock().unwrap().insert(d, r.body.clone());
+            return resp(201, b"");
+        }
+        if r.method == "PUT" && r.path == "/v2/p/img/manifests/v9" {
+            let ct = r.headers.get("content-type").cloned().unwrap_or_default();
+            *m2.lock().unwrap() = Some((ct, r.body.clone()));
+            let mut x = resp(201, b"");
+            x.headers.push((
+                "Docker-Content-Digest".into(),
+                hezi_testsupport::sha256_digest(&r.body),
+            ));
+            return x;
+        }
+        resp(404, b"")
+    }));
+    let dest = Reference::parse(&format!("{addr}/p/img:v9")).unwrap();
+    let c = registry::connect(&dest, &opts()).unwrap();
+    let p = registry::push(
+        &src,
+        &c,
+        "img:v1",
+        &dest,
+        &PushOptions {
+            jobs: 1,
+            ..PushOptions::default()
+        },
+    )
+    .unwrap();
+    assert_eq!(p.uploaded, 3);
+    assert_eq!(
+        puts.load(Ordering::SeqCst),
+        4,
+        "three uploads, one of them twice"
+    );
+    let got = received.lock().unwrap();
+    assert_eq!(got.len(), 3);
+    for (d, bytes) in got.iter() {
+        assert_eq!(
+            &hezi_testsupport::sha256_digest(bytes),
+            d,
+            "the bytes sent for {d}"
+        );
+    }
+    let (ct, body) = manifest_put.lock().unwrap().clone().unwrap();
+    assert_eq!(ct, "application/vnd.oci.image.manifest.v1+json");
+    assert_eq!(hezi_testsupport::sha256_digest(&body), digest);
 }
