@@ -761,13 +761,16 @@ fn a_failed_pull_keeps_its_partial_blob_and_the_next_pull_continues_it() {
     assert!(ingest_is_empty(&store));
 }
 
+/// A content type and body the fake received.
+type Sent = (String, Vec<u8>);
+
 #[test]
 fn push_restarts_a_failed_upload_and_sends_exact_bytes() {
     let t = tempfile::tempdir().unwrap();
     let (src, digest) = store_with_image(t.path());
     let puts = Arc::new(AtomicUsize::new(0));
     let received: Arc<Mutex<HashMap<String, Vec<u8>>>> = Arc::new(Mutex::new(HashMap::new()));
-    let manifest_put: Arc<Mutex<Option<(String, Vec<u8>)>>> = Arc::new(Mutex::new(None));
+    let manifest_put: Arc<Mutex<Option<Sent>>> = Arc::new(Mutex::new(None));
     let (p2, rec2, m2) = (puts.clone(), received.clone(), manifest_put.clone());
     let addr = fake(Arc::new(move |r: &Req| {
         if r.path == "/v2/" {
