@@ -168,6 +168,35 @@ fn skopeo_reads_what_we_push_and_we_read_what_it_pushes() {
     let p = registry::pull(&fresh, &c2, &theirs, &PullOptions::default()).unwrap();
     assert_eq!(p.descriptor.digest.to_string(), digest);
     assert_eq!(stored_blobs(&fresh), stored_blobs(&src));
+
+    // A Docker schema 2 manifest (skopeo converts), pulled and checked against its raw bytes.
+    let st = Command::new("skopeo")
+        .args(["copy", "--dest-tls-verify=false", "--format", "v2s2"])
+        .arg(format!("oci:{}:v1", out.display()))
+        .arg(format!("docker://{}/theirs/docker:v3", reg.addr))
+        .stdout(Stdio::null())
+        .status()
+        .unwrap();
+    assert!(st.success());
+    let raw = Command::new("skopeo")
+        .args(["inspect", "--raw", "--tls-verify=false"])
+        .arg(format!("docker://{}/theirs/docker:v3", reg.addr))
+        .output()
+        .unwrap();
+    assert!(raw.status.success());
+    let v3 = Reference::parse(&format!("{}/theirs/docker:v3", reg.addr)).unwrap();
+    let c3 = registry::connect(&v3, &opts()).unwrap();
+    let p = registry::pull(&fresh, &c3, &v3, &PullOptions::default()).unwrap();
+    assert_eq!(p.descriptor.media_type, hezi_image::media::DOCKER_MANIFEST);
+    assert_eq!(
+        p.descriptor.digest.to_string(),
+        hezi_testsupport::sha256_digest(&raw.stdout)
+    );
+    let img = fresh.image(&p.name, None).unwrap();
+    assert_eq!(
+        img.manifest.layers[0].media_type,
+        hezi_image::media::DOCKER_LAYER_GZIP
+    );
 }
 
 #[test]
