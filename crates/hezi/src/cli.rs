@@ -580,6 +580,9 @@ pub struct ImagePushArgs {
     /// Mount blobs the registry has in this repository instead of uploading them.
     #[arg(long = "mount-from", value_name = "REPO")]
     pub mount_from: Option<String>,
+    /// Upload blobs in chunks of this many bytes (PATCH) instead of one PUT each.
+    #[arg(long = "chunk-size", value_name = "BYTES")]
+    pub chunk_size: Option<u64>,
     /// How to reach the registry.
     #[command(flatten)]
     pub registry: RegistryOpts,

@@ -103,6 +103,28 @@ fn push_then_pull_into_a_fresh_store_with_docker_registry() {
     let again = registry::pull(&fresh, &client, &dest, &PullOptions::default()).unwrap();
     assert_eq!((again.fetched, again.skipped), (0, 3));
 
+    // Chunked (PATCH) uploads to another repository, pulled back into a third store.
+    let chunked = Reference::parse(&format!("{}/hezi/chunked:v1", reg.addr)).unwrap();
+    let o = PushOptions {
+        chunk_size: Some(64 << 10),
+        ..PushOptions::default()
+    };
+    let p = registry::push(&src, &client, "img:v1", &chunked, &o).unwrap();
+    assert_eq!(p.uploaded, 3);
+    let third = Store::open(t.path().join("third")).unwrap();
+    let p = registry::pull(&third, &client, &chunked, &PullOptions::default()).unwrap();
+    assert_eq!(p.descriptor.digest.to_string(), digest);
+    assert_eq!(stored_blobs(&third), stored_blobs(&src));
+    // A mount from the first repository uploads nothing new.
+    let mounted = Reference::parse(&format!("{}/hezi/mounted:v1", reg.addr)).unwrap();
+    let o = PushOptions {
+        mount_from: Some("hezi/img".into()),
+        ..PushOptions::default()
+    };
+    registry::push(&src, &client, "img:v1", &mounted, &o).unwrap();
+    let p = registry::pull(&third, &client, &mounted, &PullOptions::default()).unwrap();
+    assert_eq!(p.descriptor.digest.to_string(), digest);
+
     // By digest, under another name, with one job.
     let by_digest = Reference::parse(&format!("{}/hezi/img@{digest}", reg.addr)).unwrap();
     let o = PullOptions {

@@ -149,6 +149,7 @@ pub fn push(store: &Store, a: &ImagePushArgs) -> anyhow::Result<()> {
     let opts = registry::PushOptions {
         jobs: a.jobs.max(1),
         mount_from: a.mount_from.clone(),
+        chunk_size: a.chunk_size,
     };
     let p = registry::push(store, &client, &a.source, &r, &opts)
         .with_context(|| format!("pushing {} to {r}", a.source))?;

@@ -1,7 +1,7 @@
 //! `push`: blobs first (HEAD, then a monolithic POST + PUT upload, or a cross-repository
 //! mount), then the manifest with its media type; an index's present manifests before it.
 
-use std::io::Read;
+use std::io::{Read, Seek, SeekFrom};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Mutex;
 
@@ -19,6 +19,9 @@ pub struct PushOptions {
     pub jobs: usize,
     /// A repository of the same registry to mount blobs from instead of uploading them.
     pub mount_from: Option<String>,
+    /// Upload blobs in PATCH chunks of this many bytes (then a closing PUT) instead of one
+    /// monolithic PUT.
+    pub chunk_size: Option<u64>,
 }
 
 impl Default for PushOptions {
@@ -26,6 +29,7 @@ impl Default for PushOptions {
         PushOptions {
             jobs: 3,
             mount_from: None,
+            chunk_size: None,
         }
     }
 }
@@ -64,7 +68,7 @@ impl Client {
         store: &Store,
         repository: &str,
         desc: &Descriptor,
-        mount_from: Option<&str>,
+        opts: &PushOptions,
     ) -> Result<bool, ImageError> {
         if self.has_blob(repository, desc)? {
             tracing::info!(digest = %desc.digest, "the registry has the blob");
@@ -78,7 +82,7 @@ impl Client {
         };
         let mut attempt = 0u32;
         loop {
-            match self.upload_once(store, repository, desc, mount_from, ctx) {
+            match self.upload_once(store, repository, desc, opts, ctx) {
                 Ok(()) => return Ok(true),
                 Err(ImageError::Registry(e))
                     if matches!(
@@ -100,9 +104,10 @@ impl Client {
         store: &Store,
         repository: &str,
         desc: &Descriptor,
-        mount_from: Option<&str>,
+        opts: &PushOptions,
         ctx: Ctx<'_>,
     ) -> Result<(), ImageError> {
+        let mount_from = opts.mount_from.as_deref();
         let digest = desc.digest.to_string();
         let mut start = format!("/v2/{repository}/blobs/uploads/");
         if let Some(from) = mount_from {
@@ -118,32 +123,55 @@ impl Client {
             tracing::info!(%digest, from = mount_from.unwrap_or(""), "blob mounted");
             return Ok(());
         }
-        let location = resp
-            .header("location")
-            .ok_or_else(|| RegistryError::Protocol {
-                registry: self.registry().to_string(),
-                reason: format!("upload of {digest} to {repository}: no Location in the answer"),
-            })?
-            .to_string();
+        let no_location = || RegistryError::Protocol {
+            registry: self.registry().to_string(),
+            reason: format!("upload of {digest} to {repository}: no Location in the answer"),
+        };
+        let mut location = resp.header("location").ok_or_else(no_location)?.to_string();
+        let path = store.blob_path(&desc.digest);
+        let size = store.info(&desc.digest)?.size;
+        let octets = ("Content-Type", "application/octet-stream");
+        let mut body_done = false;
+        if let Some(chunk) = opts.chunk_size.filter(|c| *c > 0 && size > 0) {
+            let mut off = 0u64;
+            while off < size {
+                let len = chunk.min(size - off);
+                let p = path.clone();
+                let open = move || -> std::io::Result<Box<dyn Read + Send>> {
+                    let mut f = std::fs::File::open(&p)?;
+                    f.seek(SeekFrom::Start(off))?;
+                    Ok(Box::new(f.take(len)))
+                };
+                let range = format!("{off}-{}", off + len - 1);
+                let url = self.url(&location);
+                let resp = self.send(
+                    "PATCH",
+                    &url,
+                    &[octets, ("Content-Range", range.as_str())],
+                    Body::Reader(&open, len),
+                    ctx,
+                    false,
+                )?;
+                location = resp.header("location").ok_or_else(no_location)?.to_string();
+                off += len;
+            }
+            body_done = true;
+        }
         let put = format!(
             "{}{}digest={}",
             self.url(&location),
             if location.contains('?') { '&' } else { '?' },
             super::client::encode_query(&digest)
         );
-        let path = store.blob_path(&desc.digest);
         let open = move || -> std::io::Result<Box<dyn Read + Send>> {
             Ok(Box::new(std::fs::File::open(&path)?))
         };
-        let size = store.info(&desc.digest)?.size;
-        self.send(
-            "PUT",
-            &put,
-            &[("Content-Type", "application/octet-stream")],
-            Body::Reader(&open, size),
-            ctx,
-            false,
-        )?;
+        let body = if body_done {
+            Body::Bytes(&[])
+        } else {
+            Body::Reader(&open, size)
+        };
+        self.send("PUT", &put, &[octets], body, ctx, false)?;
         tracing::info!(%digest, size, "blob uploaded");
         Ok(())
     }
@@ -288,7 +316,7 @@ fn upload_all(
                 }
                 let d = next.lock().unwrap_or_else(|e| e.into_inner()).next();
                 let Some(d) = d else { break };
-                match client.push_blob(store, repo, d, opts.mount_from.as_deref()) {
+                match client.push_blob(store, repo, d, opts) {
                     Ok(true) => *uploaded.lock().unwrap_or_else(|e| e.into_inner()) += 1,
                     Ok(false) => {}
                     Err(e) => {
