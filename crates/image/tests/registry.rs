@@ -514,6 +514,12 @@ fn manifest_digest_header_and_size_cap_are_enforced() {
         if r.path == "/v2/" {
             return resp(200, b"{}");
         }
+        if r.path.ends_with("/manifests/forbidden") {
+            return resp(
+                403,
+                br#"{"errors":[{"code":"DENIED","message":"requested access to the resource is denied"}]}"#,
+            );
+        }
         if r.path.ends_with("/manifests/big") {
             return resp(200, &vec![b' '; (registry::MAX_MANIFEST + 10) as usize]);
         }
@@ -527,6 +533,13 @@ fn manifest_digest_header_and_size_cap_are_enforced() {
     let c = registry::connect(&r, &opts()).unwrap();
     let e = c.fetch_manifest("x/y", "t").unwrap_err().to_string();
     assert!(e.contains("Docker-Content-Digest"), "{e}");
+    let e = c.fetch_manifest("x/y", "forbidden").unwrap_err();
+    assert!(matches!(e, registry::RegistryError::Denied { .. }), "{e}");
+    let e = e.to_string();
+    assert!(
+        e.contains(&addr) && e.contains("x/y") && e.contains("forbidden") && e.contains("DENIED"),
+        "{e}"
+    );
     let e = c.fetch_manifest("x/y", "big").unwrap_err().to_string();
     assert!(e.contains("limit"), "{e}");
 }

@@ -9,7 +9,7 @@ use hezi_digest::Digest;
 
 use super::client::{Body, Ctx};
 use super::{Client, Reference, RegistryError, MAX_MANIFEST};
-use crate::document::{self, Descriptor, Index, Manifest, Platform};
+use crate::document::{self, Descriptor, ImageConfig, Index, Manifest, Platform};
 use crate::error::ImageError;
 use crate::media;
 use crate::store::{BlobInfo, Store, StoreLock, Writer};
@@ -355,11 +355,6 @@ pub fn pull(
         top = child;
     }
     let manifest: Manifest = document::parse(&top.bytes, &format!("manifest {}", top.digest))?;
-    if opts.platform.is_some() && index_digest.is_none() {
-        tracing::debug!(
-            "the reference names a single manifest; --platform is not checked against it"
-        );
-    }
     let mut wanted: Vec<Descriptor> = Vec::new();
     for d in std::iter::once(&manifest.config).chain(manifest.layers.iter()) {
         if !wanted.iter().any(|w| w.digest == d.digest) {
@@ -371,6 +366,20 @@ pub fn pull(
         .partition(|d| store.info(&d.digest).is_ok_and(|i| i.size == d.size));
     tracing::info!(reference = %reference, fetch = todo.len(), skip = have.len(), "pulling");
     download_all(store, client, repo, &todo, opts.jobs)?;
+    if index_digest.is_none() {
+        // A single manifest: say so when its config is for another platform.
+        let cfg = store
+            .read_bytes(&manifest.config.digest)
+            .unwrap_or_default();
+        if let Ok(c) = document::parse::<ImageConfig>(&cfg, "config") {
+            let mut got = Platform::parse(&format!("{}/{}", c.os, c.architecture))
+                .unwrap_or_else(|_| Platform::host());
+            got.variant = c.variant.clone();
+            if !want.matches(&got) {
+                tracing::warn!(image = %reference, platform = %got, wanted = %want, "the image is for another platform");
+            }
+        }
+    }
     let info = store.ingest(
         top.bytes.as_slice(),
         &top.digest,
