@@ -604,18 +604,36 @@ fn bearer_tokens_are_fetched_with_credentials_and_cached_per_scope() {
         "{e}"
     );
 
+    let wrong = ClientOptions {
+        credentials: Credentials::parse("bob:nope"),
+        ..opts()
+    };
+    let e = registry::connect(&r, &wrong)
+        .unwrap()
+        .check_login()
+        .unwrap_err();
+    assert!(
+        matches!(e, registry::RegistryError::Unauthorized { .. }),
+        "{e}"
+    );
     let o = ClientOptions {
         credentials: Credentials::parse("bob:pw"),
         ..opts()
     };
     let c = registry::connect(&r, &o).unwrap();
+    c.check_login().unwrap();
     let p = registry::pull(&store, &c, &r, &PullOptions::default()).unwrap();
     assert_eq!(p.descriptor.digest.to_string(), mdigest);
     let calls = token_calls.lock().unwrap().clone();
-    assert_eq!(calls.len(), 1, "one token for the pull scope: {calls:?}");
+    assert_eq!(
+        calls.len(),
+        2,
+        "one token for login, one for the pull scope: {calls:?}"
+    );
+    assert!(!calls[0].contains("scope="), "{calls:?}");
     assert!(
-        calls[0].contains("service=fake%20reg")
-            && calls[0].contains("scope=repository%3Ax%2Fy%3Apull"),
+        calls[1].contains("service=fake%20reg")
+            && calls[1].contains("scope=repository%3Ax%2Fy%3Apull"),
         "{calls:?}"
     );
 }
