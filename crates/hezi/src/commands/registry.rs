@@ -39,8 +39,7 @@ fn parse_ref(s: &str) -> anyhow::Result<Reference> {
 /// Connects to the registry of `reference`.
 fn connect(o: &RegistryOpts, reference: &Reference) -> anyhow::Result<registry::Client> {
     let opts = client_options(o, reference)?;
-    registry::connect(reference, &opts)
-        .with_context(|| format!("connecting to registry {}", reference.registry))
+    Ok(registry::connect(reference, &opts)?)
 }
 
 /// Pulls `reference` into `store`; returns the name it got.
@@ -53,7 +52,7 @@ pub fn pull_into(
     name: Option<&str>,
 ) -> anyhow::Result<registry::Pulled> {
     let r = parse_ref(reference)?;
-    let client = connect(o, &r)?;
+    let client = connect(o, &r).with_context(|| format!("pulling {r}"))?;
     let opts = registry::PullOptions {
         platform: platform.map(Platform::parse).transpose()?,
         jobs: jobs.max(1),
@@ -145,7 +144,8 @@ pub fn push(store: &Store, a: &ImagePushArgs) -> anyhow::Result<()> {
         }
     };
     let r = parse_ref(&dest)?;
-    let client = connect(&a.registry, &r)?;
+    let client =
+        connect(&a.registry, &r).with_context(|| format!("pushing {} to {r}", a.source))?;
     let opts = registry::PushOptions {
         jobs: a.jobs.max(1),
         mount_from: a.mount_from.clone(),

@@ -256,7 +256,7 @@ impl Client {
                     ))
                 }
                 Err(ureq::Error::Transport(t))
-                    if retry && attempt < self.retries && transient(&t) =>
+                    if retry && attempt < self.retries && transient_at_ping(&t) =>
                 {
                     tracing::debug!(error = %t, "ping failed; retrying");
                     self.wait(attempt, None);
@@ -364,7 +364,7 @@ impl Client {
                     return Err(self.status_error(method, code, resp, ctx))
                 }
                 Err(ureq::Error::Transport(t))
-                    if retry && attempt < self.retries && transient(&t) =>
+                    if retry && attempt < self.retries && transient_at_ping(&t) =>
                 {
                     tracing::debug!(%url, error = %t, "request failed; retrying");
                     self.wait(attempt, None);
@@ -534,10 +534,16 @@ impl Client {
     }
 
     fn transport(&self, url: &str, t: &ureq::Transport) -> RegistryError {
+        // ureq's message starts with the URL when it knows it.
+        let message = t.to_string();
+        let message = match message.strip_prefix(url) {
+            Some(rest) => rest.trim_start_matches([':', ' ']).to_string(),
+            None => message,
+        };
         RegistryError::Transport {
             registry: self.registry.clone(),
             url: url.to_string(),
-            message: t.to_string(),
+            message,
         }
     }
 }
@@ -547,12 +553,19 @@ fn retryable(code: u16) -> bool {
     code == 429 || code == 408 || (code >= 500 && code != 501 && code != 505)
 }
 
-/// Connection problems worth retrying (not TLS or invalid URLs).
+/// Connection problems worth retrying: resets, timeouts and refused connections (not DNS
+/// failures, TLS errors or invalid URLs).
 fn transient(t: &ureq::Transport) -> bool {
     matches!(
         t.kind(),
-        ureq::ErrorKind::ConnectionFailed | ureq::ErrorKind::Io | ureq::ErrorKind::Dns
+        ureq::ErrorKind::ConnectionFailed | ureq::ErrorKind::Io
     ) && !t.to_string().contains("certificate")
+}
+
+/// What the first contact retries: broken connections, not a refused one (a wrong port or
+/// a registry that is not running should fail at once).
+fn transient_at_ping(t: &ureq::Transport) -> bool {
+    t.kind() == ureq::ErrorKind::Io && transient(t)
 }
 
 /// `Retry-After` in seconds (HTTP dates are ignored: the backoff applies).
