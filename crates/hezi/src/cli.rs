@@ -5,7 +5,7 @@
 
 use std::path::PathBuf;
 
-use clap::{Args, Parser, Subcommand, ValueEnum};
+use clap::{ArgAction, Args, Parser, Subcommand, ValueEnum};
 
 /// The parsed command line.
 #[derive(Debug, Parser)]
@@ -108,6 +108,104 @@ pub enum Command {
     /// Work with the image store.
     #[command(subcommand)]
     Image(ImageCommand),
+    /// Log in to a registry: check the credentials and store them in auth.json (mode 0600).
+    Login(LoginArgs),
+    /// Remove a registry's stored credentials.
+    Logout(LogoutArgs),
+}
+
+/// How to reach a registry: shared by `image pull`, `image push`, `login` and `run --image`.
+#[derive(Debug, Args, Clone, Default)]
+pub struct RegistryOpts {
+    /// Credentials for the registry (default: the auth files).
+    #[arg(long, value_name = "USER:PASSWORD")]
+    pub creds: Option<String>,
+    /// Verify TLS certificates; `--tls-verify=false` also falls back to plain HTTP.
+    #[arg(
+        long = "tls-verify",
+        value_name = "BOOL",
+        action = ArgAction::Set,
+        num_args = 0..=1,
+        require_equals = true,
+        default_value_t = true,
+        default_missing_value = "true"
+    )]
+    pub tls_verify: bool,
+    /// Talk plain HTTP to the registry (default: only to localhost and 127.0.0.0/8).
+    #[arg(long = "plain-http")]
+    pub plain_http: bool,
+    /// Read credentials from this auth file only (default: $REGISTRY_AUTH_FILE,
+    /// $XDG_RUNTIME_DIR/containers/auth.json, ~/.config/containers/auth.json,
+    /// ~/.docker/config.json).
+    #[arg(long, value_name = "FILE")]
+    pub authfile: Option<PathBuf>,
+    /// Directory of per-registry certificates (`DIR/HOST[:PORT]/*.crt`); default
+    /// /etc/containers/certs.d and /etc/docker/certs.d.
+    #[arg(long = "cert-dir", value_name = "DIR")]
+    pub cert_dir: Option<PathBuf>,
+}
+
+/// `hezi login`.
+#[derive(Debug, Args)]
+pub struct LoginArgs {
+    /// The registry (`HOST[:PORT]`).
+    pub registry: String,
+    /// User name.
+    #[arg(short, long)]
+    pub username: Option<String>,
+    /// Password (visible in the process list: prefer --password-stdin).
+    #[arg(short, long, conflicts_with = "password_stdin")]
+    pub password: Option<String>,
+    /// Read the password from stdin.
+    #[arg(long = "password-stdin")]
+    pub password_stdin: bool,
+    /// Verify TLS certificates; `--tls-verify=false` also falls back to plain HTTP.
+    #[arg(
+        long = "tls-verify",
+        value_name = "BOOL",
+        action = ArgAction::Set,
+        num_args = 0..=1,
+        require_equals = true,
+        default_value_t = true,
+        default_missing_value = "true"
+    )]
+    pub tls_verify: bool,
+    /// Talk plain HTTP to the registry (default: only to localhost and 127.0.0.0/8).
+    #[arg(long = "plain-http")]
+    pub plain_http: bool,
+    /// The auth file to write (default: $REGISTRY_AUTH_FILE, else
+    /// $XDG_RUNTIME_DIR/containers/auth.json, else /run/containers/UID/auth.json).
+    #[arg(long, value_name = "FILE")]
+    pub authfile: Option<PathBuf>,
+    /// Directory of per-registry certificates (`DIR/HOST[:PORT]/*.crt`).
+    #[arg(long = "cert-dir", value_name = "DIR")]
+    pub cert_dir: Option<PathBuf>,
+}
+
+/// `hezi logout`.
+#[derive(Debug, Args)]
+pub struct LogoutArgs {
+    /// The registry (`HOST[:PORT]`).
+    #[arg(required_unless_present = "all")]
+    pub registry: Option<String>,
+    /// Remove the credentials of every registry.
+    #[arg(short, long)]
+    pub all: bool,
+    /// The auth file to change (default: the one `hezi login` writes).
+    #[arg(long, value_name = "FILE")]
+    pub authfile: Option<PathBuf>,
+}
+
+/// When `run --image` pulls the image.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Default)]
+pub enum PullPolicy {
+    /// Only when the store does not have the reference.
+    #[default]
+    Missing,
+    /// Always (the store's blobs are reused).
+    Always,
+    /// Never: a missing image is an error.
+    Never,
 }
 
 /// A command that takes only a container id.
@@ -183,6 +281,12 @@ pub struct RunArgs {
     /// overlayfs cannot use as upper dir).
     #[arg(long, requires = "image")]
     pub copy: bool,
+    /// With --image: when to pull it from its registry.
+    #[arg(long, value_enum, default_value_t = PullPolicy::Missing, requires = "image")]
+    pub pull: PullPolicy,
+    /// With --image: how to reach the registry.
+    #[command(flatten)]
+    pub registry: RegistryOpts,
     /// With --image: the command to run instead of the image's entrypoint and cmd.
     #[arg(last = true)]
     pub command: Vec<String>,
@@ -411,6 +515,10 @@ pub enum ImageCommand {
     Tag(ImageTagArgs),
     /// Unpack an image into a rootfs or a runtime bundle.
     Unpack(ImageUnpackArgs),
+    /// Pull an image from a registry (`docker://HOST[:PORT]/REPO[:TAG|@DIGEST]`).
+    Pull(ImagePullArgs),
+    /// Push an image of the store to a registry.
+    Push(ImagePushArgs),
     /// Remove blobs no name reaches.
     Gc,
     /// Re-hash every blob and report damage.
@@ -438,6 +546,46 @@ pub struct ImageImportArgs {
     /// Source format (default: detected).
     #[arg(long, value_enum)]
     pub format: Option<ArchiveFormat>,
+}
+
+/// `hezi image pull`.
+#[derive(Debug, Args)]
+pub struct ImagePullArgs {
+    /// `[docker://]HOST[:PORT]/REPO[:TAG|@DIGEST]`.
+    pub reference: String,
+    /// Platform to pick from an index (os/arch[/variant]); default: this machine's.
+    #[arg(long)]
+    pub platform: Option<String>,
+    /// Blobs to download at once.
+    #[arg(short, long, default_value_t = 3)]
+    pub jobs: usize,
+    /// Name to give the image in the store (default: `HOST/REPO:TAG`).
+    #[arg(long)]
+    pub name: Option<String>,
+    /// How to reach the registry.
+    #[command(flatten)]
+    pub registry: RegistryOpts,
+}
+
+/// `hezi image push`.
+#[derive(Debug, Args)]
+pub struct ImagePushArgs {
+    /// The image in the store (name or digest).
+    pub source: String,
+    /// `[docker://]HOST[:PORT]/REPO[:TAG]` (default: the source's name).
+    pub dest: Option<String>,
+    /// Blobs to upload at once.
+    #[arg(short, long, default_value_t = 3)]
+    pub jobs: usize,
+    /// Mount blobs the registry has in this repository instead of uploading them.
+    #[arg(long = "mount-from", value_name = "REPO")]
+    pub mount_from: Option<String>,
+    /// Upload blobs in chunks of this many bytes (PATCH) instead of one PUT each.
+    #[arg(long = "chunk-size", value_name = "BYTES")]
+    pub chunk_size: Option<u64>,
+    /// How to reach the registry.
+    #[command(flatten)]
+    pub registry: RegistryOpts,
 }
 
 /// `hezi image export`.

@@ -105,6 +105,8 @@ fn dispatch(g: &cli::GlobalOpts, command: Command) -> anyhow::Result<u8> {
         Command::Features => features::run(g),
         Command::Validate(a) => validate::run(g, &a),
         Command::Image(c) => image::run(g, c),
+        Command::Login(a) => registry::login(&a),
+        Command::Logout(a) => registry::logout(&a),
     }
 }
 

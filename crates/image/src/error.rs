@@ -129,6 +129,17 @@ pub enum ImageError {
     /// An argument given by the caller is invalid.
     #[error("invalid argument: {0}")]
     InvalidArgument(String),
+    /// Talking to a registry failed (boxed: it is the largest variant).
+    #[cfg(feature = "registry")]
+    #[error(transparent)]
+    Registry(Box<crate::registry::RegistryError>),
+}
+
+#[cfg(feature = "registry")]
+impl From<crate::registry::RegistryError> for ImageError {
+    fn from(e: crate::registry::RegistryError) -> Self {
+        ImageError::Registry(Box::new(e))
+    }
 }
 
 impl ImageError {

@@ -18,6 +18,8 @@ pub mod archive;
 pub mod bundle;
 pub mod gc;
 pub mod overlay;
+#[cfg(feature = "registry")]
+pub mod registry;
 pub mod user;
 pub use bundle::{create_bundle, BundleOptions};
 

@@ -12,6 +12,8 @@
 //! Nothing here depends on hezi's own crates.
 #![deny(missing_docs)]
 
+pub mod registry;
+
 use std::fs;
 use std::io::{self, Write};
 use std::os::unix::fs::{symlink, PermissionsExt};

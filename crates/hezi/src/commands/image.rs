@@ -177,6 +177,10 @@ pub fn run(g: &GlobalOpts, c: ImageCommand) -> anyhow::Result<u8> {
             store.set_name(&a.target, &d)?;
         }
         ImageCommand::Unpack(a) => unpack(&store, &a)?,
+        ImageCommand::Pull(a) => {
+            with_bar(&store, "pulling", None, |s| super::registry::pull(s, &a))?;
+        }
+        ImageCommand::Push(a) => super::registry::push(&store, &a)?,
         ImageCommand::Gc => {
             let r = gc::gc(&store)?;
             println!(

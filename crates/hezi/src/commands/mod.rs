@@ -12,6 +12,7 @@ pub mod image_bundle;
 pub mod kill;
 pub mod list;
 pub mod ps;
+pub mod registry;
 pub mod run;
 pub mod spec;
 pub mod start;

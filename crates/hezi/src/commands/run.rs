@@ -16,7 +16,9 @@ pub fn run(g: &GlobalOpts, a: &RunArgs) -> anyhow::Result<u8> {
             if hezi_runtime::Container::load(&g.root, &a.id).is_ok() {
                 anyhow::bail!("container with id {} exists", a.id);
             }
-            let dir = super::image_bundle::make(g, &a.id, reference, &a.command, a.copy)?;
+            let store = super::image::open_store(g)?;
+            let reference = super::registry::image_for_run(&store, reference, a.pull, &a.registry)?;
+            let dir = super::image_bundle::make(g, &a.id, &reference, &a.command, a.copy)?;
             opts.bundle = dir.clone();
             Some(dir)
         }

@@ -44,6 +44,66 @@ impl Writer {
         })
     }
 
+    /// Reopens (or creates) the partial ingest file `ingest/<name>` kept by
+    /// [`Writer::keep`]: its content is hashed again and writing continues at its end
+    /// (content longer than `max` bytes is dropped). It is still only a blob after
+    /// [`Writer::commit`] verifies it; a failed commit deletes it. Callers serialise access
+    /// to one name (the registry client holds a lock file).
+    #[cfg(feature = "registry")]
+    pub(crate) fn resume(
+        store: &Store,
+        name: &str,
+        alg: Algorithm,
+        max: u64,
+    ) -> Result<Writer, ImageError> {
+        let path = store.root.join("ingest").join(name);
+        let file = fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(&path)
+            .map_err(ImageError::io_with("open ingest file", &path))?;
+        let mut digester = alg.digester();
+        let mut written =
+            io::copy(&mut (&file), &mut digester).map_err(ImageError::io_with("read", &path))?;
+        if written > max {
+            tracing::debug!(path = %path.display(), written, max, "kept ingest is too long; starting over");
+            file.set_len(0)
+                .map_err(ImageError::io_with("truncate", &path))?;
+            io::Seek::rewind(&mut (&file)).map_err(ImageError::io_with("seek", &path))?;
+            digester = alg.digester();
+            written = 0;
+        }
+        let dup = file
+            .try_clone()
+            .map_err(ImageError::io_with("dup", &path))?;
+        let tmp_path = tempfile::TempPath::try_from_path(&path)
+            .map_err(ImageError::io_with("resolve", &path))?;
+        Ok(Writer {
+            tmp: NamedTempFile::from_parts(file, tmp_path),
+            digester,
+            written,
+            store: store.clone(),
+            buf: io::BufWriter::with_capacity(1 << 20, dup),
+        })
+    }
+
+    /// Flushes and leaves the ingest file in place (not a blob), so that a later
+    /// [`Writer::resume`] of its name continues it.
+    #[cfg(feature = "registry")]
+    pub(crate) fn keep(mut self) -> Result<(), ImageError> {
+        let path = self.tmp.path().to_path_buf();
+        self.buf
+            .flush()
+            .map_err(ImageError::io_with("write", path.clone()))?;
+        self.tmp
+            .into_temp_path()
+            .keep()
+            .map_err(|e| ImageError::io("keep", path, e.error))?;
+        Ok(())
+    }
+
     /// Bytes written so far.
     pub fn written(&self) -> u64 {
         self.written

@@ -1,0 +1,179 @@
+//! `hezi login`, `hezi image push`, `hezi image pull`, `hezi logout` and
+//! `hezi run --image docker://... --pull=...` through the binary against Debian's
+//! `docker-registry` with htpasswd auth (skipped with a message when it is missing).
+
+use std::fs;
+use std::io::Write;
+use std::os::unix::fs::PermissionsExt;
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
+
+use hezi_testsupport::registry::{htpasswd, DockerRegistry};
+use hezi_testsupport::{require_root, require_tool};
+
+fn hezi(store: &Path, args: &[&str], stdin: Option<&str>) -> Output {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_hezi"));
+    c.arg("--store")
+        .arg(store)
+        .args(args)
+        .env_remove("REGISTRY_AUTH_FILE")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let mut child = c.spawn().unwrap();
+    let mut input = child.stdin.take().unwrap();
+    if let Some(s) = stdin {
+        input.write_all(s.as_bytes()).unwrap();
+    }
+    drop(input);
+    child.wait_with_output().unwrap()
+}
+
+fn ok(store: &Path, args: &[&str]) -> String {
+    let o = hezi(store, args, None);
+    assert!(
+        o.status.success(),
+        "hezi {args:?}: {}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    );
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+fn fails(store: &Path, args: &[&str]) -> String {
+    let o = hezi(store, args, None);
+    assert!(!o.status.success(), "hezi {args:?} succeeded");
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+#[test]
+fn login_push_pull_logout_with_htpasswd() {
+    require_tool!("docker-registry");
+    require_tool!("htpasswd");
+    let t = tempfile::tempdir().unwrap();
+    let pw = t.path().join("htpasswd");
+    htpasswd(&pw, "alice", "s3cret").unwrap();
+    let reg = DockerRegistry::start(Some(&pw)).unwrap();
+    let addr = reg.addr.as_str();
+    let layout = t.path().join("layout");
+    let digest = hezi_testsupport::busybox_oci_layout(&layout, "busybox:latest").unwrap();
+    let src = t.path().join("src");
+    ok(&src, &["image", "import", layout.to_str().unwrap()]);
+    let authfile = t.path().join("auth/auth.json");
+    let af = authfile.to_str().unwrap();
+
+    // A wrong password is refused and nothing is written.
+    let o = hezi(
+        &src,
+        &[
+            "login",
+            addr,
+            "-u",
+            "alice",
+            "--password-stdin",
+            "--authfile",
+            af,
+        ],
+        Some("wrong\n"),
+    );
+    assert!(!o.status.success());
+    assert!(!authfile.exists());
+    let o = hezi(
+        &src,
+        &[
+            "login",
+            addr,
+            "-u",
+            "alice",
+            "--password-stdin",
+            "--authfile",
+            af,
+        ],
+        Some("s3cret\n"),
+    );
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let mode = fs::metadata(&authfile).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o600);
+
+    let dest = format!("docker://{addr}/hezi/busybox:v1");
+    let e = fails(&src, &["image", "push", "busybox:latest", &dest]);
+    assert!(
+        e.contains("authentication required") && e.contains(addr),
+        "{e}"
+    );
+    let out = ok(
+        &src,
+        &["image", "push", "busybox:latest", &dest, "--authfile", af],
+    );
+    assert!(out.contains(&digest), "{out}");
+
+    let fresh = t.path().join("fresh");
+    let out = ok(
+        &fresh,
+        &["image", "pull", &dest, "--authfile", af, "--jobs", "2"],
+    );
+    assert!(out.contains(&digest), "{out}");
+    let ls = ok(&fresh, &["image", "ls", "-q"]);
+    assert_eq!(ls.trim(), format!("{addr}/hezi/busybox:v1"));
+    ok(&fresh, &["image", "verify"]);
+    // --creds works too; a missing tag names registry, repository and tag.
+    let e = fails(
+        &fresh,
+        &[
+            "image",
+            "pull",
+            &format!("{addr}/hezi/busybox:nope"),
+            "--creds",
+            "alice:s3cret",
+        ],
+    );
+    assert!(
+        e.contains(addr) && e.contains("hezi/busybox") && e.contains("nope"),
+        "{e}"
+    );
+
+    ok(&src, &["logout", addr, "--authfile", af]);
+    let e = fails(&src, &["logout", addr, "--authfile", af]);
+    assert!(e.contains("not logged into"), "{e}");
+}
+
+#[test]
+fn run_pulls_a_missing_image() {
+    require_root!();
+    require_tool!("docker-registry");
+    let t = tempfile::tempdir().unwrap();
+    let reg = DockerRegistry::start(None).unwrap();
+    let layout = t.path().join("layout");
+    hezi_testsupport::busybox_oci_layout(&layout, "busybox:latest").unwrap();
+    let src = t.path().join("src");
+    ok(&src, &["image", "import", layout.to_str().unwrap()]);
+    let dest = format!("docker://{}/run/busybox:v1", reg.addr);
+    ok(&src, &["image", "push", "busybox:latest", &dest]);
+
+    let store = t.path().join("store");
+    let root = t.path().join("root");
+    let id = hezi_testsupport::unique_id("hezi-pullrun");
+    let run = |policy: &str, id: &str| {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_hezi"));
+        c.arg("--root").arg(&root).arg("--store").arg(&store).args([
+            "run",
+            "--image",
+            &dest,
+            "--pull",
+            policy,
+            id,
+            "--",
+            "echo",
+            "pulled-and-ran",
+        ]);
+        c.output().unwrap()
+    };
+    let o = run("never", &id);
+    assert!(!o.status.success());
+    assert!(String::from_utf8_lossy(&o.stderr).contains("--pull=never"));
+    let o = run("missing", &id);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(String::from_utf8_lossy(&o.stdout).contains("pulled-and-ran"));
+    let ls = ok(&store, &["image", "ls", "-q"]);
+    assert_eq!(ls.trim(), format!("{}/run/busybox:v1", reg.addr));
+}
