@@ -284,6 +284,10 @@ pub struct RunArgs {
     /// With --image: when to pull it from its registry.
     #[arg(long, value_enum, default_value_t = PullPolicy::Missing, requires = "image")]
     pub pull: PullPolicy,
+    /// With --image: what the image's Volumes become: bind (a directory of the container's
+    /// bundle), tmpfs, or none.
+    #[arg(long, value_name = "MODE", default_value = "bind", requires = "image")]
+    pub volumes: hezi_image::VolumeMode,
     /// With --image: how to reach the registry.
     #[command(flatten)]
     pub registry: RegistryOpts,
@@ -509,6 +513,11 @@ pub enum ImageCommand {
     Ls(ImageLsArgs),
     /// Show an image's manifest and config.
     Inspect(ImageRefArgs),
+    /// Show the steps that built an image, newest first, with the size of each layer.
+    History(ImageHistoryArgs),
+    /// Show the store's disk usage: blobs, unpacked layers, and each image's shared and
+    /// unique bytes.
+    Du(ImageDuArgs),
     /// Remove image names (blobs go at the next gc).
     Rm(ImageRmArgs),
     /// Give an image another name.
@@ -611,6 +620,24 @@ pub struct ImageLsArgs {
     pub quiet: bool,
 }
 
+/// `hezi image history`.
+#[derive(Debug, Args)]
+pub struct ImageHistoryArgs {
+    /// The image reference (name or digest).
+    pub reference: String,
+    /// Output format.
+    #[arg(short, long, value_enum, default_value_t = OutputFormat::Table)]
+    pub format: OutputFormat,
+}
+
+/// `hezi image du`.
+#[derive(Debug, Args)]
+pub struct ImageDuArgs {
+    /// Output format.
+    #[arg(short, long, value_enum, default_value_t = OutputFormat::Table)]
+    pub format: OutputFormat,
+}
+
 /// A command that takes one image reference.
 #[derive(Debug, Args)]
 pub struct ImageRefArgs {
@@ -645,6 +672,10 @@ pub struct ImageUnpackArgs {
     /// Write only the root filesystem, no config.json.
     #[arg(long = "rootfs-only")]
     pub rootfs_only: bool,
+    /// What the image's Volumes become: bind (a directory of the bundle, `volumes/N`),
+    /// tmpfs, or none (only the annotation).
+    #[arg(long, value_name = "MODE", default_value = "bind")]
+    pub volumes: hezi_image::VolumeMode,
     /// Platform to pick from an index (os/arch[/variant]).
     #[arg(long)]
     pub platform: Option<String>,

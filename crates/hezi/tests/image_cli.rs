@@ -321,3 +321,90 @@ fn progress_bar_on_a_terminal() {
     ));
     assert!(ex.contains("exporting"), "{ex}");
 }
+
+/// `image ls` sizes and times, `image history` and `image du` with a layer two images share.
+#[test]
+fn ls_history_and_du_report_sizes_and_sharing() {
+    use hezi_testsupport::{
+        busybox_layer_tar, busybox_rootfs, gzip, layout_from_layers, sha256_digest,
+    };
+    let t = Tmp::new("hezi-image-du");
+    let rootfs = t.0.join("rootfs");
+    if let Err(e) = busybox_rootfs(&rootfs) {
+        eprintln!("skipped: no busybox rootfs ({e})");
+        return;
+    }
+    let tar = busybox_layer_tar(&rootfs).unwrap();
+    let layer = (gzip(&tar).unwrap(), sha256_digest(&tar));
+    let own = b"only in b".to_vec();
+    let mut own_tar = tar::Builder::new(Vec::new());
+    let mut h = tar::Header::new_gnu();
+    h.set_size(own.len() as u64);
+    h.set_mode(0o644);
+    h.set_cksum();
+    own_tar
+        .append_data(&mut h, "b.txt", own.as_slice())
+        .unwrap();
+    let own_tar = own_tar.into_inner().unwrap();
+    let own_layer = (gzip(&own_tar).unwrap(), sha256_digest(&own_tar));
+    let layout = t.0.join("layout");
+    layout_from_layers(&layout, "a:1", std::slice::from_ref(&layer), &["sh"]).unwrap();
+    layout_from_layers(
+        &layout,
+        "b:1",
+        &[layer.clone(), own_layer.clone()],
+        &["true"],
+    )
+    .unwrap();
+    let store = t.0.join("store");
+    ok(&store, &["image", "import", layout.to_str().unwrap()]);
+    ok(&store, &["image", "tag", "a:1", "a:alias"]);
+
+    let ls: Value =
+        serde_json::from_str(&ok(&store, &["image", "ls", "--format", "json"])).unwrap();
+    let rows = ls.as_array().unwrap();
+    assert_eq!(rows.len(), 3, "{ls}");
+    for r in rows {
+        assert_eq!(r["created"], "2026-01-01T00:00:00Z", "{r}");
+        assert!(r["size"].as_u64().unwrap() > layer.0.len() as u64, "{r}");
+    }
+    let table = ok(&store, &["image", "ls"]);
+    assert!(table.lines().next().unwrap().contains("SIZE"), "{table}");
+    assert!(table.contains("2026-01-01T00:00:00"), "{table}");
+
+    let hist: Value = serde_json::from_str(&ok(
+        &store,
+        &["image", "history", "b:1", "--format", "json"],
+    ))
+    .unwrap();
+    assert_eq!(hist[0]["created_by"], "hezi-testsupport", "{hist}");
+    assert_eq!(hist[0]["size"], layer.0.len() as u64, "{hist}");
+
+    let du: Value =
+        serde_json::from_str(&ok(&store, &["image", "du", "--format", "json"])).unwrap();
+    let images = du["images"].as_array().unwrap();
+    assert_eq!(images.len(), 2, "two manifests, three names: {du}");
+    let a = images
+        .iter()
+        .find(|i| i["names"].as_array().unwrap().len() == 2)
+        .expect("a:1 + alias");
+    let b = images
+        .iter()
+        .find(|i| i["names"] == json!(["b:1"]))
+        .expect("b:1");
+    assert_eq!(a["shared"], layer.0.len() as u64, "{du}");
+    assert_eq!(b["shared"], layer.0.len() as u64, "{du}");
+    let b_unique = b["unique"].as_u64().unwrap();
+    assert!(b_unique >= own_layer.0.len() as u64, "{du}");
+    assert_eq!(
+        b["size"].as_u64().unwrap(),
+        b["shared"].as_u64().unwrap() + b_unique,
+        "{du}"
+    );
+    let blob_bytes: u64 = fs::read_dir(store.join("blobs/sha256"))
+        .unwrap()
+        .map(|e| e.unwrap().metadata().unwrap().len())
+        .sum();
+    assert_eq!(du["blob_bytes"], blob_bytes, "{du}");
+    assert!(ok(&store, &["image", "du"]).contains("UNIQUE"));
+}

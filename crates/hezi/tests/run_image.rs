@@ -228,3 +228,152 @@ fn copy_mode_unpacks_a_plain_rootfs() {
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     assert!(bundles(&store).is_empty());
 }
+
+/// Rewrites the config of the single image in the OCI layout `layout` with `edit`, updating
+/// the manifest and index.json to the new digests.
+fn edit_layout_config(layout: &std::path::Path, edit: impl FnOnce(&mut serde_json::Value)) {
+    use hezi_testsupport::write_blob;
+    let blob = |d: &str| {
+        layout
+            .join("blobs/sha256")
+            .join(d.trim_start_matches("sha256:"))
+    };
+    let index_path = layout.join("index.json");
+    let mut index: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&index_path).expect("index")).expect("index json");
+    let mdesc = index["manifests"][0].clone();
+    let mut manifest: serde_json::Value = serde_json::from_slice(
+        &std::fs::read(blob(mdesc["digest"].as_str().expect("digest"))).expect("manifest"),
+    )
+    .expect("manifest json");
+    let mut config: serde_json::Value = serde_json::from_slice(
+        &std::fs::read(blob(
+            manifest["config"]["digest"].as_str().expect("cfg digest"),
+        ))
+        .expect("config"),
+    )
+    .expect("config json");
+    edit(&mut config);
+    manifest["config"] = write_blob(
+        layout,
+        "application/vnd.oci.image.config.v1+json",
+        &serde_json::to_vec(&config).expect("ser"),
+    )
+    .expect("config blob");
+    let new = write_blob(
+        layout,
+        "application/vnd.oci.image.manifest.v1+json",
+        &serde_json::to_vec(&manifest).expect("ser"),
+    )
+    .expect("manifest blob");
+    index["manifests"][0]["digest"] = new["digest"].clone();
+    index["manifests"][0]["size"] = new["size"].clone();
+    std::fs::write(&index_path, serde_json::to_vec(&index).expect("ser")).expect("write index");
+}
+
+#[test]
+fn volumes_home_and_a_missing_command_follow_the_conversion_rules() {
+    require_root!();
+    let w = World::new("hezi-run-image-vol");
+    let layout = w.tmp.path().join("layout");
+    busybox_oci_layout(&layout, "vol:1").expect("layout");
+    edit_layout_config(&layout, |c| {
+        c["config"]["Volumes"] = serde_json::json!({"/data": {}, "/var/cache/app": {}});
+        c["config"].as_object_mut().expect("config").remove("Cmd");
+    });
+    let store = w.tmp.path().join("store");
+    let s = store.display().to_string();
+    let o = w.out(&[
+        "--store",
+        &s,
+        "image",
+        "import",
+        &layout.display().to_string(),
+    ]);
+    assert!(
+        o.status.success(),
+        "import: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    // No Entrypoint or Cmd and no command: a clear error, nothing left.
+    let id = w.id("nocmd");
+    let o = w.out(&["--store", &s, "run", "--image", "vol:1", &id]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(!o.status.success());
+    assert!(err.contains("no Entrypoint or Cmd"), "{err}");
+    assert!(
+        bundles(&store).is_empty(),
+        "bundle left: {:?}",
+        bundles(&store)
+    );
+    let script = "echo HOME=$HOME; touch /data/x && ls /data; grep -E ' /(data|var/cache/app) ' /proc/mounts | cut -d' ' -f2,3";
+    // Default: each volume a bind of a directory of the bundle.
+    let id = w.id("vol");
+    let o = w.out(&[
+        "--store", &s, "run", "--image", "vol:1", &id, "--", "sh", "-c", script,
+    ]);
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        o.status.success(),
+        "run: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    assert!(out.contains("HOME=/root"), "{out}");
+    assert!(out.lines().any(|l| l == "x"), "{out}");
+    assert!(
+        out.contains("/data ") && out.contains("/var/cache/app "),
+        "{out}"
+    );
+    assert!(!out.contains("tmpfs"), "{out}");
+    // --volumes tmpfs.
+    let id = w.id("voltmp");
+    let o = w.out(&[
+        "--store",
+        &s,
+        "run",
+        "--image",
+        "vol:1",
+        "--volumes",
+        "tmpfs",
+        &id,
+        "--",
+        "sh",
+        "-c",
+        script,
+    ]);
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        o.status.success(),
+        "run: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    assert!(out.contains("/data tmpfs"), "{out}");
+    // --volumes none: no mount at all.
+    let id = w.id("volnone");
+    let o = w.out(&[
+        "--store",
+        &s,
+        "run",
+        "--image",
+        "vol:1",
+        "--volumes",
+        "none",
+        &id,
+        "--",
+        "sh",
+        "-c",
+        script,
+    ]);
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        o.status.success(),
+        "run: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    assert!(!out.contains("/data "), "{out}");
+    assert!(
+        bundles(&store).is_empty(),
+        "bundles left: {:?}",
+        bundles(&store)
+    );
+}

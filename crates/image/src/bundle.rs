@@ -11,6 +11,7 @@ use crate::error::ImageError;
 use crate::store::Store;
 use crate::unpack::UnpackOptions;
 use crate::user::resolve_user;
+use crate::volumes::{volume_mounts, VolumeMode};
 
 /// How to turn an image into a bundle.
 #[derive(Debug, Clone, Default)]
@@ -28,6 +29,8 @@ pub struct BundleOptions {
     pub platform: Option<Platform>,
     /// Unpack options for the rootfs.
     pub unpack: UnpackOptions,
+    /// What the image's `Volumes` become (see [`crate::volumes`]).
+    pub volumes: VolumeMode,
 }
 
 /// Unpacks `reference` into `dest/rootfs` and writes `dest/config.json`; returns the spec.
@@ -55,7 +58,7 @@ pub fn create_bundle(
         }
     }
     store.unpack(&image, &rootfs, opts.unpack.clone())?;
-    let spec = match spec_for(&image.config, &rootfs, opts) {
+    let spec = match spec_for(&image.config, &rootfs, dest, opts) {
         Ok(s) => s,
         Err(e) => {
             if fresh {
@@ -106,10 +109,12 @@ pub fn process_args(rc: &RunConfig, opts: &BundleOptions) -> Vec<String> {
     entrypoint.into_iter().chain(cmd).collect()
 }
 
-/// Derives the runtime config for an image whose rootfs is at `rootfs`.
+/// Derives the runtime config for an image whose rootfs is at `rootfs`, in the bundle
+/// directory `bundle` (where bind-mounted volumes get their directories).
 pub fn spec_for(
     config: &ImageConfig,
     rootfs: &Path,
+    bundle: &Path,
     opts: &BundleOptions,
 ) -> Result<Spec, ImageError> {
     let rc = config.config.clone().unwrap_or_default();
@@ -117,14 +122,17 @@ pub fn spec_for(
     let mut process = spec.process().clone().unwrap_or_default();
     let args = process_args(&rc, opts);
     if args.is_empty() {
+        // umoci falls back to `sh`; like Docker and podman, hezi asks for a command instead
+        // of guessing one the image may not have.
         return Err(ImageError::InvalidArgument(
-            "the image has no Entrypoint or Cmd and no command was given".into(),
+            "the image has no Entrypoint or Cmd: give the command to run after the image reference"
+                .into(),
         ));
     }
     process.set_args(Some(args));
     let defaults = process.env().clone().unwrap_or_default();
     let image_env = rc.env.clone().unwrap_or_default();
-    process.set_env(Some(merge_env(&[&defaults, &image_env, &opts.env])));
+    let mut env = merge_env(&[&defaults, &image_env, &opts.env]);
     let cwd = rc
         .working_dir
         .clone()
@@ -143,6 +151,12 @@ pub fn spec_for(
         .or_else(|| rc.user.clone())
         .unwrap_or_default();
     let u = resolve_user(rootfs, &user_spec)?;
+    // HOME from the user's passwd entry (or /) when neither the image nor the caller set it,
+    // as Docker, podman and runc's exec do.
+    if !env.iter().any(|e| e.starts_with("HOME=")) {
+        env.push(format!("HOME={}", u.home.as_deref().unwrap_or("/")));
+    }
+    process.set_env(Some(env));
     let mut user = process.user().clone();
     user.set_uid(u.uid);
     user.set_gid(u.gid);
@@ -153,6 +167,16 @@ pub fn spec_for(
     });
     process.set_user(user);
     spec.set_process(Some(process));
+    if let Some(v) = &rc.volumes {
+        let extra = volume_mounts(v.keys(), rootfs, bundle, opts.volumes)?;
+        if !extra.is_empty() {
+            let mut mounts = spec.mounts().clone().unwrap_or_default();
+            // A default mount at the same destination gives way to the volume.
+            mounts.retain(|m| !extra.iter().any(|x| x.destination() == m.destination()));
+            mounts.extend(extra);
+            spec.set_mounts(Some(mounts));
+        }
+    }
     let mut ann: HashMap<String, String> = spec.annotations().clone().unwrap_or_default();
     for (k, v) in annotations(config, &rc) {
         ann.entry(k).or_insert(v);

@@ -20,8 +20,11 @@ pub mod gc;
 pub mod overlay;
 #[cfg(feature = "registry")]
 pub mod registry;
+pub mod report;
 pub mod user;
+pub mod volumes;
 pub use bundle::{create_bundle, BundleOptions};
+pub use volumes::VolumeMode;
 
 /// The README's example, compiled as a doctest.
 #[cfg(doctest)]

@@ -69,7 +69,7 @@ pub fn create_overlay_bundle(
             std::fs::create_dir_all(d).map_err(ImageError::io_with("create directory", d))?;
         }
         mount_overlay(&layers, &upper, &work, &rootfs)?;
-        let spec = spec_for(&image.config, &rootfs, opts)?;
+        let spec = spec_for(&image.config, &rootfs, dest, opts)?;
         let json = serde_json::to_vec_pretty(&spec).map_err(|source| ImageError::Json {
             what: "config.json".into(),
             source,

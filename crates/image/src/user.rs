@@ -21,12 +21,15 @@ pub struct ResolvedUser {
     pub additional_gids: Vec<u32>,
     /// The user name, when known.
     pub name: Option<String>,
+    /// The home directory from /etc/passwd, when the user has an entry with one.
+    pub home: Option<String>,
 }
 
 struct PasswdEntry {
     name: String,
     uid: u32,
     gid: u32,
+    home: String,
 }
 
 struct GroupEntry {
@@ -73,6 +76,40 @@ pub(crate) fn read_in_root(rootfs: &Path, rel: &str) -> Result<Option<String>, I
     Ok(Some(s))
 }
 
+/// `stat` of a path of the rootfs, resolved inside it (openat2 `RESOLVE_IN_ROOT`); `None`
+/// when it does not exist.
+pub(crate) fn stat_in_root(
+    rootfs: &Path,
+    rel: &str,
+) -> Result<Option<std::fs::Metadata>, ImageError> {
+    let root = openat(
+        nix::fcntl::AT_FDCWD,
+        rootfs,
+        OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
+        Mode::empty(),
+    )
+    .map_err(|e| ImageError::io("open rootfs", rootfs, e.into()))?;
+    let how = OpenHow::new()
+        .flags(OFlag::O_PATH | OFlag::O_CLOEXEC)
+        .resolve(
+            ResolveFlag::RESOLVE_IN_ROOT
+                | ResolveFlag::RESOLVE_NO_MAGICLINKS
+                | ResolveFlag::RESOLVE_NO_XDEV,
+        );
+    let host = rootfs.join(rel.trim_start_matches('/'));
+    let rel = rel.trim_start_matches('/');
+    let rel = if rel.is_empty() { "." } else { rel };
+    let fd = match openat2(&root, OsStr::new(rel), how) {
+        Ok(fd) => fd,
+        Err(nix::errno::Errno::ENOENT) => return Ok(None),
+        Err(e) => return Err(ImageError::io("open", host, e.into())),
+    };
+    std::fs::File::from(fd)
+        .metadata()
+        .map(Some)
+        .map_err(ImageError::io_with("stat", &host))
+}
+
 fn parse_passwd(s: &str) -> Vec<PasswdEntry> {
     s.lines()
         .filter(|l| !l.trim().is_empty() && !l.starts_with('#'))
@@ -82,6 +119,7 @@ fn parse_passwd(s: &str) -> Vec<PasswdEntry> {
                 name: f.first()?.to_string(),
                 uid: f.get(2)?.parse().ok()?,
                 gid: f.get(3)?.parse().ok()?,
+                home: f.get(5).map(|h| h.to_string()).unwrap_or_default(),
             })
         })
         .collect()
@@ -131,18 +169,22 @@ fn resolve_with(
         None => (spec, None),
     };
     let user = if user.is_empty() { "0" } else { user };
-    let (uid, mut gid, name) = if let Ok(uid) = user.parse::<u32>() {
-        match passwd.iter().find(|p| p.uid == uid) {
-            Some(p) => (uid, p.gid, Some(p.name.clone())),
-            None => (uid, 0, None),
-        }
+    let entry = if let Ok(uid) = user.parse::<u32>() {
+        passwd.iter().find(|p| p.uid == uid)
     } else {
-        let p = passwd
-            .iter()
-            .find(|p| p.name == user)
-            .ok_or_else(|| err(format!("no user {user:?} in the image's /etc/passwd")))?;
-        (p.uid, p.gid, Some(p.name.clone()))
+        Some(
+            passwd
+                .iter()
+                .find(|p| p.name == user)
+                .ok_or_else(|| err(format!("no user {user:?} in the image's /etc/passwd")))?,
+        )
     };
+    let (uid, mut gid, name) = match (entry, user.parse::<u32>()) {
+        (Some(p), _) => (p.uid, p.gid, Some(p.name.clone())),
+        (None, Ok(uid)) => (uid, 0, None),
+        (None, Err(_)) => return Err(err(format!("no user {user:?} in the image's /etc/passwd"))),
+    };
+    let home = entry.map(|p| p.home.clone()).filter(|h| !h.is_empty());
     if let Some(g) = group {
         gid = if let Ok(n) = g.parse::<u32>() {
             n
@@ -171,6 +213,7 @@ fn resolve_with(
         gid,
         additional_gids,
         name,
+        home,
     })
 }
 

@@ -97,6 +97,30 @@ fn with_bar<T>(
     r
 }
 
+/// `2026-01-01T00:00:00.123Z` cut to seconds, `2026-01-01T00:00:00` (a time that does not look RFC 3339
+/// is shown as it is).
+fn short_time(t: &str) -> &str {
+    t.get(..19)
+        .filter(|s| s.as_bytes().get(10) == Some(&b'T'))
+        .unwrap_or(t)
+}
+
+/// Bytes in the units `du -h` and podman use (1000-based, like podman's image sizes).
+fn human_size(n: u64) -> String {
+    const UNITS: [&str; 5] = ["B", "kB", "MB", "GB", "TB"];
+    let mut v = n as f64;
+    let mut unit = 0;
+    while v >= 1000.0 && unit + 1 < UNITS.len() {
+        v /= 1000.0;
+        unit += 1;
+    }
+    if unit == 0 {
+        format!("{n} B")
+    } else {
+        format!("{v:.1} {}", UNITS[unit])
+    }
+}
+
 /// Runs one `hezi image` subcommand.
 pub fn run(g: &GlobalOpts, c: ImageCommand) -> anyhow::Result<u8> {
     let store = open(g)?;
@@ -121,26 +145,76 @@ pub fn run(g: &GlobalOpts, c: ImageCommand) -> anyhow::Result<u8> {
             })?;
         }
         ImageCommand::Ls(a) => {
-            let names = store.names()?;
+            let rows = hezi_image::report::summaries(&store)?;
             if a.quiet {
-                for (n, _) in &names {
-                    println!("{n}");
+                for r in &rows {
+                    println!("{}", r.name);
                 }
             } else if a.format == OutputFormat::Json {
-                let rows: Vec<_> = names
-                    .iter()
-                    .map(|(n, d)| serde_json::json!({"name": n, "digest": d.digest.to_string(), "mediaType": d.media_type, "size": d.size}))
-                    .collect();
                 println!("{}", serde_json::to_string_pretty(&rows)?);
             } else {
-                println!("{:<40} {:<20} MEDIA TYPE", "NAME", "DIGEST");
-                for (n, d) in &names {
-                    let short = &d.digest.encoded()[..12];
+                println!(
+                    "{:<40} {:<20} {:<22} {:>10}",
+                    "NAME", "DIGEST", "CREATED", "SIZE"
+                );
+                for r in &rows {
+                    let short = r.digest.get(..19).unwrap_or(&r.digest);
                     println!(
-                        "{:<40} {:<20} {}",
-                        n,
-                        format!("{}:{short}", d.digest.algorithm()),
-                        d.media_type
+                        "{:<40} {:<20} {:<22} {:>10}",
+                        r.name,
+                        short,
+                        r.created.as_deref().map(short_time).unwrap_or("-"),
+                        r.size.map(human_size).unwrap_or_else(|| "-".into()),
+                    );
+                }
+            }
+        }
+        ImageCommand::History(a) => {
+            let image = store
+                .image(&a.reference, None)
+                .with_context(|| format!("history of {}", a.reference))?;
+            let steps = hezi_image::report::history(&image);
+            if a.format == OutputFormat::Json {
+                println!("{}", serde_json::to_string_pretty(&steps)?);
+            } else {
+                println!("{:<22} {:>10}  CREATED BY", "CREATED", "SIZE");
+                for s in &steps {
+                    println!(
+                        "{:<22} {:>10}  {}",
+                        s.created.as_deref().map(short_time).unwrap_or("-"),
+                        s.size.map(human_size).unwrap_or_else(|| "0 B".into()),
+                        s.created_by.as_deref().unwrap_or("")
+                    );
+                }
+            }
+        }
+        ImageCommand::Du(a) => {
+            let u = hezi_image::report::usage(&store)?;
+            if a.format == OutputFormat::Json {
+                println!("{}", serde_json::to_string_pretty(&u)?);
+            } else {
+                println!(
+                    "blobs:           {:>6}  {:>10}",
+                    u.blobs,
+                    human_size(u.blob_bytes)
+                );
+                println!(
+                    "unpacked layers: {:>6}  {:>10}",
+                    u.unpacked_layers,
+                    human_size(u.unpacked_bytes)
+                );
+                println!();
+                println!(
+                    "{:<40} {:>10} {:>10} {:>10}",
+                    "IMAGE", "SIZE", "SHARED", "UNIQUE"
+                );
+                for i in &u.images {
+                    println!(
+                        "{:<40} {:>10} {:>10} {:>10}",
+                        i.names.join(","),
+                        human_size(i.size),
+                        human_size(i.shared),
+                        human_size(i.unique)
                     );
                 }
             }
@@ -221,6 +295,7 @@ fn unpack(store: &Store, a: &ImageUnpackArgs) -> anyhow::Result<()> {
         if !a.rootfs_only {
             let opts = BundleOptions {
                 platform: platform.clone(),
+                volumes: a.volumes,
                 ..BundleOptions::default()
             };
             create_bundle(s, &a.reference, &a.dest, &opts).with_context(|| {

@@ -27,6 +27,7 @@ pub fn make(
     reference: &str,
     command: &[String],
     copy: bool,
+    volumes: hezi_image::VolumeMode,
 ) -> anyhow::Result<PathBuf> {
     hezi_runtime::id::validate_id(id)?;
     let store = super::image::open_store(g)?;
@@ -39,6 +40,7 @@ pub fn make(
     }
     let opts = hezi_image::BundleOptions {
         command: (!command.is_empty()).then(|| command.to_vec()),
+        volumes,
         ..Default::default()
     };
     let context = || format!("making a bundle of image {reference} for container {id}");

@@ -18,7 +18,8 @@ pub fn run(g: &GlobalOpts, a: &RunArgs) -> anyhow::Result<u8> {
             }
             let store = super::image::open_store(g)?;
             let reference = super::registry::image_for_run(&store, reference, a.pull, &a.registry)?;
-            let dir = super::image_bundle::make(g, &a.id, &reference, &a.command, a.copy)?;
+            let dir =
+                super::image_bundle::make(g, &a.id, &reference, &a.command, a.copy, a.volumes)?;
             opts.bundle = dir.clone();
             Some(dir)
         }
