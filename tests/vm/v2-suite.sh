@@ -34,6 +34,7 @@ fi
 ENFORCE=${HEZI_CG_ENFORCE_BIN:-$(newest_bin enforce)}
 CLI=${HEZI_CG_CLI_BIN:-$(newest_bin cgroups_cli)}
 DIFF=${HEZI_DIFF_BIN:-$(newest_bin differential_runc)}
+APPARMOR=${HEZI_APPARMOR_BIN:-$(newest_bin runtime_apparmor)}
 
 # Private copies (in the VM's tmpfs) of every binary the suite runs: the target dir is
 # shared with the host, where other builds may replace a binary while the suite runs it.
@@ -45,6 +46,7 @@ private_copy() { # PATH -> prints the copy's path (empty for an empty PATH)
 ENFORCE=$(private_copy "$ENFORCE")
 CLI=$(private_copy "$CLI")
 DIFF=$(private_copy "$DIFF")
+APPARMOR=$(private_copy "$APPARMOR")
 if [ -x "$TARGET/debug/hezi" ]; then
 	HEZI_BIN=$(private_copy "$TARGET/debug/hezi")
 	export HEZI_BIN
@@ -123,6 +125,15 @@ else
 	run_test "$DIFF" exec_cap_does_not_touch_inheritable "v2 vs runc: exec --cap"
 	left=$(find /sys/fs/cgroup -maxdepth 2 -name 'diff-*' 2>/dev/null)
 	if [ -z "$left" ]; then pass "no differential-test cgroups left behind"; else fail "no differential-test cgroups left behind" "$left"; fi
+fi
+
+# --- AppArmor (Debian's kernel has the LSM on; the host here has no LSM) ---------------
+if [ -z "$APPARMOR" ]; then
+	fail "find the runtime_apparmor test binary" "run cargo test -p hezi --no-run on the host"
+elif ! command -v apparmor_parser >/dev/null; then
+	fail "apparmor_parser is installed (scripts/deps.sh installs apparmor)"
+else
+	run_test "$APPARMOR" a_profile_confines_the_container_as_with_runc "AppArmor: apparmorProfile confines (attr/current, denied write) as with runc; exec inherits it and --apparmor overrides; an unloaded profile is named"
 fi
 
 summary v2-suite

@@ -403,7 +403,7 @@ pub struct ExecArgs {
     /// SELinux process label (accepted; labels are not applied by this build).
     #[arg(long = "process-label")]
     pub process_label: Option<String>,
-    /// AppArmor profile (accepted; profiles are not applied by this build).
+    /// AppArmor profile for the new process (default: the container's).
     #[arg(long)]
     pub apparmor: Option<String>,
     /// Run in this sub-cgroup of the container (v2) or controller:path list (v1).

@@ -181,7 +181,9 @@ fn features_document() {
     let v: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(v["ociVersionMin"], "1.0.0");
     assert_eq!(v["ociVersionMax"], "1.2.1");
-    assert_eq!(v["linux"]["apparmor"]["enabled"], false);
+    let host_apparmor = std::fs::read_to_string("/sys/module/apparmor/parameters/enabled")
+        .is_ok_and(|s| s.starts_with('Y'));
+    assert_eq!(v["linux"]["apparmor"]["enabled"], host_apparmor);
     assert_eq!(v["linux"]["selinux"]["enabled"], false);
     assert!(v["annotations"]["io.github.hezi.version"].is_string());
     let seccomp = &v["linux"]["seccomp"];

@@ -326,6 +326,12 @@ fn child(
         console::make_controlling(s.as_fd())?;
     }
     let (exe, argv, envp) = resolve_exec(plan)?;
+    if let Some(profile) = &plan.apparmor_profile {
+        // The container's /proc, verified to be a real procfs (or a private instance).
+        let proc = crate::rootfs::procfs::ProcfsHandle::mounted()
+            .or_else(|_| crate::rootfs::procfs::ProcfsHandle::new())?;
+        crate::apparmor::change_on_exec(&proc, profile)?;
+    }
     // The filter is the last step before execve (see crate::init): what it must allow is the
     // exec itself (and, with NOTIFY rules, handing the listener to the agent).
     let retained = apply::caps_for_late_seccomp(plan, seccomp.is_some());

@@ -312,6 +312,10 @@ fn prepare(ctx: &InitContext<'_>) -> Result<Ready> {
     // returns (runc and youki send it during create; agents wait for it before `start`), so
     // it is installed here, after every other step of setup, and the post-start steps use only
     // classic syscalls (openat, write, close, execve), as runc's do.
+    if let Some(profile) = &ctx.process.apparmor_profile {
+        // Takes effect at the execve; written while still privileged, as runc does.
+        crate::apparmor::change_on_exec(&proc, profile)?;
+    }
     let notify_now = ctx.seccomp.is_some_and(|f| f.has_notify());
     let retained = apply::caps_for_late_seccomp(ctx.process, ctx.seccomp.is_some());
     let caps = apply::apply_identity_retaining(ctx.process, &mut sys, retained)?;

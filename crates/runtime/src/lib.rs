@@ -17,6 +17,7 @@
 //! ```
 #![deny(missing_docs)]
 
+pub mod apparmor;
 pub mod cgjoin;
 pub mod clone;
 pub mod console;

@@ -198,6 +198,12 @@ impl FeaturesBuilder {
         self
     }
 
+    /// Marks AppArmor profiles supported (or not: hezi applies them only where the LSM is on).
+    pub fn apparmor(mut self, enabled: bool) -> Self {
+        self.linux().apparmor.enabled = enabled;
+        self
+    }
+
     /// Marks id-mapped mounts supported (or not).
     pub fn idmap_mounts(mut self, enabled: bool) -> Self {
         self.linux().mount_extensions.idmap.enabled = enabled;
@@ -212,8 +218,8 @@ impl FeaturesBuilder {
         self
     }
 
-    /// The document. AppArmor, SELinux and Intel RDT are always reported disabled: hezi
-    /// implements none of them.
+    /// The document. SELinux and Intel RDT are always reported disabled: hezi implements
+    /// neither; AppArmor is what [`apparmor`](Self::apparmor) set (default disabled).
     pub fn build(self) -> Features {
         self.features
     }

@@ -53,6 +53,9 @@ pub fn process_from_args(base: Option<&Process>, a: &ExecArgs) -> anyhow::Result
     if a.no_new_privs {
         p.set_no_new_privileges(Some(true));
     }
+    if let Some(profile) = a.apparmor.as_ref().filter(|s| !s.is_empty()) {
+        p.set_apparmor_profile(Some(profile.clone()));
+    }
     if !a.cap.is_empty() {
         let mut caps = p.capabilities().clone().unwrap_or_else(|| {
             let empty: Capabilities = Default::default();
@@ -89,9 +92,6 @@ pub fn process_from_args(base: Option<&Process>, a: &ExecArgs) -> anyhow::Result
 pub fn run(g: &GlobalOpts, a: &ExecArgs) -> anyhow::Result<u8> {
     if a.process_label.as_deref().is_some_and(|s| !s.is_empty()) {
         anyhow::bail!("exec --process-label: SELinux labels are not supported by this build");
-    }
-    if a.apparmor.as_deref().is_some_and(|s| !s.is_empty()) {
-        anyhow::bail!("exec --apparmor: AppArmor is not supported by this build");
     }
     let c = hezi_runtime::Container::load(&g.root, &a.id)?;
     let process = process_from_args(c.record().config.process().as_ref(), a)?;

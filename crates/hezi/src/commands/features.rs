@@ -80,6 +80,10 @@ pub fn features(imp: &Implemented<'_>) -> Features {
     if !imp.hooks.is_empty() {
         b = b.hooks(imp.hooks);
     }
+    // Profiles are applied wherever the AppArmor LSM is on (and refused clearly elsewhere).
+    if hezi_runtime::apparmor::enabled() {
+        b = b.apparmor(true);
+    }
     if !imp.mount_options.is_empty() {
         b = b.mount_options(imp.mount_options);
         // The rootfs applies `idmap`/`ridmap` bind mounts (MOUNT_ATTR_IDMAP) wherever it lists

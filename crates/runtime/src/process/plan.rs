@@ -59,6 +59,8 @@ pub struct MemPolicy {
 pub struct ProcessPlan {
     /// argv (`args[0]` resolved through PATH at exec time).
     pub args: Vec<String>,
+    /// `process.apparmorProfile`: the AppArmor profile to change to at exec.
+    pub apparmor_profile: Option<String>,
     /// Environment, `KEY=VALUE`.
     pub env: Vec<String>,
     /// Working directory inside the container.
@@ -281,14 +283,9 @@ impl ProcessPlan {
             });
         }
         let user = p.user();
-        if p.apparmor_profile()
-            .as_deref()
-            .is_some_and(|s| !s.is_empty())
-        {
-            return Err(RuntimeError::Unsupported {
-                setting: "process.apparmorProfile".into(),
-                msg: "AppArmor is not supported by this build".into(),
-            });
+        let apparmor_profile = p.apparmor_profile().clone().filter(|s| !s.is_empty());
+        if let Some(profile) = &apparmor_profile {
+            crate::apparmor::check(profile, "process.apparmorProfile")?;
         }
         if p.selinux_label().as_deref().is_some_and(|s| !s.is_empty()) {
             return Err(RuntimeError::Unsupported {
@@ -363,6 +360,7 @@ impl ProcessPlan {
             scheduler: p.scheduler().as_ref().map(sched_attr),
             cpu_affinity_initial: initial,
             cpu_affinity_final: fin,
+            apparmor_profile,
             ..Default::default()
         })
     }
