@@ -31,6 +31,11 @@ pub struct BundleOptions {
     pub unpack: UnpackOptions,
     /// What the image's `Volumes` become (see [`crate::volumes`]).
     pub volumes: VolumeMode,
+    /// Annotations to add to config.json (they win over the image's).
+    pub annotations: BTreeMap<String, String>,
+    /// A writable root (`root.readonly: false`) instead of the default read-only one: for a
+    /// container with its own copy or upper dir, as `docker run` and `podman run` give.
+    pub writable_root: bool,
 }
 
 /// Unpacks `reference` into `dest/rootfs` and writes `dest/config.json`; returns the spec.
@@ -181,7 +186,16 @@ pub fn spec_for(
     for (k, v) in annotations(config, &rc) {
         ann.entry(k).or_insert(v);
     }
+    for (k, v) in &opts.annotations {
+        ann.insert(k.clone(), v.clone());
+    }
     spec.set_annotations(Some(ann));
+    if opts.writable_root {
+        if let Some(mut root) = spec.root().clone() {
+            root.set_readonly(Some(false));
+            spec.set_root(Some(root));
+        }
+    }
     Ok(spec)
 }
 

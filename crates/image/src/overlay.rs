@@ -74,7 +74,10 @@ pub fn create_overlay_bundle(
             what: "config.json".into(),
             source,
         })?;
-        crate::store::write_atomic(&dest.join("config.json"), &json)?;
+        // Not fsynced: the bundle lives only as long as its container (after a crash it is
+        // garbage either way), and an fsync costs milliseconds on every start.
+        let config = dest.join("config.json");
+        std::fs::write(&config, &json).map_err(ImageError::io_with("write", &config))?;
         Ok(spec)
     })();
     if made.is_err() {

@@ -41,6 +41,8 @@ pub fn make(
     let opts = hezi_image::BundleOptions {
         command: (!command.is_empty()).then(|| command.to_vec()),
         volumes,
+        annotations: [(OWNED_BUNDLE.to_string(), dir.display().to_string())].into(),
+        writable_root: true,
         ..Default::default()
     };
     let context = || format!("making a bundle of image {reference} for container {id}");
@@ -61,25 +63,11 @@ pub fn make(
         }
     };
     let made = made.with_context(context);
-    let result = made.and_then(|_| mark_owned(&dir));
+    let result = made;
     if result.is_err() {
         let _ = hezi_image::overlay::remove_bundle(&dir);
     }
     result.map(|()| dir)
-}
-
-/// Adds the [`OWNED_BUNDLE`] annotation to `dir/config.json` and makes the root writable: the
-/// container has its own copy or upper dir, and `run --image` users expect what `docker run`
-/// and `podman run` give (`--read-only` is their opt-in, as editing the bundle is here).
-fn mark_owned(dir: &Path) -> anyhow::Result<()> {
-    let path = dir.join("config.json");
-    let text = std::fs::read(&path).with_context(|| format!("reading {}", path.display()))?;
-    let mut cfg: serde_json::Value =
-        serde_json::from_slice(&text).with_context(|| format!("parsing {}", path.display()))?;
-    cfg["annotations"][OWNED_BUNDLE] = serde_json::Value::String(dir.display().to_string());
-    cfg["root"]["readonly"] = serde_json::Value::Bool(false);
-    std::fs::write(&path, serde_json::to_vec_pretty(&cfg)?)
-        .with_context(|| format!("writing {}", path.display()))
 }
 
 /// The bundle dir to remove with a container, if hezi made it from an image.
