@@ -25,6 +25,7 @@
 
 pub mod convert;
 pub mod devices;
+pub mod disabled;
 pub mod error;
 pub mod fsutil;
 pub mod hierarchy;

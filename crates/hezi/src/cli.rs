@@ -48,8 +48,9 @@ pub struct GlobalOpts {
     /// Log format: text or json.
     #[arg(long = "log-format", global = true, value_enum, default_value_t = LogFormat::Text)]
     pub log_format: LogFormat,
-    /// Root directory for container state (a tmpfs is best).
-    #[arg(long, global = true, default_value = "/run/hezi", env = "HEZI_ROOT")]
+    /// Root directory for container state (a tmpfs is best). Default: /run/hezi, or
+    /// $XDG_RUNTIME_DIR/hezi for a user other than root (as runc).
+    #[arg(long, global = true, default_value_os_t = default_root(), env = "HEZI_ROOT")]
     pub root: PathBuf,
     /// Path to criu (accepted for compatibility; checkpoint/restore is not supported).
     #[arg(long, global = true, hide = true)]
@@ -500,6 +501,15 @@ pub struct SpecArgs {
     /// Write a config for a rootless container (user namespace with the caller's ids).
     #[arg(long = "rootless", id = "spec_rootless")]
     pub rootless: bool,
+}
+
+/// The default `--root`: `/run/hezi` for root; `$XDG_RUNTIME_DIR/hezi` for another user
+/// when that is set (runc's rule), since /run is not theirs.
+pub fn default_root() -> PathBuf {
+    match std::env::var_os("XDG_RUNTIME_DIR").filter(|d| !d.is_empty()) {
+        Some(d) if !nix::unistd::geteuid().is_root() => PathBuf::from(d).join("hezi"),
+        _ => PathBuf::from("/run/hezi"),
+    }
 }
 
 /// `hezi image ...`.

@@ -123,7 +123,14 @@ pub fn spec_for(
     opts: &BundleOptions,
 ) -> Result<Spec, ImageError> {
     let rc = config.config.clone().unwrap_or_default();
-    let mut spec = hezi_spec::defaults::default_spec();
+    // An ordinary user gets runc's rootless shape (user namespace mapping the caller to
+    // root, no network namespace, host /sys bound): the only one it can start.
+    let euid = nix::unistd::geteuid();
+    let mut spec = if euid.is_root() {
+        hezi_spec::defaults::default_spec()
+    } else {
+        hezi_spec::defaults::rootless_spec(euid.as_raw(), nix::unistd::getegid().as_raw())
+    };
     let mut process = spec.process().clone().unwrap_or_default();
     let args = process_args(&rc, opts);
     if args.is_empty() {

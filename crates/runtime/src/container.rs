@@ -149,7 +149,15 @@ impl Container {
 
     /// The cgroup manager of the container.
     pub fn cgroup(&self) -> Result<Box<dyn CgroupManager>> {
-        hezi_cgroups::manager_for(&self.cgroup_config()).map_err(RuntimeError::Cgroup)
+        let cg = hezi_cgroups::manager_for(&self.cgroup_config()).map_err(RuntimeError::Cgroup)?;
+        if self.record.cgroup_disabled {
+            let uid = nix::unistd::geteuid().as_raw();
+            return Ok(Box::new(hezi_cgroups::disabled::Disabled::new(
+                cg.hierarchy(),
+                uid,
+            )));
+        }
+        Ok(cg)
     }
 
     /// Every pid of the container (from its cgroup; the init alone if that fails).

@@ -306,6 +306,20 @@ pub fn create(opts: &CreateOptions) -> Result<Container> {
         .map(|p| p.to_string_lossy().into_owned());
     cg_cfg.systemd = opts.systemd_cgroup;
     let cg = hezi_cgroups::manager_for(&cg_cfg).map_err(RuntimeError::Cgroup)?;
+    // Rootless where no cgroup is delegated to us: run without one, as runc does, as long
+    // as no limit is asked for (the disabled manager refuses those, naming them).
+    let euid = nix::unistd::geteuid();
+    let cgroup_disabled =
+        !euid.is_root() && !opts.systemd_cgroup && !hezi_cgroups::disabled::can_create(&*cg);
+    let cg: Box<dyn CgroupManager> = if cgroup_disabled {
+        tracing::debug!("rootless without a delegated cgroup: the container gets none");
+        Box::new(hezi_cgroups::disabled::Disabled::new(
+            cg.hierarchy(),
+            euid.as_raw(),
+        ))
+    } else {
+        cg
+    };
     cg.validate(&resources).map_err(RuntimeError::Cgroup)?;
 
     let mut cleanup = Cleanup::default();
@@ -332,6 +346,7 @@ pub fn create(opts: &CreateOptions) -> Result<Container> {
         owner: user_name(nix::unistd::geteuid().as_raw()),
         cgroup_path: cg_cfg.cgroups_path.clone(),
         systemd_cgroup: opts.systemd_cgroup,
+        cgroup_disabled,
         complete: false,
         config: spec.clone(),
     };

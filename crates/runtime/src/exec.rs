@@ -128,6 +128,16 @@ pub fn exec(c: &Container, opts: &ExecOptions) -> Result<Pid> {
         })?),
         _ => None,
     };
+    // Rootless: the container's user namespace owns its other namespaces, so joining them
+    // needs its capabilities. We own it (same euid), so this single-threaded process may
+    // enter it first; file access on the host keeps our own uid.
+    if !nix::unistd::geteuid().is_root() {
+        if let Some(i) = fds.iter().position(|(t, _)| *t == LinuxNamespaceType::User) {
+            let (t, f) = fds.remove(i);
+            nix::sched::setns(f.as_fd(), clone_flag(t))
+                .map_err(|e| RuntimeError::sys(format!("setns user of container {}", c.id()), e))?;
+        }
+    }
     // pid and time namespaces apply to children: enter them here, fork once.
     for (t, f) in &fds {
         if matches!(t, LinuxNamespaceType::Pid | LinuxNamespaceType::Time) {

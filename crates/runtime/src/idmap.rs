@@ -85,6 +85,10 @@ pub fn write_maps(pid: i32, uids: &[LinuxIdMapping], gids: &[LinuxIdMapping]) ->
     }
     check_maps(uids, "uidMappings")?;
     check_maps(gids, "gidMappings")?;
+    let euid = nix::unistd::geteuid().as_raw();
+    if euid != 0 {
+        return write_maps_unprivileged(pid, uids, gids, euid, nix::unistd::getegid().as_raw());
+    }
     for (file, maps, key) in [
         ("uid_map", uids, "uidMappings"),
         ("gid_map", gids, "gidMappings"),
@@ -92,6 +96,70 @@ pub fn write_maps(pid: i32, uids: &[LinuxIdMapping], gids: &[LinuxIdMapping]) ->
         let path = format!("/proc/{pid}/{file}");
         fs::write(&path, format_map(maps))
             .map_err(|e| RuntimeError::io(format!("linux.{key}: write {path}"), e))?;
+    }
+    Ok(())
+}
+
+/// True when `maps` is the single line mapping one id to `own`: what an unprivileged user may
+/// write itself.
+fn only_own(maps: &[LinuxIdMapping], own: u32) -> bool {
+    matches!(maps, [m] if m.size() == 1 && m.host_id() == own)
+}
+
+/// The maps written by an ordinary user (rootless): its own ids alone it writes itself
+/// (after `setgroups deny`, which the kernel requires for the gid map); anything wider goes
+/// through the setuid `newuidmap`/`newgidmap` (Debian's uidmap package), which check
+/// `/etc/subuid` and `/etc/subgid`.
+fn write_maps_unprivileged(
+    pid: i32,
+    uids: &[LinuxIdMapping],
+    gids: &[LinuxIdMapping],
+    euid: u32,
+    egid: u32,
+) -> Result<()> {
+    if only_own(uids, euid) {
+        let path = format!("/proc/{pid}/uid_map");
+        fs::write(&path, format_map(uids))
+            .map_err(|e| RuntimeError::io(format!("linux.uidMappings: write {path}"), e))?;
+    } else {
+        helper_map("newuidmap", pid, uids, "uidMappings")?;
+    }
+    if only_own(gids, egid) {
+        let path = format!("/proc/{pid}/setgroups");
+        fs::write(&path, "deny")
+            .map_err(|e| RuntimeError::io(format!("linux.gidMappings: write {path}"), e))?;
+        let path = format!("/proc/{pid}/gid_map");
+        fs::write(&path, format_map(gids))
+            .map_err(|e| RuntimeError::io(format!("linux.gidMappings: write {path}"), e))?;
+    } else {
+        helper_map("newgidmap", pid, gids, "gidMappings")?;
+    }
+    Ok(())
+}
+
+/// Runs `tool PID container host size ...` (newuidmap / newgidmap).
+fn helper_map(tool: &str, pid: i32, maps: &[LinuxIdMapping], key: &str) -> Result<()> {
+    let mut cmd = std::process::Command::new(tool);
+    cmd.arg(pid.to_string());
+    for m in maps {
+        cmd.args([
+            m.container_id().to_string(),
+            m.host_id().to_string(),
+            m.size().to_string(),
+        ]);
+    }
+    let out = cmd.output().map_err(|e| RuntimeError::Unsupported {
+        setting: format!("linux.{key}"),
+        msg: format!("mapping more than your own id needs {tool} (Debian's uidmap package): {e}"),
+    })?;
+    if !out.status.success() {
+        return Err(RuntimeError::Unsupported {
+            setting: format!("linux.{key}"),
+            msg: format!(
+                "{tool} refused the mapping (see /etc/subuid and /etc/subgid): {}",
+                String::from_utf8_lossy(&out.stderr).trim()
+            ),
+        });
     }
     Ok(())
 }

@@ -207,7 +207,14 @@ pub fn new_session() -> Result<()> {
 
 fn prepare(ctx: &InitContext<'_>) -> Result<Ready> {
     set_parent_death_signal(libc::SIGKILL);
-    set_dumpable(false)?;
+    // An unprivileged parent can write our id maps only while we are dumpable (the /proc
+    // files of a non-dumpable process belong to root): then we turn non-dumpable once the
+    // maps are in, before anything of the container exists.
+    let rootless_maps =
+        ctx.ns.is_new(LinuxNamespaceType::User) && !nix::unistd::geteuid().is_root();
+    if !rootless_maps {
+        set_dumpable(false)?;
+    }
     reset_signals();
     new_session()?;
     let host_pid = match ctx.sync.recv()? {
@@ -219,6 +226,9 @@ fn prepare(ctx: &InitContext<'_>) -> Result<Ready> {
         }
         None => return Err(RuntimeError::Child("parent went away".into())),
     };
+    if rootless_maps {
+        set_dumpable(false)?;
+    }
     if let Some(j) = ctx.cgroup_join {
         j.join_v1_self()?;
     }

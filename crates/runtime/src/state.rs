@@ -40,6 +40,9 @@ pub struct ContainerRecord {
     pub cgroup_path: Option<String>,
     /// Whether the cgroup is managed through systemd.
     pub systemd_cgroup: bool,
+    /// True when the container runs without a cgroup (rootless, nothing delegated).
+    #[serde(default)]
+    pub cgroup_disabled: bool,
     /// False while `create` is still setting the container up: the record is written before
     /// each side effect (cgroup, init process) so that `delete --force` can undo whatever a
     /// killed `create` left, and completed only once the init is ready. Records written by
@@ -267,6 +270,7 @@ mod tests {
             owner: "root".into(),
             cgroup_path: None,
             systemd_cgroup: false,
+            cgroup_disabled: false,
             complete: true,
             config: Spec::default(),
         };

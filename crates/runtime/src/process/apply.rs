@@ -122,10 +122,16 @@ pub fn apply_identity_retaining(
         sys.set_keep_caps(true)
             .map_err(fail("prctl(PR_SET_KEEPCAPS)".into()))?;
     }
-    sys.set_groups(&plan.additional_gids).map_err(fail(format!(
-        "process.user.additionalGids: setgroups {:?}",
-        plan.additional_gids
-    )))?;
+    match sys.set_groups(&plan.additional_gids) {
+        // In a user namespace whose gid map was written by an unprivileged user,
+        // setgroups(2) is denied for good; with no additional groups asked for there is
+        // nothing to set (runc skips the call there too).
+        Err(e) if e.raw_os_error() == Some(libc::EPERM) && plan.additional_gids.is_empty() => {}
+        r => r.map_err(fail(format!(
+            "process.user.additionalGids: setgroups {:?}",
+            plan.additional_gids
+        )))?,
+    }
     sys.set_gid(plan.gid)
         .map_err(fail(format!("process.user.gid: setresgid {}", plan.gid)))?;
     sys.set_uid(plan.uid)

@@ -1,0 +1,251 @@
+//! hezi run by an ordinary user (rootless): a user made by the test runs `spec --rootless`
+//! bundles, exec, kill and delete with state under `$XDG_RUNTIME_DIR/hezi`; without a
+//! delegated cgroup (this hybrid host) limits are refused and `pause`/`update` say why; a
+//! multi-id mapping goes through `newuidmap`/`newgidmap`, a mapping outside `/etc/subuid` is
+//! refused clearly; an image from the store runs. Compared with runc where runc supports the
+//! case. Needs root to make the user (`useradd`) and `runuser`.
+
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+use hezi_testsupport::{busybox_oci_layout, busybox_rootfs, require_root, unique_id};
+
+/// The test's unprivileged user (created once, kept: users are cheap and shared by runs).
+const USER: &str = "hezi-rootless";
+const RUNC: &str = "/usr/sbin/runc";
+
+fn uid_of(user: &str) -> Option<u32> {
+    let o = Command::new("id").args(["-u", user]).output().ok()?;
+    String::from_utf8_lossy(&o.stdout).trim().parse().ok()
+}
+
+/// Makes the user (and its /etc/subuid, /etc/subgid ranges) if missing; its uid.
+fn ensure_user() -> u32 {
+    if uid_of(USER).is_none() {
+        let st = Command::new("useradd")
+            .args(["--system", "--no-create-home", "--shell", "/bin/sh", USER])
+            .status()
+            .expect("useradd");
+        assert!(st.success(), "useradd {USER}");
+    }
+    for f in ["/etc/subuid", "/etc/subgid"] {
+        let text = std::fs::read_to_string(f).unwrap_or_default();
+        if !text.lines().any(|l| l.starts_with(&format!("{USER}:"))) {
+            let mut text = text;
+            text.push_str(&format!("{USER}:400000:65536\n"));
+            std::fs::write(f, text).expect("write subid file");
+        }
+    }
+    uid_of(USER).expect("uid of the test user")
+}
+
+/// A scratch dir owned by the test user: `rootfs/` (busybox), `xdg/` (its
+/// XDG_RUNTIME_DIR, 0700); removed on drop with whatever containers the user left.
+struct Home {
+    dir: PathBuf,
+    uid: u32,
+}
+
+impl Home {
+    fn new() -> Home {
+        let uid = ensure_user();
+        let dir = std::env::temp_dir().join(unique_id("hezi-rootless"));
+        std::fs::create_dir_all(dir.join("xdg")).expect("mkdir");
+        busybox_rootfs(&dir.join("rootfs")).expect("rootfs");
+        std::fs::copy(env!("CARGO_BIN_EXE_hezi"), dir.join("hezi")).expect("copy hezi");
+        let st = Command::new("chown")
+            .args(["-R", &format!("{uid}:{uid}")])
+            .arg(&dir)
+            .status()
+            .expect("chown");
+        assert!(st.success());
+        std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+        std::fs::set_permissions(dir.join("xdg"), std::fs::Permissions::from_mode(0o700))
+            .expect("chmod");
+        Home { dir, uid }
+    }
+
+    /// `sh -c SCRIPT` as the test user in the scratch dir, `hezi` being its copy of the
+    /// binary: (exit code, stdout, stderr).
+    fn sh(&self, script: &str) -> (i32, String, String) {
+        let o: Output = Command::new("runuser")
+            .args(["-u", USER, "--", "env", "-i"])
+            .arg(format!(
+                "XDG_RUNTIME_DIR={}",
+                self.dir.join("xdg").display()
+            ))
+            .arg("PATH=/usr/sbin:/usr/bin:/sbin:/bin")
+            .arg(format!("HOME={}", self.dir.display()))
+            .args(["sh", "-c"])
+            .arg(format!("cd {} && {script}", self.dir.display()))
+            .stdin(Stdio::null())
+            .output()
+            .expect("runuser");
+        (
+            o.status.code().unwrap_or(-1),
+            String::from_utf8_lossy(&o.stdout).into_owned(),
+            String::from_utf8_lossy(&o.stderr).into_owned(),
+        )
+    }
+
+    /// A bundle dir `name` (config from `hezi spec --rootless` run as the user, edited by
+    /// `edit`) sharing the rootfs.
+    fn bundle(&self, name: &str, edit: impl FnOnce(&mut serde_json::Value)) -> PathBuf {
+        let b = self.dir.join(name);
+        let (code, _, err) = self.sh(&format!(
+            "mkdir {name} && ln -s ../rootfs {name}/rootfs && cd {name} && ../hezi spec --rootless"
+        ));
+        assert_eq!(code, 0, "spec --rootless: {err}");
+        let path = b.join("config.json");
+        let mut cfg: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(&path).expect("read config")).expect("json");
+        cfg["process"]["terminal"] = false.into();
+        edit(&mut cfg);
+        std::fs::write(&path, serde_json::to_vec_pretty(&cfg).expect("ser")).expect("write");
+        b
+    }
+}
+
+impl Drop for Home {
+    fn drop(&mut self) {
+        let _ = self.sh("for c in $(./hezi list -q 2>/dev/null); do ./hezi delete -f $c; done");
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+fn args(cfg: &mut serde_json::Value, a: &[&str]) {
+    cfg["process"]["args"] = serde_json::json!(a);
+}
+
+#[test]
+fn an_ordinary_user_runs_execs_and_deletes_containers() {
+    require_root!();
+    let h = Home::new();
+    h.bundle("b", |c| {
+        args(c, &["sh", "-c", "id -u; cat /proc/self/uid_map"])
+    });
+    let (code, out, err) = h.sh("./hezi run -b b r1");
+    assert_eq!(code, 0, "rootless run: {err}");
+    let mut lines = out.lines();
+    assert_eq!(lines.next(), Some("0"), "{out}");
+    let map: Vec<&str> = lines
+        .next()
+        .unwrap_or_default()
+        .split_whitespace()
+        .collect();
+    assert_eq!(map, ["0", &h.uid.to_string(), "1"], "{out}");
+    // State under $XDG_RUNTIME_DIR/hezi, mode 0700, owned by the user; nothing left.
+    let root = h.dir.join("xdg/hezi");
+    let mode = std::fs::metadata(&root).map(|m| m.permissions().mode() & 0o777);
+    assert_eq!(mode.ok(), Some(0o700));
+    assert_eq!(std::fs::read_dir(&root).map(|d| d.count()).ok(), Some(0));
+
+    // Detached, exec with its exit code, ps (the init only), kill, delete.
+    h.bundle("d", |c| args(c, &["sleep", "1000"]));
+    let script = "./hezi run -d -b d r2 </dev/null >/dev/null 2>&1 && ./hezi exec r2 sh -c 'id -u; exit 3'; echo exec=$?; \
+                  ./hezi ps r2 >/dev/null && echo ps=ok; ./hezi kill r2 KILL && echo kill=ok; sleep 0.3; \
+                  ./hezi delete r2 && echo delete=ok; ./hezi list -q | wc -l";
+    let (_, out, err) = h.sh(script);
+    assert_eq!(
+        out.lines().collect::<Vec<_>>(),
+        ["0", "exec=3", "ps=ok", "kill=ok", "delete=ok", "0"],
+        "stderr: {err}"
+    );
+}
+
+#[test]
+fn without_a_delegated_cgroup_limits_and_freezing_are_refused_clearly() {
+    require_root!();
+    if Path::new("/sys/fs/cgroup/cgroup.controllers").exists() {
+        eprintln!(
+            "note: a cgroup v2 host; this case is about hosts without delegation (v1/hybrid)"
+        );
+        return;
+    }
+    let h = Home::new();
+    h.bundle("lim", |c| {
+        args(c, &["true"]);
+        c["linux"]["resources"] = serde_json::json!({"memory": {"limit": 67108864}});
+    });
+    let (code, _, err) = h.sh("./hezi run -b lim l1");
+    assert_ne!(code, 0);
+    assert!(
+        err.contains("linux.resources.memory") && err.contains("no cgroup is delegated"),
+        "{err}"
+    );
+    h.bundle("p", |c| args(c, &["sleep", "1000"]));
+    let (_, _, err) = h.sh("./hezi run -d -b p p1 </dev/null >/dev/null 2>&1; ./hezi pause p1; ./hezi update --pids-limit 10 p1; ./hezi delete -f p1");
+    assert!(err.contains("cannot pause"), "{err}");
+    assert!(err.contains("linux.resources.pids"), "{err}");
+    // runc refuses the same limits for a rootless user on this host.
+    if Path::new(RUNC).is_file() {
+        let (code, _, _) = h.sh(&format!("{RUNC} --root xdg/runc run -b lim l2"));
+        assert_ne!(
+            code, 0,
+            "runc ran a rootless container with limits and no cgroup"
+        );
+    }
+}
+
+#[test]
+fn id_ranges_go_through_newuidmap_and_a_range_outside_subuid_is_refused() {
+    require_root!();
+    if Command::new("newuidmap").arg("--help").output().is_err() {
+        eprintln!("skipped: newuidmap (Debian's uidmap package) is not installed");
+        return;
+    }
+    let h = Home::new();
+    let subuid = std::fs::read_to_string("/etc/subuid").unwrap_or_default();
+    let start: u32 = subuid
+        .lines()
+        .find_map(|l| l.strip_prefix(&format!("{USER}:")))
+        .and_then(|r| r.split(':').next())
+        .and_then(|s| s.parse().ok())
+        .expect("subuid range of the test user");
+    let range = serde_json::json!([{"containerID": 0, "hostID": start, "size": 1000}]);
+    h.bundle("m", |c| {
+        args(c, &["cat", "/proc/self/uid_map"]);
+        c["linux"]["uidMappings"] = range.clone();
+        c["linux"]["gidMappings"] =
+            serde_json::json!([{"containerID": 0, "hostID": start, "size": 1000}]);
+    });
+    let (code, out, err) = h.sh("./hezi run -b m m1");
+    assert_eq!(code, 0, "{err}");
+    let got: Vec<&str> = out.split_whitespace().collect();
+    assert_eq!(got, ["0", &start.to_string(), "1000"], "{out}");
+    h.bundle("x", |c| {
+        args(c, &["true"]);
+        c["linux"]["uidMappings"] =
+            serde_json::json!([{"containerID": 0, "hostID": 1, "size": 10}]);
+    });
+    let (code, _, err) = h.sh("./hezi run -b x x1");
+    assert_ne!(code, 0);
+    assert!(
+        err.contains("newuidmap") && err.contains("/etc/subuid"),
+        "{err}"
+    );
+}
+
+#[test]
+fn an_image_from_the_store_runs_rootless() {
+    require_root!();
+    let h = Home::new();
+    busybox_oci_layout(&h.dir.join("layout"), "busybox:latest").expect("layout");
+    let uid = h.uid;
+    let st = Command::new("chown")
+        .args(["-R", &format!("{uid}:{uid}")])
+        .arg(h.dir.join("layout"))
+        .status()
+        .expect("chown");
+    assert!(st.success());
+    let (code, out, err) = h.sh(
+        "./hezi --store store image import layout >/dev/null && ./hezi --store store run --image busybox:latest i1 -- sh -c 'id -u; echo w > /f && cat /f' && ls store/bundles | wc -l",
+    );
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(
+        out.lines().collect::<Vec<_>>(),
+        ["0", "w", "0"],
+        "stderr: {err}"
+    );
+}
