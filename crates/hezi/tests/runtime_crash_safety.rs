@@ -593,3 +593,33 @@ fn delete_on_a_read_only_root_fails_clearly_and_a_retry_finishes() {
     drop(guard);
     force_delete_leaves_nothing(&w, &id, "4715", "retry after the root became writable");
 }
+
+#[test]
+fn an_old_wide_state_root_is_tightened_but_a_foreign_dir_is_not() {
+    require_root!();
+    let w = World::new("hezi-crash-tighten");
+    let b = sleep_bundle(&w, "b", "4716");
+    let mode = |p: &Path| {
+        std::fs::metadata(p)
+            .map(|m| m.permissions().mode() & 0o777)
+            .unwrap_or(0)
+    };
+    for (name, foreign, want) in [("ours", false, 0o700), ("shared", true, 0o755)] {
+        let root = w.tmp.path().join(name);
+        std::fs::create_dir(&root).expect("mkdir");
+        std::fs::set_permissions(&root, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+        if foreign {
+            std::fs::write(root.join("someone-elses-file"), "x").expect("write");
+        }
+        let id = unique_id("tight");
+        let created = create_under_umask(&w, &root, "022", &b, &id);
+        let got = mode(&root);
+        let _ = Command::new(env!("CARGO_BIN_EXE_hezi"))
+            .arg("--root")
+            .arg(&root)
+            .args(["delete", "--force", &id])
+            .status();
+        assert!(created, "create in {name}");
+        assert_eq!(got, want, "{name}: mode of the state root");
+    }
+}

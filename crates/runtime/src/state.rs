@@ -159,7 +159,12 @@ pub fn ensure_root(root: &Path) -> Result<()> {
         Ok(m) => {
             // Search-only bits (containerd makes its roots 0711) expose nothing: ids cannot
             // be listed and state.json is 0600.
-            if m.permissions().mode() & 0o044 != 0 {
+            if m.permissions().mode() & 0o044 != 0 && only_hezi_state(root, &m) {
+                // Ours (a root made by an older hezi, e.g. /run/hezi 0755): tighten it.
+                fs::set_permissions(root, fs::Permissions::from_mode(0o700))
+                    .map_err(|e| RuntimeError::io(format!("chmod {}", root.display()), e))?;
+                tracing::info!(root = %root.display(), "state root tightened to 0700");
+            } else if m.permissions().mode() & 0o044 != 0 {
                 tracing::warn!(
                     root = %root.display(),
                     mode = format!("{:o}", m.permissions().mode() & 0o7777),
@@ -183,6 +188,23 @@ pub fn ensure_root(root: &Path) -> Result<()> {
         }
         Err(e) => Err(RuntimeError::io(format!("--root {}", root.display()), e)),
     }
+}
+
+/// True when `root` (whose metadata is `m`) belongs to this user and holds nothing but
+/// container state directories (or nothing): a state root hezi made, safe to re-mode.
+fn only_hezi_state(root: &Path, m: &fs::Metadata) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    if m.uid() != nix::unistd::geteuid().as_raw() {
+        return false;
+    }
+    let Ok(entries) = fs::read_dir(root) else {
+        return false;
+    };
+    entries.take(10_000).all(|e| {
+        e.is_ok_and(|e| {
+            e.file_type().is_ok_and(|t| t.is_dir()) && e.path().join(STATE_FILE).is_file()
+        })
+    })
 }
 
 /// Formats a time since the epoch as RFC 3339 UTC with nanoseconds, like Go's
