@@ -326,3 +326,142 @@ fn hezi_matches_umoci() {
     assert!(!ours.join("data/gone").exists());
     assert!(!ours.join("opq/lower").exists());
 }
+
+/// Runs a command, panicking with its stderr when it fails.
+fn run(cmd: &mut Command, what: &str) {
+    let out = cmd.output().unwrap_or_else(|e| panic!("{what}: {e}"));
+    assert!(
+        out.status.success(),
+        "{what}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// [`walk`] plus the mtime of everything but symlinks (umoci restores them).
+fn walk_with_times(root: &Path) -> BTreeMap<String, String> {
+    let mut out = walk(root);
+    for (rel, desc) in out.iter_mut() {
+        let m = fs::symlink_metadata(root.join(rel)).unwrap();
+        if !m.file_type().is_symlink() {
+            desc.push_str(&format!(" mtime={}", m.mtime()));
+        }
+    }
+    out
+}
+
+/// An image made by umoci itself (every layer starts with a `/` entry; a deletion is a
+/// whiteout; a directory replaced by a file), then copied by skopeo to a docker-archive:
+/// hezi unpacks both to what `umoci unpack` makes, times included.
+#[test]
+fn umoci_and_skopeo_made_images_match_umoci() {
+    if !can_compare() {
+        return;
+    }
+    let t = Tmp::new("umoci-made");
+    let lay = t.join("layout");
+    let img = format!("{}:v1", lay.display());
+    run(
+        Command::new("umoci").args(["init", "--layout"]).arg(&lay),
+        "umoci init",
+    );
+    run(
+        Command::new("umoci").args(["new", "--image", &img]),
+        "umoci new",
+    );
+    let b = t.join("work");
+    run(
+        Command::new("umoci")
+            .args(["unpack", "--image", &img])
+            .arg(&b),
+        "umoci unpack",
+    );
+    let r = b.join("rootfs");
+    fs::create_dir_all(r.join("etc/app")).unwrap();
+    fs::write(r.join("etc/app/conf"), "a=1\n").unwrap();
+    fs::write(r.join("etc/hostname"), "umoci\n").unwrap();
+    fs::create_dir_all(r.join("data/dir-becomes-file/sub")).unwrap();
+    fs::write(r.join("data/dir-becomes-file/sub/x"), "x").unwrap();
+    fs::write(r.join("data/gone"), "bye").unwrap();
+    run(
+        Command::new("umoci")
+            .args(["repack", "--image", &img])
+            .arg(&b),
+        "umoci repack 1",
+    );
+    // Second layer: a deletion, a directory turned into a file, a file added to an old dir.
+    fs::remove_file(r.join("data/gone")).unwrap();
+    fs::remove_dir_all(r.join("data/dir-becomes-file")).unwrap();
+    fs::write(r.join("data/dir-becomes-file"), "now a file").unwrap();
+    fs::write(r.join("etc/app/more"), "b=2\n").unwrap();
+    run(
+        Command::new("umoci")
+            .args(["repack", "--image", &img])
+            .arg(&b),
+        "umoci repack 2",
+    );
+
+    let reference = t.join("umoci-ref");
+    run(
+        Command::new("umoci")
+            .args(["unpack", "--image", &img])
+            .arg(&reference),
+        "umoci unpack ref",
+    );
+    let want = walk_with_times(&reference.join("rootfs"));
+    assert!(want.contains_key("data/dir-becomes-file") && !want.contains_key("data/gone"));
+
+    let store = Store::open(t.join("store")).unwrap();
+    hezi_image::archive::import(&store, &lay, None, None).unwrap();
+    let image = store.image("v1", None).unwrap();
+    let ours = t.join("hezi-rootfs");
+    store
+        .unpack(&image, &ours, UnpackOptions::default())
+        .unwrap_or_else(|e| panic!("hezi unpack of a umoci image: {e}"));
+    let got = walk_with_times(&ours);
+    let diffs = differences(&want, &got);
+    assert!(
+        diffs.is_empty(),
+        "umoci-made image differs:\n{}",
+        diffs.join("\n")
+    );
+    let root_mode = |p: &Path| fs::metadata(p).unwrap().mode() & 0o7777;
+    assert_eq!(
+        root_mode(&ours),
+        root_mode(&reference.join("rootfs")),
+        "the `/` entry's mode"
+    );
+
+    // The same image through skopeo (docker-archive: re-compressed, Docker manifest).
+    if Command::new("skopeo").arg("--version").output().is_ok() {
+        let archive = t.join("img.tar");
+        run(
+            Command::new("skopeo")
+                .args(["copy", "--insecure-policy"])
+                .arg(format!("oci:{img}"))
+                .arg(format!(
+                    "docker-archive:{}:skopeo/made:v1",
+                    archive.display()
+                )),
+            "skopeo copy",
+        );
+        let store2 = Store::open(t.join("store2")).unwrap();
+        let imported = hezi_image::archive::import(&store2, &archive, None, None).unwrap();
+        let name = imported
+            .first()
+            .and_then(|i| i.name.clone())
+            .expect("a named image from the docker-archive");
+        let image = store2.image(&name, None).unwrap();
+        let ours2 = t.join("hezi-rootfs-skopeo");
+        store2
+            .unpack(&image, &ours2, UnpackOptions::default())
+            .unwrap_or_else(|e| panic!("hezi unpack of a skopeo docker-archive: {e}"));
+        let diffs = differences(&want, &walk_with_times(&ours2));
+        assert!(
+            diffs.is_empty(),
+            "skopeo-copied image differs:\n{}",
+            diffs.join("\n")
+        );
+    } else {
+        eprintln!("note: skopeo not installed, the docker-archive leg is skipped");
+    }
+}

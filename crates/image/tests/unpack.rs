@@ -172,8 +172,8 @@ fn assert_escape(layers: Vec<Layer>, what: &str) {
 #[test]
 fn escapes_are_errors_and_write_nothing_outside() {
     assert_escape(
-        vec![gz_layer(&[E::File("/abs", b"x", 0o644)])],
-        "absolute path",
+        vec![gz_layer(&[E::File("/../outside/x", b"x", 0o644)])],
+        "absolute path climbing out",
     );
     assert_escape(
         vec![gz_layer(&[E::File("../outside/x", b"x", 0o644)])],
@@ -632,4 +632,67 @@ fn overlay_mode_writes_overlay_whiteouts() {
     assert_eq!(n, 1);
     assert_eq!(buf[0], b'y');
     assert_eq!(fs::read(root.join("d/keep")).unwrap(), b"k");
+}
+
+/// umoci writes `/` (or `./`) first in every layer: the root itself, its mode applied to the
+/// rootfs; other absolute names are resolved inside the rootfs.
+#[test]
+fn root_entries_and_absolute_names_stay_inside() {
+    for root_name in ["/", "./"] {
+        let t = Tmp::new("unpack-rootent");
+        let root = t.join("rootfs");
+        let l = gz_layer(&[
+            E::Dir(root_name, 0o750),
+            E::Dir("/etc/", 0o755),
+            E::File("/etc/hostname", b"umoci\n", 0o644),
+        ]);
+        unpack(&root, &[l]).unwrap_or_else(|e| panic!("{root_name:?}: {e}"));
+        assert_eq!(fs::read(root.join("etc/hostname")).unwrap(), b"umoci\n");
+        let m = fs::metadata(&root).unwrap();
+        assert_eq!(m.permissions().mode() & 0o7777, 0o750, "{root_name:?}");
+        assert_eq!(m.mtime(), 1_600_000_000, "{root_name:?}: the root's time");
+    }
+    // `..` above the root stays an error.
+    let t = Tmp::new("unpack-rootent-esc");
+    let l = gz_layer(&[E::File("/../x", b"no", 0o644)]);
+    assert!(unpack(&t.join("rootfs"), &[l]).is_err());
+}
+
+/// umoci 0.4.7 writes whiteouts under a path its own layer turned from a directory into a
+/// file: there is nothing to remove.
+#[test]
+fn whiteouts_under_a_directory_the_layer_made_a_file_are_accepted() {
+    let t = Tmp::new("unpack-nested-wh");
+    let root = t.join("rootfs");
+    let l1 = gz_layer(&[
+        E::Dir("a/", 0o755),
+        E::File("a/b", b"1", 0o644),
+        E::Dir("a/c/", 0o755),
+    ]);
+    let l2 = gz_layer(&[
+        E::File("a", b"now a file", 0o644),
+        E::File("a/.wh.b", b"", 0o644),
+        E::File("a/c/.wh.d", b"", 0o644),
+    ]);
+    unpack(&root, &[l1, l2]).unwrap();
+    assert_eq!(fs::read(root.join("a")).unwrap(), b"now a file");
+}
+
+/// A directory a later layer writes into (without an entry of its own) keeps the time its
+/// own layer gave it, as umoci restores it.
+#[test]
+fn a_directory_touched_by_a_later_layer_keeps_its_time() {
+    let t = Tmp::new("unpack-dir-mtime");
+    let root = t.join("rootfs");
+    let l1 = gz_layer(&[E::Dir("etc/", 0o755), E::File("etc/a", b"1", 0o644)]);
+    let l2 = gz_layer(&[
+        E::File("etc/b", b"2", 0o644),
+        E::File("etc/.wh.a", b"", 0o644),
+    ]);
+    unpack(&root, &[l1, l2]).unwrap();
+    assert!(root.join("etc/b").exists() && !root.join("etc/a").exists());
+    assert_eq!(
+        fs::metadata(root.join("etc")).unwrap().mtime(),
+        1_600_000_000
+    );
 }

@@ -54,6 +54,11 @@ pub(crate) struct Applier {
     /// same entry reached through different symlinked paths has one key.
     written: HashSet<(u64, Vec<u8>)>,
     deferred: Vec<Deferred>,
+    /// Directories that existed before this layer wrote into them, with their times then
+    /// (restored at the end of the layer, as umoci does: a directory keeps the time its own
+    /// layer gave it unless a later layer has an entry for it).
+    touched: Vec<(Vec<u8>, TimeSpec, TimeSpec)>,
+    touched_seen: HashSet<Vec<u8>>,
     buf: Vec<u8>,
 }
 
@@ -69,6 +74,8 @@ impl Applier {
             opts,
             written: HashSet::new(),
             deferred: Vec::new(),
+            touched: Vec::new(),
+            touched_seen: HashSet::new(),
             buf: vec![0u8; 1 << 20],
         })
     }
@@ -83,6 +90,9 @@ impl Applier {
         }
         let path = EntryPath::parse(&raw)?;
         let meta = read_meta(entry, &shown)?;
+        if !path.is_root() {
+            self.note_touched(path.parent(), &shown)?;
+        }
         if path.name().starts_with(WHITEOUT_PREFIX) {
             return self.whiteout(&path, &shown);
         }
@@ -153,8 +163,66 @@ impl Applier {
         }
     }
 
-    /// Finishes a layer: applies deferred directory modes and times.
+    /// Records the times of the existing directory `dir` before this layer first writes
+    /// into it.
+    fn note_touched(&mut self, dir: &[u8], shown: &str) -> Result<(), ImageError> {
+        if self.touched_seen.contains(dir) {
+            return Ok(());
+        }
+        self.touched_seen.insert(dir.to_vec());
+        // Not a directory (yet): nothing to keep; errors surface when the entry is applied.
+        let Ok(Some(fd)) = self.root.dir_uncached(dir, shown) else {
+            return Ok(());
+        };
+        let st = fstat(&fd).map_err(|e| errno_io("stat", &self.root.host_path(dir), e))?;
+        let atime = TimeSpec::new(st.st_atime, st.st_atime_nsec);
+        let mtime = TimeSpec::new(st.st_mtime, st.st_mtime_nsec);
+        self.touched.push((dir.to_vec(), atime, mtime));
+        Ok(())
+    }
+
+    /// Opens the directory `path` of the rootfs for changing its mode and times; `None` when
+    /// a later entry of the layer removed or replaced it.
+    fn open_dir_for_update(&self, path: &[u8]) -> Result<Option<OwnedFd>, ImageError> {
+        let host = self.root.host_path(path);
+        if path.is_empty() {
+            return openat(
+                self.root.fd(),
+                ".",
+                OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
+                Mode::empty(),
+            )
+            .map(Some)
+            .map_err(|e| errno_io("open", &host, e));
+        }
+        let p = EntryPath::parse(path)?;
+        let shown = p.display();
+        let Some(parent) = self.root.dir_uncached(p.parent(), &shown)? else {
+            return Ok(None);
+        };
+        match openat(
+            &parent,
+            OsStr::from_bytes(p.name()),
+            OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC,
+            Mode::empty(),
+        ) {
+            Ok(fd) => Ok(Some(fd)),
+            Err(Errno::ENOENT) | Err(Errno::ENOTDIR) | Err(Errno::ELOOP) => Ok(None),
+            Err(e) => Err(errno_io("open", &host, e)),
+        }
+    }
+
+    /// Finishes a layer: restores the times of directories it only wrote into, then applies
+    /// deferred directory modes and times (the layer's own entries win).
     pub fn finish_layer(&mut self) -> Result<(), ImageError> {
+        let touched = std::mem::take(&mut self.touched);
+        self.touched_seen.clear();
+        for (path, atime, mtime) in touched.iter().rev() {
+            if let Some(fd) = self.open_dir_for_update(path)? {
+                futimens(&fd, atime, mtime)
+                    .map_err(|e| errno_io("set times of", &self.root.host_path(path), e))?;
+            }
+        }
         let deferred = std::mem::take(&mut self.deferred);
         for d in deferred.iter().rev() {
             let host = self.root.host_path(&d.path);
@@ -472,7 +540,7 @@ impl Applier {
         if name == OPAQUE {
             let dir_path = path.parent().to_vec();
             let host = self.root.host_path(&dir_path);
-            let Some(dir) = self.root.dir(&dir_path, shown, overlay)? else {
+            let Some(dir) = self.root.dir_for_whiteout(&dir_path, shown, overlay)? else {
                 return Ok(());
             };
             let fd = openat(
@@ -514,7 +582,7 @@ impl Applier {
         let tpath = path.sibling(target);
         let host = self.root.host_path(&tpath.joined);
         let tname = OsStr::from_bytes(target);
-        let Some(parent) = self.root.dir(tpath.parent(), shown, overlay)? else {
+        let Some(parent) = self.root.dir_for_whiteout(tpath.parent(), shown, overlay)? else {
             return Ok(());
         };
         let key = (parent.ino, target.to_vec());

@@ -14,19 +14,21 @@ pub(crate) struct EntryPath {
 
 impl EntryPath {
     /// Parses an archive path. `.` and empty components are dropped and `a/../b` is
-    /// normalised lexically to `b` (as umoci's `CleanPath` does); an absolute path or a `..`
-    /// that would climb above the rootfs is an escape.
+    /// normalised lexically to `b` (as umoci's `CleanPath` does); leading `/` are dropped
+    /// (an absolute name is read inside the rootfs); a `..` that would climb above the
+    /// rootfs is an escape.
     ///
     /// umoci clamps such names (`../x` becomes `x`) instead of failing; we keep the error on
     /// purpose: no honest layer producer writes them, so they mark a hostile or broken tar.
     pub fn parse(raw: &[u8]) -> Result<EntryPath, ImageError> {
         let shown = || String::from_utf8_lossy(raw).into_owned();
-        if raw.first() == Some(&b'/') {
-            return Err(ImageError::Escape {
-                path: shown(),
-                reason: "absolute path",
-            });
-        }
+        // Leading slashes name the rootfs (umoci writes `/` as the first entry of every
+        // layer): `/` is the root itself and `/etc/x` is `etc/x`, as umoci, containerd and
+        // podman read them. `..` above the root is still an escape (below).
+        let raw = {
+            let skip = raw.iter().take_while(|b| **b == b'/').count();
+            &raw[skip..]
+        };
         if raw.contains(&0) {
             return Err(ImageError::BadEntry {
                 path: shown(),
@@ -130,8 +132,14 @@ mod tests {
 
     #[test]
     fn rejects_escapes() {
+        // An absolute name is read inside the rootfs; climbing above it is not.
+        assert_eq!(
+            EntryPath::parse(b"/etc/passwd").unwrap().joined,
+            b"etc/passwd"
+        );
+        assert!(EntryPath::parse(b"/").unwrap().is_root());
         assert!(matches!(
-            EntryPath::parse(b"/etc/passwd"),
+            EntryPath::parse(b"/../etc/passwd"),
             Err(ImageError::Escape { .. })
         ));
         assert!(matches!(
