@@ -505,10 +505,24 @@ pub struct SpecArgs {
 
 /// The default `--root`: `/run/hezi` for root; `$XDG_RUNTIME_DIR/hezi` for another user
 /// when that is set (runc's rule), since /run is not theirs.
+///
+/// Root inside a user namespace that is not the initial one (rootless podman runs its
+/// runtime so, as "root") counts as a user too, unless `$USER` says root: runc's rule.
 pub fn default_root() -> PathBuf {
-    match std::env::var_os("XDG_RUNTIME_DIR").filter(|d| !d.is_empty()) {
-        Some(d) if !nix::unistd::geteuid().is_root() => PathBuf::from(d).join("hezi"),
-        _ => PathBuf::from("/run/hezi"),
+    let Some(xdg) = std::env::var_os("XDG_RUNTIME_DIR").filter(|d| !d.is_empty()) else {
+        return PathBuf::from("/run/hezi");
+    };
+    let honour = if !nix::unistd::geteuid().is_root() {
+        true
+    } else if hezi_runtime::rootless::in_user_namespace() {
+        std::env::var("USER").map_or(true, |u| u != "root")
+    } else {
+        false
+    };
+    if honour {
+        PathBuf::from(xdg).join("hezi")
+    } else {
+        PathBuf::from("/run/hezi")
     }
 }
 

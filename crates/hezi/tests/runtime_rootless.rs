@@ -110,6 +110,17 @@ impl Home {
 impl Drop for Home {
     fn drop(&mut self) {
         let _ = self.sh("for c in $(./hezi list -q 2>/dev/null); do ./hezi delete -f $c; done");
+        // Rootless podman leaves a pause process holding its user namespace.
+        let pause = self.dir.join("xdg/libpod/tmp/pause.pid");
+        if let Some(pid) = std::fs::read_to_string(pause)
+            .ok()
+            .and_then(|s| s.trim().parse::<i32>().ok())
+        {
+            let _ = nix::sys::signal::kill(
+                nix::unistd::Pid::from_raw(pid),
+                nix::sys::signal::Signal::SIGKILL,
+            );
+        }
         let _ = std::fs::remove_dir_all(&self.dir);
     }
 }
@@ -248,4 +259,51 @@ fn an_image_from_the_store_runs_rootless() {
         ["0", "w", "0"],
         "stderr: {err}"
     );
+}
+
+/// Rootless podman (run as the test user: its own user namespace, cgroupfs, vfs storage,
+/// `--network none`) with hezi and with runc on the same cases: run, exit code, exec,
+/// stop, rm.
+#[test]
+fn rootless_podman_runs_hezi_as_it_runs_runc() {
+    require_root!();
+    if Command::new("podman").arg("--version").output().is_err() {
+        eprintln!("skipped: podman is not installed");
+        return;
+    }
+    let h = Home::new();
+    busybox_oci_layout(&h.dir.join("layout"), "busybox:latest").expect("layout");
+    let uid = h.uid;
+    let st = Command::new("chown")
+        .args(["-R", &format!("{uid}:{uid}")])
+        .arg(h.dir.join("layout"))
+        .status()
+        .expect("chown");
+    assert!(st.success());
+    let podman = "podman --root $HOME/storage --runroot $XDG_RUNTIME_DIR/podman --storage-driver vfs --cgroup-manager cgroupfs --events-backend file";
+    let (code, out, err) = h.sh(&format!("{podman} pull -q oci:$HOME/layout:busybox:latest"));
+    assert_eq!(code, 0, "podman pull: {err}");
+    let image = out.trim().to_string();
+    let hezi = h.dir.join("hezi").display().to_string();
+    let mut results = Vec::new();
+    for rt in [hezi.as_str(), RUNC] {
+        if rt == RUNC && !Path::new(RUNC).is_file() {
+            continue;
+        }
+        let p = format!("{podman} --runtime {rt}");
+        let script = format!(
+            "{p} run --rm --network none {image} sh -c 'id -u; exit 7'; echo exit=$?; \
+             {p} run -d --name c1 --network none {image} sleep 100 >/dev/null; echo run=$?; \
+             {p} exec c1 sh -c 'echo in-exec; exit 4'; echo exec=$?; \
+             {p} stop -t 1 c1 >/dev/null 2>&1; echo stop=$?; {p} rm c1 >/dev/null; echo rm=$?"
+        );
+        let (_, out, err) = h.sh(&script);
+        results.push((rt.to_string(), out, err));
+    }
+    let want = [
+        "0", "exit=7", "run=0", "in-exec", "exec=4", "stop=0", "rm=0",
+    ];
+    for (rt, out, err) in &results {
+        assert_eq!(out.lines().collect::<Vec<_>>(), want, "{rt}: stderr: {err}");
+    }
 }

@@ -38,6 +38,7 @@ pub mod parentns;
 pub mod process;
 pub mod procinfo;
 pub mod rootfs;
+pub mod rootless;
 pub mod signal;
 pub mod state;
 pub mod sync;
