@@ -1,0 +1,259 @@
+#!/usr/bin/env bash
+# Kubernetes' CRI (runtime.v1) through containerd 1.6's built-in CRI plugin, whose default
+# runtime handler is the runc shim v2 with BinaryName=RUNTIME: its own config, root, state,
+# socket, CNI config (bridge + host-local, Debian's plugins in /usr/lib/cni) and a pause image
+# (busybox's `sleep`) built offline with the busybox test image. The calls are made by
+# cri_client.py, with Python classes generated at test time from cri/api.proto.
+# Prints `cri-<rt>: N passed, N failed`.
+#
+#   tests/engines/cri.sh RUNTIME_BINARY [RESULTS_FILE]
+set -uo pipefail
+HERE=$(cd "$(dirname "$0")" && pwd)
+BIN=$(realpath "$1")
+RESULTS=${2:-/dev/null}
+SUITE=cri
+RT=$(basename "$BIN")
+# shellcheck source=lib.sh
+. "$HERE/lib.sh"
+
+T=$(mktemp -d /tmp/hezi-cri.XXXXXX)
+ID=${T##*.}
+CG=/hezi-cri-$ID                      # the pods' cgroup parent, in every v1 hierarchy
+BR=hcri${ID:0:6}                      # the CNI bridge (at most 15 characters)
+IMG=docker.io/library/busybox:latest
+PAUSE=hezi.test/pause:1
+PY=/usr/bin/python3                   # Debian's, with python3-grpcio and python3-protobuf
+mkdir -p "$T/cni" "$T/py" "$T/r" "$T/logs"
+cat >"$T/config.toml" <<TOML
+version = 2
+root = "$T/root"
+state = "$T/state"
+[grpc]
+  address = "$T/c.sock"
+[ttrpc]
+  address = "$T/c.sock.ttrpc"
+[debug]
+  address = "$T/d.sock"
+[plugins."io.containerd.grpc.v1.cri"]
+  sandbox_image = "$PAUSE"
+  stream_server_address = "127.0.0.1"
+  stream_server_port = "0"
+  restrict_oom_score_adj = true
+  [plugins."io.containerd.grpc.v1.cri".containerd]
+    default_runtime_name = "hezi-test"
+    snapshotter = "overlayfs"
+    [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.hezi-test]
+      runtime_type = "io.containerd.runc.v2"
+      [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.hezi-test.options]
+        BinaryName = "$BIN"
+        SystemdCgroup = false
+  [plugins."io.containerd.grpc.v1.cri".cni]
+    bin_dir = "/usr/lib/cni"
+    conf_dir = "$T/cni"
+TOML
+cat >"$T/cni/10-hezi.conflist" <<JSON
+{"cniVersion": "0.4.0", "name": "hezi-cri-$ID", "plugins": [
+  {"type": "bridge", "bridge": "$BR", "ipam": {"type": "host-local",
+    "ranges": [[{"subnet": "10.250.77.0/24"}]], "dataDir": "$T/ipam"}}]}
+JSON
+NETNS_DIR_NEW=0                       # containerd creates /run/netns for the pods' namespaces
+[ -d /run/netns ] || NETNS_DIR_NEW=1
+containerd --config "$T/config.toml" >"$T/containerd.log" 2>&1 &
+CPID=$!
+
+# cri METHOD [JSON]: the response as JSON on stdout.
+cri() { CRI_PY="$T/py" "$PY" "$HERE/cri_client.py" "$T/c.sock" "$@"; }
+# call NAME METHOD [JSON]: the response in $T/r/NAME (stderr in $T/r/NAME.err).
+call() {
+	local name=$1
+	shift
+	cri "$@" >"$T/r/$name" 2>"$T/r/$name.err"
+}
+# ok NAME JQ: the response NAME satisfies the jq expression (else shows it and its stderr).
+ok() {
+	jq -e "$2" "$T/r/$1" >/dev/null 2>&1 && return 0
+	echo "response $1 fails $2:"
+	cat "$T/r/$1" "$T/r/$1.err" 2>/dev/null | cut -c1-2000
+	return 1
+}
+# get NAME JQ: one value out of the response NAME.
+get() { jq -r "$2" "$T/r/$1" 2>/dev/null; }
+# wait_state CONTAINER STATE: waits up to 10 s for ContainerStatus to report STATE.
+wait_state() {
+	for _ in $(seq 50); do
+		[ "$(cri ContainerStatus "{\"container_id\": \"$1\"}" | jq -r .status.state)" = "$2" ] && return 0
+		sleep 0.2
+	done
+	echo "container $1 is not $2"
+	cri ContainerStatus "{\"container_id\": \"$1\"}"
+	return 1
+}
+# ctr_in_k8s ARGS...: ctr in the k8s.io namespace of this containerd.
+ctr_k8s() { timeout 60 ctr -a "$T/c.sock" -n k8s.io "$@"; }
+
+cleanup() {
+	local p c
+	for p in $(cri ListPodSandbox 2>/dev/null | jq -r '.items[].id' 2>/dev/null); do
+		CRI_TIMEOUT=20 cri StopPodSandbox "{\"pod_sandbox_id\": \"$p\"}" >/dev/null 2>&1
+		CRI_TIMEOUT=20 cri RemovePodSandbox "{\"pod_sandbox_id\": \"$p\"}" >/dev/null 2>&1
+	done
+	kill "$CPID" 2>/dev/null
+	wait "$CPID" 2>/dev/null
+	# shims (and their containers) this containerd started, should any be left
+	for p in $(pgrep -f "containerd-shim-runc-v2 -namespace k8s.io .*-address $T/c.sock"); do kill -9 "$p" 2>/dev/null; done
+	grep " $T" /proc/self/mountinfo | awk '{print $5}' | sort -r | xargs -r -n1 umount -l 2>/dev/null
+	for c in /sys/fs/cgroup/*/"${CG#/}"; do
+		[ -d "$c" ] && find "$c" -depth -type d -exec rmdir {} + 2>/dev/null
+	done
+	ip link del "$BR" >/dev/null 2>&1
+	[ "$NETNS_DIR_NEW" = 1 ] && rmdir /run/netns 2>/dev/null
+	rm -rf "$T"
+}
+trap cleanup EXIT
+
+# The busybox image and a pause image (the same layer, `sleep` as its process) in one OCI
+# archive, imported into the CRI plugin's namespace.
+pause_image() {
+	local L=$1 m cfg d size
+	m=$(jq -r '.manifests[0].digest' "$L/index.json" | cut -d: -f2)
+	cfg=$(jq -r '.config.digest' "$L/blobs/sha256/$m" | cut -d: -f2)
+	jq -c '.config.Cmd = ["sleep", "2147483647"]' "$L/blobs/sha256/$cfg" >"$T/blob"
+	d=$(sha256sum "$T/blob" | cut -d' ' -f1) size=$(stat -c %s "$T/blob")
+	mv "$T/blob" "$L/blobs/sha256/$d"
+	jq -c --arg d "sha256:$d" --argjson s "$size" '.config.digest = $d | .config.size = $s' \
+		"$L/blobs/sha256/$m" >"$T/blob"
+	d=$(sha256sum "$T/blob" | cut -d' ' -f1) size=$(stat -c %s "$T/blob")
+	mv "$T/blob" "$L/blobs/sha256/$d"
+	jq --arg d "sha256:$d" --argjson s "$size" --arg r "$PAUSE" \
+		'.manifests += [.manifests[0] | .digest = $d | .size = $s
+			| .annotations["org.opencontainers.image.ref.name"] = $r]' "$L/index.json" >"$T/blob"
+	mv "$T/blob" "$L/index.json"
+}
+"$HERE/fixture-layout.sh" "$T/layout" "$IMG" >/dev/null || { echo "cri: no fixture layout"; exit 1; }
+pause_image "$T/layout"
+tar -C "$T/layout" -cf "$T/images.tar" .
+protoc -I "$HERE/cri" --python_out="$T/py" "$HERE/cri/api.proto" || { echo "cri: protoc failed"; exit 1; }
+for _ in $(seq 100); do CRI_TIMEOUT=2 cri Version >/dev/null 2>&1 && break; sleep 0.1; done
+ctr_k8s images import "$T/images.tar" >/dev/null || { echo "cri: cannot import the images"; exit 1; }
+
+call version Version
+check "Version" ok version '.runtime_name == "containerd" and .runtime_api_version == "v1"'
+call images ListImages
+check "ListImages: busybox and pause" ok images "[.images[].repo_tags[]] | index(\"$IMG\") != null and index(\"$PAUSE\") != null"
+call status Status
+check "Status: runtime and network ready" ok status '[.status.conditions[] | select(.status)] | length == 2'
+
+POD_CONFIG=$(jq -n -c --arg cg "$CG" --arg logs "$T/logs" --arg uid "hezi-$ID" '{
+	metadata: {name: "p1", uid: $uid, namespace: "hezi-test", attempt: 0},
+	hostname: "p1", log_directory: $logs, labels: {suite: "hezi"},
+	linux: {cgroup_parent: $cg, security_context: {namespace_options: {pid: "CONTAINER"}}}}')
+call pod RunPodSandbox "{\"config\": $POD_CONFIG}"
+POD=$(get pod .pod_sandbox_id)
+check "RunPodSandbox" ok pod '.pod_sandbox_id | length == 64'
+call podstatus PodSandboxStatus "{\"pod_sandbox_id\": \"$POD\", \"verbose\": true}"
+check "PodSandboxStatus: ready, with an IP" ok podstatus \
+	'.status.state == "SANDBOX_READY" and (.status.network.ip | startswith("10.250.77."))'
+POD_IP=$(get podstatus .status.network.ip)
+
+# container NAME JSON_CONFIG_FIELDS: creates a container in the pod, its ID on stdout.
+container() {
+	local cfg
+	cfg=$(jq -n -c --arg name "$1" --arg img "$IMG" --argjson extra "$2" \
+		'{metadata: {name: $name}, image: {image: $img}, log_path: ($name + ".log"),
+		  linux: {security_context: {namespace_options: {pid: "CONTAINER"}}}} * $extra')
+	cri CreateContainer "{\"pod_sandbox_id\": \"$POD\", \"config\": $cfg, \"sandbox_config\": $POD_CONFIG}" |
+		jq -r .container_id
+}
+
+# A container that runs to its end: exit code and log.
+C1=$(container c1 '{"command": ["sh", "-c", "echo out; echo err >&2; exit 3"]}')
+check "CreateContainer" test -n "$C1"
+check "StartContainer" cri StartContainer "{\"container_id\": \"$C1\"}"
+check "ContainerStatus: exited" wait_state "$C1" CONTAINER_EXITED
+call c1status ContainerStatus "{\"container_id\": \"$C1\"}"
+check "ContainerStatus: exit code 3" ok c1status '.status.exit_code == 3 and .status.reason == "Error"'
+check "container log" sh -c "grep -q ' stdout F out\$' $T/logs/c1.log && grep -q ' stderr F err\$' $T/logs/c1.log"
+
+# A long-running container with a TERM handler, limits, in the pod's network namespace.
+C2=$(container c2 '{"command": ["sh", "-c", "trap \"echo term; exit 0\" TERM; while :; do sleep 0.1; done"],
+	"linux": {"resources": {"memory_limit_in_bytes": 67108864, "cpu_period": 100000, "cpu_quota": 200000}}}')
+cri StartContainer "{\"container_id\": \"$C2\"}" >/dev/null
+check "ContainerStatus: running" wait_state "$C2" CONTAINER_RUNNING
+call exec1 ExecSync "{\"container_id\": \"$C2\", \"cmd\": [\"echo\", \"in\"], \"timeout\": 10}"
+check "ExecSync: output" ok exec1 '.stdout == "in\n" and .exit_code == 0'
+call exec2 ExecSync "{\"container_id\": \"$C2\", \"cmd\": [\"sh\", \"-c\", \"echo e >&2; exit 5\"], \"timeout\": 10}"
+check "ExecSync: exit code and stderr" ok exec2 '.stderr == "e\n" and .exit_code == 5'
+call exec3 ExecSync "{\"container_id\": \"$C2\", \"cmd\": [\"sh\", \"-c\", \"hostname; ip -o -4 addr show eth0\"], \"timeout\": 10}"
+check "ExecSync: pod hostname and IP" ok exec3 ".stdout | startswith(\"p1\n\") and contains(\" $POD_IP/\")"
+call exec4 ExecSync "{\"container_id\": \"$C2\", \"cmd\": [\"nosuchcmd\"], \"timeout\": 10}"
+check "ExecSync: missing command" sh -c "grep -q . $T/r/exec4.err || jq -e '.exit_code != 0' $T/r/exec4"
+
+call c2status ContainerStatus "{\"container_id\": \"$C2\", \"verbose\": true}"
+CGPATH=$(get c2status '.info.info | fromjson | .runtimeSpec.linux.cgroupsPath')
+check "cgroup under the pod's parent" sh -c "case '$CGPATH' in $CG/*) test -d /sys/fs/cgroup/memory$CGPATH ;; *) echo '$CGPATH'; exit 1 ;; esac"
+check "memory limit in the cgroup" expect_eq 67108864 cat "/sys/fs/cgroup/memory$CGPATH/memory.limit_in_bytes"
+check "UpdateContainerResources" cri UpdateContainerResources "{\"container_id\": \"$C2\",
+	\"linux\": {\"memory_limit_in_bytes\": 100663296, \"cpu_period\": 100000, \"cpu_quota\": 50000, \"cpu_shares\": 512}}"
+check "updated memory limit in the cgroup" expect_eq 100663296 cat "/sys/fs/cgroup/memory$CGPATH/memory.limit_in_bytes"
+check "updated cpu quota in the cgroup" expect_eq "50000 512" sh -c "echo \$(cat /sys/fs/cgroup/cpu$CGPATH/cpu.cfs_quota_us /sys/fs/cgroup/cpu$CGPATH/cpu.shares)"
+call c2status2 ContainerStatus "{\"container_id\": \"$C2\"}"
+check "ContainerStatus: updated resources" ok c2status2 '.status.resources.linux.memory_limit_in_bytes == "100663296" and .status.resources.linux.cpu_quota == "50000"'
+call stats ContainerStats "{\"container_id\": \"$C2\"}"
+check "ContainerStats" ok stats '(.stats.memory.working_set_bytes.value | tonumber) > 0 and (.stats.cpu.usage_core_nano_seconds.value | tonumber) > 0'
+call list ListContainers "{\"filter\": {\"pod_sandbox_id\": \"$POD\"}}"
+check "ListContainers" ok list "[.containers[] | .id + \" \" + .state] | sort == ([\"$C1 CONTAINER_EXITED\", \"$C2 CONTAINER_RUNNING\"] | sort)"
+call listrun ListContainers '{"filter": {"state": {"state": "CONTAINER_RUNNING"}}}'
+check "ListContainers: running" ok listrun "[.containers[].id] == [\"$C2\"]"
+call pods ListPodSandbox '{"filter": {"label_selector": {"suite": "hezi"}}}'
+check "ListPodSandbox" ok pods "[.items[] | .id + \" \" + .state] == [\"$POD SANDBOX_READY\"]"
+
+start=$(date +%s%N)
+check "StopContainer: TERM handler" cri StopContainer "{\"container_id\": \"$C2\", \"timeout\": 10}"
+check "StopContainer: TERM handler is quick" test $((($(date +%s%N) - start) / 1000000)) -lt 5000
+call c2status3 ContainerStatus "{\"container_id\": \"$C2\"}"
+check "StopContainer: exit code 0" ok c2status3 '.status.state == "CONTAINER_EXITED" and .status.exit_code == 0'
+check "StopContainer: the handler ran" grep -q ' stdout F term$' "$T/logs/c2.log"
+
+# PID 1 without a TERM handler ignores TERM: StopContainer kills it after the timeout.
+C3=$(container c3 '{"command": ["sleep", "1000"]}')
+cri StartContainer "{\"container_id\": \"$C3\"}" >/dev/null
+wait_state "$C3" CONTAINER_RUNNING >/dev/null
+start=$(date +%s%N)
+check "StopContainer: timeout" cri StopContainer "{\"container_id\": \"$C3\", \"timeout\": 2}"
+ms=$((($(date +%s%N) - start) / 1000000))
+check "StopContainer: killed after the timeout" sh -c "[ $ms -ge 1900 ] && [ $ms -lt 8000 ] || { echo '$ms ms'; exit 1; }"
+call c3status ContainerStatus "{\"container_id\": \"$C3\"}"
+check "StopContainer: exit code 137" ok c3status '.status.exit_code == 137'
+
+# A container over its memory limit is OOM-killed.
+C4=$(container c4 '{"command": ["sh", "-c", "x=0123456789; while :; do x=$x$x; done"],
+	"linux": {"resources": {"memory_limit_in_bytes": 16777216}}}')
+cri StartContainer "{\"container_id\": \"$C4\"}" >/dev/null
+check "OOM: exited" wait_state "$C4" CONTAINER_EXITED
+call c4status ContainerStatus "{\"container_id\": \"$C4\"}"
+check "OOM: reason OOMKilled" ok c4status '.status.reason == "OOMKilled" and .status.exit_code == 137'
+
+# A non-root user and a read-only rootfs.
+C5=$(container c5 '{"command": ["sh", "-c", "id -u; touch /x 2>/dev/null && echo rw || echo ro"],
+	"linux": {"security_context": {"run_as_user": {"value": 1000}, "readonly_rootfs": true}}}')
+cri StartContainer "{\"container_id\": \"$C5\"}" >/dev/null
+wait_state "$C5" CONTAINER_EXITED >/dev/null
+check "run_as_user and readonly_rootfs" sh -c "grep -q ' stdout F 1000\$' $T/logs/c5.log && grep -q ' stdout F ro\$' $T/logs/c5.log"
+
+for c in "$C1" "$C2" "$C3" "$C4" "$C5"; do
+	cri RemoveContainer "{\"container_id\": \"$c\"}" >"$T/r/rm" 2>&1 || cat "$T/r/rm"
+done
+call list2 ListContainers '{}'
+check "RemoveContainer" ok list2 '.containers == []'
+NETNS=$(get podstatus '.info.info // "{}" | fromjson | .runtimeSpec.linux.namespaces[]? | select(.type == "network") | .path')
+check "StopPodSandbox" cri StopPodSandbox "{\"pod_sandbox_id\": \"$POD\"}"
+call podstatus2 PodSandboxStatus "{\"pod_sandbox_id\": \"$POD\"}"
+check "PodSandboxStatus: not ready" ok podstatus2 '.status.state == "SANDBOX_NOTREADY"'
+check "RemovePodSandbox" cri RemovePodSandbox "{\"pod_sandbox_id\": \"$POD\"}"
+call pods2 ListPodSandbox '{}'
+check "ListPodSandbox: empty" ok pods2 '.items == []'
+check "nothing left: shims" expect_eq 0 sh -c "pgrep -f 'containerd-shim-runc-v[2] -namespace k8s.io .*-address $T/c.sock' | wc -l"
+check "nothing left: mounts" expect_eq 0 sh -c "grep -c ' $T' /proc/self/mountinfo"
+check "nothing left: cgroups" expect_eq 0 sh -c "find /sys/fs/cgroup/*/${CG#/} -mindepth 1 -type d 2>/dev/null | wc -l"
+check "nothing left: netns" sh -c "[ -z '$NETNS' ] || [ ! -e '$NETNS' ]"
+summary
