@@ -88,7 +88,18 @@ wait_state() {
 	cri ContainerStatus "{\"container_id\": \"$1\"}"
 	return 1
 }
-# ctr_in_k8s ARGS...: ctr in the k8s.io namespace of this containerd.
+# logged CONTAINER LINE...: each LINE is a whole line of CONTAINER's stdout in its CRI log.
+logged() {
+	local c=$1 l
+	shift
+	for l in "$@"; do
+		sed -n 's/^[^ ]* stdout [FP] //p' "$T/logs/$c.log" | grep -qxF -e "$l" && continue
+		echo "no line '$l' in $c's stdout:"
+		cat "$T/logs/$c.log"
+		return 1
+	done
+}
+# ctr_k8s ARGS...: ctr in the k8s.io namespace of this containerd.
 ctr_k8s() { timeout 60 ctr -a "$T/c.sock" -n k8s.io "$@"; }
 
 cleanup() {
@@ -146,7 +157,8 @@ check "Status: runtime and network ready" ok status '[.status.conditions[] | sel
 POD_CONFIG=$(jq -n -c --arg cg "$CG" --arg logs "$T/logs" --arg uid "hezi-$ID" '{
 	metadata: {name: "p1", uid: $uid, namespace: "hezi-test", attempt: 0},
 	hostname: "p1", log_directory: $logs, labels: {suite: "hezi"},
-	linux: {cgroup_parent: $cg, security_context: {namespace_options: {pid: "CONTAINER"}}}}')
+	linux: {cgroup_parent: $cg, sysctls: {"net.ipv4.ping_group_range": "0 12345"},
+		security_context: {namespace_options: {pid: "CONTAINER"}}}}')
 call pod RunPodSandbox "{\"config\": $POD_CONFIG}"
 POD=$(get pod .pod_sandbox_id)
 check "RunPodSandbox" ok pod '.pod_sandbox_id | length == 64'
@@ -186,7 +198,11 @@ check "ExecSync: exit code and stderr" ok exec2 '.stderr == "e\n" and .exit_code
 call exec3 ExecSync "{\"container_id\": \"$C2\", \"cmd\": [\"sh\", \"-c\", \"hostname; ip -o -4 addr show eth0\"], \"timeout\": 10}"
 check "ExecSync: pod hostname and IP" ok exec3 ".stdout | startswith(\"p1\n\") and contains(\" $POD_IP/\")"
 call exec4 ExecSync "{\"container_id\": \"$C2\", \"cmd\": [\"nosuchcmd\"], \"timeout\": 10}"
-check "ExecSync: missing command" sh -c "grep -q . $T/r/exec4.err || jq -e '.exit_code != 0' $T/r/exec4"
+check "ExecSync: missing command fails" grep -q "ExecSync: UNKNOWN: .*nosuchcmd" "$T/r/exec4.err"
+start=$(date +%s%N)
+call exec5 ExecSync "{\"container_id\": \"$C2\", \"cmd\": [\"sleep\", \"30\"], \"timeout\": 1}"
+ms=$((($(date +%s%N) - start) / 1000000))
+check "ExecSync: timeout" sh -c "[ $ms -lt 10000 ] && grep -q DEADLINE_EXCEEDED $T/r/exec5.err || { echo '$ms ms'; cat $T/r/exec5.err; exit 1; }"
 
 call c2status ContainerStatus "{\"container_id\": \"$C2\", \"verbose\": true}"
 CGPATH=$(get c2status '.info.info | fromjson | .runtimeSpec.linux.cgroupsPath')
@@ -225,8 +241,9 @@ check "StopContainer: killed after the timeout" sh -c "[ $ms -ge 1900 ] && [ $ms
 call c3status ContainerStatus "{\"container_id\": \"$C3\"}"
 check "StopContainer: exit code 137" ok c3status '.status.exit_code == 137'
 
-# A container over its memory limit is OOM-killed.
-C4=$(container c4 '{"command": ["sh", "-c", "x=0123456789; while :; do x=$x$x; done"],
+# A container over its memory limit is OOM-killed. (It waits a little first: the shim watches
+# the cgroup's OOM events only once the container has started.)
+C4=$(container c4 '{"command": ["sh", "-c", "sleep 0.5; x=0123456789; while :; do x=$x$x; done"],
 	"linux": {"resources": {"memory_limit_in_bytes": 16777216}}}')
 cri StartContainer "{\"container_id\": \"$C4\"}" >/dev/null
 check "OOM: exited" wait_state "$C4" CONTAINER_EXITED
@@ -238,9 +255,27 @@ C5=$(container c5 '{"command": ["sh", "-c", "id -u; touch /x 2>/dev/null && echo
 	"linux": {"security_context": {"run_as_user": {"value": 1000}, "readonly_rootfs": true}}}')
 cri StartContainer "{\"container_id\": \"$C5\"}" >/dev/null
 wait_state "$C5" CONTAINER_EXITED >/dev/null
-check "run_as_user and readonly_rootfs" sh -c "grep -q ' stdout F 1000\$' $T/logs/c5.log && grep -q ' stdout F ro\$' $T/logs/c5.log"
+check "run_as_user and readonly_rootfs" logged c5 1000 ro
 
-for c in "$C1" "$C2" "$C3" "$C4" "$C5"; do
+# Environment, working directory, a read-only bind mount, a device, the default seccomp
+# profile, no capabilities, a pod sysctl.
+mkdir "$T/data" && echo data >"$T/data/f"
+C6=$(container c6 "$(jq -n -c --arg data "$T/data" '{
+	command: ["sh", "-c", "cat /data/f; echo $FOO; pwd; touch /data/g 2>/dev/null && echo data-rw || echo data-ro; ls -l /dev/xnull | cut -c1; grep -E \"^(Seccomp|CapEff):\" /proc/self/status | tr -s \"\\t\" \" \"; cat /proc/sys/net/ipv4/ping_group_range | tr -s \"\\t\" \" \""],
+	envs: [{key: "FOO", value: "bar"}], working_dir: "/tmp",
+	mounts: [{container_path: "/data", host_path: $data, readonly: true}],
+	devices: [{container_path: "/dev/xnull", host_path: "/dev/null", permissions: "rwm"}],
+	linux: {security_context: {seccomp: {profile_type: "RuntimeDefault"}, capabilities: {drop_capabilities: ["ALL"]}}}}')")
+cri StartContainer "{\"container_id\": \"$C6\"}" >/dev/null
+wait_state "$C6" CONTAINER_EXITED >/dev/null
+check "env and working_dir" logged c6 bar /tmp
+check "read-only bind mount" logged c6 data data-ro
+check "device" logged c6 c
+check "seccomp RuntimeDefault" logged c6 "Seccomp: 2"
+check "capabilities dropped" logged c6 "CapEff: 0000000000000000"
+check "pod sysctl" logged c6 "0 12345"
+
+for c in "$C1" "$C2" "$C3" "$C4" "$C5" "$C6"; do
 	cri RemoveContainer "{\"container_id\": \"$c\"}" >"$T/r/rm" 2>&1 || cat "$T/r/rm"
 done
 call list2 ListContainers '{}'
