@@ -203,6 +203,10 @@ start=$(date +%s%N)
 call exec5 ExecSync "{\"container_id\": \"$C2\", \"cmd\": [\"sleep\", \"30\"], \"timeout\": 1}"
 ms=$((($(date +%s%N) - start) / 1000000))
 check "ExecSync: timeout" sh -c "[ $ms -lt 10000 ] && grep -q DEADLINE_EXCEEDED $T/r/exec5.err || { echo '$ms ms'; cat $T/r/exec5.err; exit 1; }"
+call exec6 Exec+stream "{\"container_id\": \"$C2\", \"cmd\": [\"sh\", \"-c\", \"echo o; echo e >&2; exit 3\"], \"stdout\": true, \"stderr\": true}"
+check "Exec (stream): output and exit code" ok exec6 '.stdout == "o\n" and .stderr == "e\n" and .status.details.causes[0].message == "3"'
+call exec7 Exec+stream "{\"container_id\": \"$C2\", \"cmd\": [\"sh\", \"-c\", \"tty; stty size\"], \"tty\": true, \"stdin\": true, \"stdout\": true}"
+check "Exec (stream): tty" ok exec7 '(.stdout | test("^/dev/pts/[0-9]+\r?\n")) and .status.status == "Success"'
 
 call c2status ContainerStatus "{\"container_id\": \"$C2\", \"verbose\": true}"
 CGPATH=$(get c2status '.info.info | fromjson | .runtimeSpec.linux.cgroupsPath')
