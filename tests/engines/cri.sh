@@ -71,7 +71,7 @@ call() {
 }
 # ok NAME JQ: the response NAME satisfies the jq expression (else shows it and its stderr).
 ok() {
-	jq -e "$2" "$T/r/$1" >/dev/null 2>&1 && return 0
+	[ -s "$T/r/$1" ] && jq -e "$2" "$T/r/$1" >/dev/null 2>&1 && return 0
 	echo "response $1 fails $2:"
 	cat "$T/r/$1" "$T/r/$1.err" 2>/dev/null | cut -c1-2000
 	return 1
@@ -278,6 +278,30 @@ check "device" logged c6 c
 check "seccomp RuntimeDefault" logged c6 "Seccomp: 2"
 check "capabilities dropped" logged c6 "CapEff: 0000000000000000"
 check "pod sysctl" logged c6 "0 12345"
+
+# A second pod: host network, one pid namespace for the pod (its pause process is visible),
+# privileged.
+POD2_CONFIG=$(jq -n -c --arg cg "$CG" --arg logs "$T/logs" --arg uid "hezi2-$ID" '{
+	metadata: {name: "p2", uid: $uid, namespace: "hezi-test", attempt: 0},
+	log_directory: $logs, labels: {suite: "hezi"},
+	linux: {cgroup_parent: $cg, security_context: {privileged: true,
+		namespace_options: {network: "NODE", pid: "POD"}}}}')
+call pod2 RunPodSandbox "{\"config\": $POD2_CONFIG}"
+POD2=$(get pod2 .pod_sandbox_id)
+check "RunPodSandbox: host network, shared pid namespace, privileged" ok pod2 '.pod_sandbox_id | length == 64'
+cfg=$(jq -n -c --arg img "$IMG" '{metadata: {name: "c7"}, image: {image: $img}, log_path: "c7.log",
+	command: ["sh", "-c", "cat /sys/class/net/eth0/address; ps -o args | grep -x \"sleep 2147483647\"; grep -E \"^(Seccomp|CapEff):\" /proc/self/status | tr -s \"\\t\" \" \"; ls /dev/loop-control"],
+	linux: {security_context: {privileged: true, namespace_options: {network: "NODE", pid: "POD"}}}}')
+C7=$(cri CreateContainer "{\"pod_sandbox_id\": \"$POD2\", \"config\": $cfg, \"sandbox_config\": $POD2_CONFIG}" | jq -r .container_id)
+cri StartContainer "{\"container_id\": \"$C7\"}" >/dev/null
+wait_state "$C7" CONTAINER_EXITED >/dev/null
+check "host network" logged c7 "$(cat /sys/class/net/eth0/address)"
+check "pod pid namespace: the pause process" logged c7 "sleep 2147483647"
+check "privileged: capabilities, no seccomp, host devices" logged c7 \
+	"$(grep CapEff: /proc/self/status | tr -s '\t' ' ')" "Seccomp: 0" /dev/loop-control
+cri RemoveContainer "{\"container_id\": \"$C7\"}" >/dev/null
+check "StopPodSandbox, RemovePodSandbox: host network" sh -c "$(declare -f cri); T=$T PY=$PY HERE=$HERE
+	cri StopPodSandbox '{\"pod_sandbox_id\": \"$POD2\"}' && cri RemovePodSandbox '{\"pod_sandbox_id\": \"$POD2\"}'"
 
 for c in "$C1" "$C2" "$C3" "$C4" "$C5" "$C6"; do
 	cri RemoveContainer "{\"container_id\": \"$c\"}" >"$T/r/rm" 2>&1 || cat "$T/r/rm"
