@@ -300,8 +300,10 @@ check "pod pid namespace: the pause process" logged c7 "sleep 2147483647"
 check "privileged: capabilities, no seccomp, host devices" logged c7 \
 	"$(grep CapEff: /proc/self/status | tr -s '\t' ' ')" "Seccomp: 0" /dev/loop-control
 cri RemoveContainer "{\"container_id\": \"$C7\"}" >/dev/null
-check "StopPodSandbox, RemovePodSandbox: host network" sh -c "$(declare -f cri); T=$T PY=$PY HERE=$HERE
-	cri StopPodSandbox '{\"pod_sandbox_id\": \"$POD2\"}' && cri RemovePodSandbox '{\"pod_sandbox_id\": \"$POD2\"}'"
+stop_remove_pod() {
+	cri StopPodSandbox "{\"pod_sandbox_id\": \"$1\"}" && cri RemovePodSandbox "{\"pod_sandbox_id\": \"$1\"}"
+}
+check "StopPodSandbox, RemovePodSandbox: host network" stop_remove_pod "$POD2"
 
 for c in "$C1" "$C2" "$C3" "$C4" "$C5" "$C6"; do
 	cri RemoveContainer "{\"container_id\": \"$c\"}" >"$T/r/rm" 2>&1 || cat "$T/r/rm"
@@ -318,5 +320,5 @@ check "ListPodSandbox: empty" ok pods2 '.items == []'
 check "nothing left: shims" expect_eq 0 sh -c "pgrep -f 'containerd-shim-runc-v[2] -namespace k8s.io .*-address $T/c.sock' | wc -l"
 check "nothing left: mounts" expect_eq 0 sh -c "grep -c ' $T' /proc/self/mountinfo"
 check "nothing left: cgroups" expect_eq 0 sh -c "find /sys/fs/cgroup/*/${CG#/} -mindepth 1 -type d 2>/dev/null | wc -l"
-check "nothing left: netns" sh -c "[ -z '$NETNS' ] || [ ! -e '$NETNS' ]"
+check "nothing left: the pod's netns" sh -c "[ -n '$NETNS' ] && [ ! -e '$NETNS' ]"
 summary
