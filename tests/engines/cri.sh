@@ -93,7 +93,7 @@ logged() {
 	local c=$1 l
 	shift
 	for l in "$@"; do
-		sed -n 's/^[^ ]* stdout [FP] //p' "$T/logs/$c.log" | grep -qxF -e "$l" && continue
+		sed -n 's/^[^ ]* stdout [FP] //p' "$T/logs/$c.log" | tr -d '\r' | grep -qxF -e "$l" && continue
 		echo "no line '$l' in $c's stdout:"
 		cat "$T/logs/$c.log"
 		return 1
@@ -208,6 +208,9 @@ check "Exec (stream): output and exit code" ok exec6 '.stdout == "o\n" and .stde
 call exec7 Exec+stream "{\"container_id\": \"$C2\", \"cmd\": [\"sh\", \"-c\", \"tty; stty size\"], \"tty\": true, \"stdin\": true, \"stdout\": true}"
 check "Exec (stream): tty" ok exec7 '(.stdout | test("^/dev/pts/[0-9]+\r?\n")) and .status.status == "Success"'
 
+CRI_STDIN=$'hello\n' call exec8 Exec+stream "{\"container_id\": \"$C2\", \"cmd\": [\"sh\", \"-c\", \"read l; echo got \$l\"], \"stdin\": true, \"stdout\": true}"
+check "Exec (stream): stdin" ok exec8 '.stdout == "got hello\n" and .status.status == "Success"'
+
 call c2status ContainerStatus "{\"container_id\": \"$C2\", \"verbose\": true}"
 CGPATH=$(get c2status '.info.info | fromjson | .runtimeSpec.linux.cgroupsPath')
 check "cgroup under the pod's parent" sh -c "case '$CGPATH' in $CG/*) test -d /sys/fs/cgroup/memory$CGPATH ;; *) echo '$CGPATH'; exit 1 ;; esac"
@@ -279,6 +282,18 @@ check "seccomp RuntimeDefault" logged c6 "Seccomp: 2"
 check "capabilities dropped" logged c6 "CapEff: 0000000000000000"
 check "pod sysctl" logged c6 "0 12345"
 
+# A container with a terminal, and one reading its stdin, attached to.
+C8=$(container c8 '{"command": ["sh", "-c", "tty; stty size"], "tty": true}')
+cri StartContainer "{\"container_id\": \"$C8\"}" >/dev/null
+wait_state "$C8" CONTAINER_EXITED >/dev/null
+check "container with a tty" logged c8 /dev/pts/0
+C9=$(container c9 '{"command": ["sh", "-c", "read l; echo got $l"], "stdin": true, "stdin_once": true}')
+cri StartContainer "{\"container_id\": \"$C9\"}" >/dev/null
+wait_state "$C9" CONTAINER_RUNNING >/dev/null
+CRI_STDIN=$'attached\n' call attach Attach+stream "{\"container_id\": \"$C9\", \"stdin\": true, \"stdout\": true, \"stderr\": true}"
+check "Attach: stdin and stdout" ok attach '.stdout == "got attached\n"'
+check "Attach: exit" wait_state "$C9" CONTAINER_EXITED
+
 # A second pod: host network, one pid namespace for the pod (its pause process is visible),
 # privileged.
 POD2_CONFIG=$(jq -n -c --arg cg "$CG" --arg logs "$T/logs" --arg uid "hezi2-$ID" '{
@@ -305,7 +320,7 @@ stop_remove_pod() {
 }
 check "StopPodSandbox, RemovePodSandbox: host network" stop_remove_pod "$POD2"
 
-for c in "$C1" "$C2" "$C3" "$C4" "$C5" "$C6"; do
+for c in "$C1" "$C2" "$C3" "$C4" "$C5" "$C6" "$C8" "$C9"; do
 	cri RemoveContainer "{\"container_id\": \"$c\"}" >"$T/r/rm" 2>&1 || cat "$T/r/rm"
 done
 call list2 ListContainers '{}'

@@ -2,7 +2,7 @@
 """A minimal Kubernetes CRI client for tests/engines/cri.sh: one unary call per run.
 
     cri_client.py SOCKET METHOD [REQUEST_JSON]
-    cri_client.py SOCKET Exec+stream REQUEST_JSON
+    cri_client.py SOCKET Exec+stream|Attach+stream REQUEST_JSON
 
 METHOD is an rpc of runtime.v1 RuntimeService or ImageService (Version, RunPodSandbox, ...);
 REQUEST_JSON is the request in protobuf's JSON mapping (proto field names or lowerCamelCase).
@@ -10,9 +10,10 @@ Prints the response as JSON with the proto field names and default values includ
 fields are strings, as in the JSON mapping; ExecSync's stdout and stderr are decoded to text).
 Exits 1 with the gRPC status on stderr when the call fails.
 
-`Exec+stream` calls Exec and then runs the command through the streaming server's URL over a
-WebSocket (v4.channel.k8s.io, the protocol of kubelet's streaming server; nothing is sent on
-stdin: with a tty, containerd 1.6 drops the output unless stdin is asked for), printing
+`Exec+stream` (`Attach+stream`) calls Exec (Attach) and then follows the session at the
+streaming server's URL over a WebSocket (v4.channel.k8s.io, the protocol of kubelet's streaming
+server), sending $CRI_STDIN on stdin when set (v4 cannot close stdin: the command must stop
+reading by itself), and prints
 {"stdout": ..., "stderr": ..., "status": the v4 error channel's Status object}.
 
 The message classes come from api_pb2.py, which cri.sh generates with `protoc --python_out`
@@ -46,8 +47,8 @@ def recv_exact(conn, n):
     return data
 
 
-def stream_exec(url, timeout):
-    """Reads an exec session from kubelet's streaming server over a WebSocket."""
+def stream_session(url, timeout, stdin):
+    """Follows an exec or attach session of kubelet's streaming server over a WebSocket."""
     u = urllib.parse.urlsplit(url)
     conn = socket.create_connection((u.hostname, u.port or 80), timeout=timeout)
     key = base64.b64encode(os.urandom(16)).decode()
@@ -65,6 +66,15 @@ def stream_exec(url, timeout):
         head += recv_exact(conn, 1)
     if b" 101 " not in head.split(b"\r\n", 1)[0]:
         raise RuntimeError(f"no websocket upgrade: {head.decode(errors='replace')}")
+    if stdin:
+        # one masked binary frame on channel 0
+        payload = b"\0" + stdin
+        mask = os.urandom(4)
+        n = len(payload)
+        head = bytes([0x82]) + (
+            bytes([0x80 | n]) if n < 126 else bytes([0x80 | 126]) + struct.pack(">H", n)
+        )
+        conn.sendall(head + mask + bytes(c ^ mask[i % 4] for i, c in enumerate(payload)))
     out = {1: b"", 2: b"", 3: b""}
     message = b""
     while True:
@@ -104,9 +114,9 @@ def main():
         print(__doc__.strip().splitlines()[2].strip(), file=sys.stderr)
         return 2
     sock, method = sys.argv[1], sys.argv[2]
-    stream = method == "Exec+stream"
+    stream = method.endswith("+stream")
     if stream:
-        method = "Exec"
+        method = method[: -len("+stream")]
     body = sys.argv[3] if len(sys.argv) == 4 else "{}"
     found = None
     for service in api_pb2.DESCRIPTOR.services_by_name.values():
@@ -140,9 +150,10 @@ def main():
     )
     if stream:
         try:
-            out = stream_exec(response.url, timeout)
+            stdin = os.environ.get("CRI_STDIN", "").encode()
+            out = stream_session(response.url, timeout, stdin)
         except (OSError, EOFError, RuntimeError, ValueError) as err:
-            print(f"cri_client: exec stream {response.url}: {err}", file=sys.stderr)
+            print(f"cri_client: {method} stream {response.url}: {err}", file=sys.stderr)
             return 1
     if method == "ExecSync":
         out["stdout"] = response.stdout.decode(errors="replace")
