@@ -3,7 +3,8 @@
 # runtime handler is the runc shim v2 with BinaryName=RUNTIME: its own config, root, state,
 # socket, CNI config (bridge + host-local, Debian's plugins in /usr/lib/cni) and a pause image
 # (busybox's `sleep`) built offline with the busybox test image. The calls are made by
-# cri_client.py, with Python classes generated at test time from cri/api.proto.
+# cri_client.py, with Python classes generated at test time from cri/api.proto. The runtime
+# keeps its state (--root) in the suite's temp dir too.
 # Prints `cri-<rt>: N passed, N failed`.
 #
 #   tests/engines/cri.sh RUNTIME_BINARY [RESULTS_FILE]
@@ -46,6 +47,7 @@ state = "$T/state"
       runtime_type = "io.containerd.runc.v2"
       [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.hezi-test.options]
         BinaryName = "$BIN"
+        Root = "$T/runtime"
         SystemdCgroup = false
   [plugins."io.containerd.grpc.v1.cri".cni]
     bin_dir = "/usr/lib/cni"
@@ -121,6 +123,7 @@ cleanup() {
 	rm -rf "$T"
 }
 trap cleanup EXIT
+trap 'exit 143' INT TERM HUP
 
 # The busybox image and a pause image (the same layer, `sleep` as its process) in one OCI
 # archive, imported into the CRI plugin's namespace.
@@ -333,6 +336,7 @@ check "RemovePodSandbox" cri RemovePodSandbox "{\"pod_sandbox_id\": \"$POD\"}"
 call pods2 ListPodSandbox '{}'
 check "ListPodSandbox: empty" ok pods2 '.items == []'
 check "nothing left: shims" expect_eq 0 sh -c "pgrep -f 'containerd-shim-runc-v[2] -namespace k8s.io .*-address $T/c.sock' | wc -l"
+check "nothing left: runtime state" expect_eq "" ls -A "$T/runtime/k8s.io"
 check "nothing left: mounts" expect_eq 0 sh -c "grep -c ' $T' /proc/self/mountinfo"
 check "nothing left: cgroups" expect_eq 0 sh -c "find /sys/fs/cgroup/*/${CG#/} -mindepth 1 -type d 2>/dev/null | wc -l"
 check "nothing left: the pod's netns" sh -c "[ -n '$NETNS' ] && [ ! -e '$NETNS' ]"
