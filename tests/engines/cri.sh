@@ -191,7 +191,8 @@ check "container log" sh -c "grep -q ' stdout F out\$' $T/logs/c1.log && grep -q
 
 # A long-running container with a TERM handler, limits, in the pod's network namespace.
 C2=$(container c2 '{"command": ["sh", "-c", "trap \"echo term; exit 0\" TERM; while :; do sleep 0.1; done"],
-	"linux": {"resources": {"memory_limit_in_bytes": 67108864, "cpu_period": 100000, "cpu_quota": 200000}}}')
+	"linux": {"resources": {"memory_limit_in_bytes": 67108864, "cpu_period": 100000, "cpu_quota": 200000,
+		"oom_score_adj": 500}}}')
 cri StartContainer "{\"container_id\": \"$C2\"}" >/dev/null
 check "ContainerStatus: running" wait_state "$C2" CONTAINER_RUNNING
 call exec1 ExecSync "{\"container_id\": \"$C2\", \"cmd\": [\"echo\", \"in\"], \"timeout\": 10}"
@@ -219,13 +220,19 @@ CGPATH=$(get c2status '.info.info | fromjson | .runtimeSpec.linux.cgroupsPath')
 check "cgroup under the pod's parent" sh -c "case '$CGPATH' in $CG/*) test -d /sys/fs/cgroup/memory$CGPATH ;; *) echo '$CGPATH'; exit 1 ;; esac"
 check "memory limit in the cgroup" expect_eq 67108864 cat "/sys/fs/cgroup/memory$CGPATH/memory.limit_in_bytes"
 check "UpdateContainerResources" cri UpdateContainerResources "{\"container_id\": \"$C2\",
-	\"linux\": {\"memory_limit_in_bytes\": 100663296, \"cpu_period\": 100000, \"cpu_quota\": 50000, \"cpu_shares\": 512}}"
+	\"linux\": {\"memory_limit_in_bytes\": 100663296, \"cpu_period\": 100000, \"cpu_quota\": 50000, \"cpu_shares\": 512,
+		\"cpuset_cpus\": \"0\", \"oom_score_adj\": 500}}"
 check "updated memory limit in the cgroup" expect_eq 100663296 cat "/sys/fs/cgroup/memory$CGPATH/memory.limit_in_bytes"
 check "updated cpu quota in the cgroup" expect_eq "50000 512" sh -c "echo \$(cat /sys/fs/cgroup/cpu$CGPATH/cpu.cfs_quota_us /sys/fs/cgroup/cpu$CGPATH/cpu.shares)"
+check "updated cpuset in the cgroup" expect_eq 0 cat "/sys/fs/cgroup/cpuset$CGPATH/cpuset.cpus"
+call oom ExecSync "{\"container_id\": \"$C2\", \"cmd\": [\"cat\", \"/proc/1/oom_score_adj\", \"/proc/self/oom_score_adj\"], \"timeout\": 10}"
+check "oom_score_adj of the container and of an exec" ok oom '.stdout == "500\n500\n"'
 call c2status2 ContainerStatus "{\"container_id\": \"$C2\"}"
 check "ContainerStatus: updated resources" ok c2status2 '.status.resources.linux.memory_limit_in_bytes == "100663296" and .status.resources.linux.cpu_quota == "50000"'
 call stats ContainerStats "{\"container_id\": \"$C2\"}"
 check "ContainerStats" ok stats '(.stats.memory.working_set_bytes.value | tonumber) > 0 and (.stats.cpu.usage_core_nano_seconds.value | tonumber) > 0'
+call lstats ListContainerStats "{\"filter\": {\"pod_sandbox_id\": \"$POD\"}}"
+check "ListContainerStats" ok lstats "[.stats[] | select(.attributes.id == \"$C2\") | .memory.working_set_bytes.value | tonumber] | length == 1 and .[0] > 0"
 call list ListContainers "{\"filter\": {\"pod_sandbox_id\": \"$POD\"}}"
 check "ListContainers" ok list "[.containers[] | .id + \" \" + .state] | sort == ([\"$C1 CONTAINER_EXITED\", \"$C2 CONTAINER_RUNNING\"] | sort)"
 call listrun ListContainers '{"filter": {"state": {"state": "CONTAINER_RUNNING"}}}'
