@@ -292,6 +292,17 @@ check "seccomp RuntimeDefault" logged c6 "Seccomp: 2"
 check "capabilities dropped" logged c6 "CapEff: 0000000000000000"
 check "pod sysctl" logged c6 "0 12345"
 
+# A command that does not exist fails StartContainer; a missing working_dir is created.
+C10=$(container c10 '{"command": ["/no/such/cmd"]}')
+call start10 StartContainer "{\"container_id\": \"$C10\"}"
+check "StartContainer: missing command fails" grep -q "StartContainer: UNKNOWN: .*/no/such/cmd" "$T/r/start10.err"
+call c10status ContainerStatus "{\"container_id\": \"$C10\"}"
+check "ContainerStatus: StartError" ok c10status '.status.state == "CONTAINER_EXITED" and .status.reason == "StartError" and .status.exit_code == 128'
+C11=$(container c11 '{"command": ["pwd"], "working_dir": "/new/dir"}')
+cri StartContainer "{\"container_id\": \"$C11\"}" >/dev/null
+wait_state "$C11" CONTAINER_EXITED >/dev/null
+check "missing working_dir created" logged c11 /new/dir
+
 # A container with a terminal, and one reading its stdin, attached to.
 C8=$(container c8 '{"command": ["sh", "-c", "tty; stty size"], "tty": true}')
 cri StartContainer "{\"container_id\": \"$C8\"}" >/dev/null
@@ -330,7 +341,7 @@ stop_remove_pod() {
 }
 check "StopPodSandbox, RemovePodSandbox: host network" stop_remove_pod "$POD2"
 
-for c in "$C1" "$C2" "$C3" "$C4" "$C5" "$C6" "$C8" "$C9"; do
+for c in "$C1" "$C2" "$C3" "$C4" "$C5" "$C6" "$C8" "$C9" "$C10" "$C11"; do
 	cri RemoveContainer "{\"container_id\": \"$c\"}" >"$T/r/rm" 2>&1 || cat "$T/r/rm"
 done
 call list2 ListContainers '{}'
