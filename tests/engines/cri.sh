@@ -101,14 +101,17 @@ logged() {
 		return 1
 	done
 }
+# stop_remove_pod POD: StopPodSandbox and RemovePodSandbox.
+stop_remove_pod() {
+	cri StopPodSandbox "{\"pod_sandbox_id\": \"$1\"}" && cri RemovePodSandbox "{\"pod_sandbox_id\": \"$1\"}"
+}
 # ctr_k8s ARGS...: ctr in the k8s.io namespace of this containerd.
 ctr_k8s() { timeout 60 ctr -a "$T/c.sock" -n k8s.io "$@"; }
 
 cleanup() {
 	local p c
 	for p in $(cri ListPodSandbox 2>/dev/null | jq -r '.items[].id' 2>/dev/null); do
-		CRI_TIMEOUT=20 cri StopPodSandbox "{\"pod_sandbox_id\": \"$p\"}" >/dev/null 2>&1
-		CRI_TIMEOUT=20 cri RemovePodSandbox "{\"pod_sandbox_id\": \"$p\"}" >/dev/null 2>&1
+		CRI_TIMEOUT=20 stop_remove_pod "$p" >/dev/null 2>&1
 	done
 	kill "$CPID" 2>/dev/null
 	wait "$CPID" 2>/dev/null
@@ -336,9 +339,6 @@ check "pod pid namespace: the pause process" logged c7 "sleep 2147483647"
 check "privileged: capabilities, no seccomp, host devices" logged c7 \
 	"$(grep CapEff: /proc/self/status | tr -s '\t' ' ')" "Seccomp: 0" /dev/loop-control
 cri RemoveContainer "{\"container_id\": \"$C7\"}" >/dev/null
-stop_remove_pod() {
-	cri StopPodSandbox "{\"pod_sandbox_id\": \"$1\"}" && cri RemovePodSandbox "{\"pod_sandbox_id\": \"$1\"}"
-}
 check "StopPodSandbox, RemovePodSandbox: host network" stop_remove_pod "$POD2"
 
 for c in "$C1" "$C2" "$C3" "$C4" "$C5" "$C6" "$C8" "$C9" "$C10" "$C11"; do
