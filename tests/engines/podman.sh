@@ -52,7 +52,7 @@ if [ -e /dev/fuse ]; then
 	check "--device /dev/fuse" expect_eq "c" "${R[@]}" --device /dev/fuse "$IMG" sh -c 'test -c /dev/fuse && echo c'
 fi
 check "--network=none loopback TCP" expect_eq "ping" "${R[@]}" "$IMG" sh -c \
-	'(nc -l -p 7777 > /tmp/got &); sleep 0.3; echo ping | nc 127.0.0.1 7777; sleep 0.3; cat /tmp/got'
+	'(nc -l -p 7777 > /tmp/got &); i=0; until echo ping | nc 127.0.0.1 7777 2>/dev/null || [ $i -ge 50 ]; do i=$((i+1)); sleep 0.1; done; j=0; while [ ! -s /tmp/got ] && [ $j -lt 50 ]; do j=$((j+1)); sleep 0.1; done; cat /tmp/got'
 check "default seccomp filter" expect_eq "2" "${R[@]}" "$IMG" sh -c 'awk "/^Seccomp:/ {print \$2}" /proc/self/status'
 check "seccomp=unconfined" expect_eq "ok" "${R[@]}" --security-opt seccomp=unconfined "$IMG" sh -c 'grep -q "Seccomp:.*0" /proc/self/status && echo ok'
 check "--memory 32m OOM kill" expect_code 137 "${R[@]}" --memory 32m --memory-swap 32m "$IMG" sh -c 'x=$(head -c 100000000 /dev/zero | tr "\0" a); echo survived'
