@@ -20,3 +20,11 @@ deps:
 lint:
     cargo fmt --all -- --check
     cargo clippy --workspace --all-targets -- -D warnings
+
+# Install the binary, man pages and shell completions (PREFIX, default /usr/local).
+install:
+    scripts/install.sh
+
+# Write the man pages (one per command) into DIR.
+man DIR="target/man":
+    cargo run -q -p hezi -- man {{DIR}}
