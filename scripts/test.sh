@@ -43,6 +43,14 @@ else
     step "engines: skipped (needs root)"
 fi
 
+if [ "$(id -u)" -eq 0 ]; then
+    step "README tour, run as written (scripts/readme-check.sh)"
+    HEZI_BIN_DIR=target/debug scripts/readme-check.sh >/dev/null
+    echo "README tour: ok"
+else
+    step "README tour: skipped (needs root)"
+fi
+
 step "fuzz targets, bounded (scripts/fuzz.sh: ${HEZI_FUZZ_SECONDS:-10}s each)"
 scripts/fuzz.sh
 
