@@ -79,10 +79,13 @@ pub(crate) fn open_archive(path: &Path) -> Result<Box<dyn Read + Send>, ImageErr
     let magic = br.fill_buf().map_err(ImageError::io_with("read", path))?;
     Ok(match crate::unpack::Compression::sniff(magic) {
         crate::unpack::Compression::Gzip => Box::new(flate2::bufread::MultiGzDecoder::new(br)),
+        #[cfg(feature = "zstd")]
         crate::unpack::Compression::Zstd => Box::new(
             zstd::stream::read::Decoder::with_buffer(br)
                 .map_err(ImageError::io_with("read", path))?,
         ),
+        #[cfg(not(feature = "zstd"))]
+        crate::unpack::Compression::Zstd => return Err(crate::unpack::zstd_not_built()),
         crate::unpack::Compression::None => Box::new(br),
     })
 }

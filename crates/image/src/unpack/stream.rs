@@ -258,6 +258,9 @@ fn produce<R: Read>(
             let (d, n) = pump(&mut dec, &tx, diff_alg, expect)?;
             (d, n, dec.into_inner())
         }
+        #[cfg(not(feature = "zstd"))]
+        Compression::Zstd => return Err(ProduceError::Failed(super::zstd_not_built())),
+        #[cfg(feature = "zstd")]
         Compression::Zstd => {
             let mut dec = zstd::stream::read::Decoder::with_buffer(br)
                 .map_err(|e| ProduceError::Failed(read_err(expect, e)))?;
