@@ -4,6 +4,7 @@ use std::path::PathBuf;
 
 /// Errors from cgroup operations.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum CgroupError {
     /// A cgroupfs file or directory operation failed.
     #[error("cgroup {op} {path}: {source}")]

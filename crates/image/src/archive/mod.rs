@@ -20,6 +20,7 @@ use crate::store::Store;
 
 /// An on-disk image format.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Format {
     /// An OCI image layout directory.
     OciDir,

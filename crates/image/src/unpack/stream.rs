@@ -14,6 +14,7 @@ const DEPTH: usize = 8;
 
 /// How a layer blob is compressed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Compression {
     /// A plain tar stream.
     None,
