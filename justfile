@@ -28,3 +28,7 @@ install:
 # Write the man pages (one per command) into DIR.
 man DIR="target/man":
     cargo run -q -p hezi -- man {{DIR}}
+
+# Package every publishable crate and build each package as crates.io would (no upload).
+publish-check:
+    cargo publish --dry-run -p hezi-digest -p hezi-spec -p hezi-cgroups -p hezi-seccomp -p hezi-image -p hezi-runtime -p hezi
