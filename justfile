@@ -20,3 +20,15 @@ deps:
 lint:
     cargo fmt --all -- --check
     cargo clippy --workspace --all-targets -- -D warnings
+
+# Install the binary, man pages and shell completions (PREFIX, default /usr/local).
+install:
+    scripts/install.sh
+
+# Write the man pages (one per command) into DIR.
+man DIR="target/man":
+    cargo run -q -p hezi -- man {{DIR}}
+
+# Package every publishable crate and build each package as crates.io would (no upload).
+publish-check:
+    cargo publish --dry-run -p hezi-digest -p hezi-spec -p hezi-cgroups -p hezi-seccomp -p hezi-image -p hezi-runtime -p hezi

@@ -25,6 +25,15 @@ cargo clippy --workspace --all-targets -- -D warnings
 step "build"
 cargo build --workspace --all-targets
 
+step "feature subsets embedders may pick (hezi-cgroups v1/v2/systemd, hezi-image zstd/registry)"
+for f in v1 v2 systemd,v1 systemd,v2; do
+    cargo build -q -p hezi-cgroups --no-default-features --features "$f"
+done
+cargo build -q -p hezi-cgroups --no-default-features
+cargo test -q -p hezi-cgroups --no-default-features --features v2 --lib
+cargo build -q -p hezi-image --no-default-features
+cargo build -q -p hezi-image --no-default-features --features registry
+
 if [ "$(id -u)" -eq 0 ] && [ "${HEZI_SKIP_VM:-0}" != 1 ] && [ -x scripts/vm/run.sh ] && [ -f tests/vm/v2-suite.sh ]; then
     step "cgroup v2 suite in a throwaway VM"
     scripts/vm/run.sh --timeout 1200 -- bash "$PWD/tests/vm/v2-suite.sh"
@@ -37,10 +46,18 @@ else
 fi
 
 if [ "$(id -u)" -eq 0 ]; then
-    step "engines: podman and containerd, each with runc and with hezi (tests/engines)"
+    step "engines: podman, containerd and Kubernetes CRI (containerd), each with runc and with hezi (tests/engines)"
     bash tests/engines/run-all.sh target/debug/hezi
 else
     step "engines: skipped (needs root)"
+fi
+
+if [ "$(id -u)" -eq 0 ]; then
+    step "README tour, run as written (scripts/readme-check.sh)"
+    HEZI_BIN_DIR=target/debug scripts/readme-check.sh >/dev/null
+    echo "README tour: ok"
+else
+    step "README tour: skipped (needs root)"
 fi
 
 step "fuzz targets, bounded (scripts/fuzz.sh: ${HEZI_FUZZ_SECONDS:-10}s each)"

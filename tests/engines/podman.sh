@@ -6,7 +6,7 @@
 #   tests/engines/podman.sh RUNTIME_BINARY [RESULTS_FILE]
 set -uo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
-BIN=$1
+BIN=$(realpath "$1")
 RESULTS=${2:-/dev/null}
 SUITE=podman
 RT=$(basename "$BIN")
@@ -14,6 +14,8 @@ RT=$(basename "$BIN")
 . "$HERE/lib.sh"
 
 T=$(mktemp -d /tmp/hezi-podman.XXXXXX)
+# conmon writes an `oom` marker into its working directory: keep it in ours.
+cd "$T"
 P=(timeout 120 podman --root "$T/storage" --runroot "$T/run" --tmpdir "$T/tmp"
 	--cgroup-manager cgroupfs --events-backend file --runtime "$BIN")
 # The sandboxes this runs in may lack CAP_SYS_RESOURCE, so podman's default raise of

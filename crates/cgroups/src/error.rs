@@ -4,6 +4,7 @@ use std::path::PathBuf;
 
 /// Errors from cgroup operations.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum CgroupError {
     /// A cgroupfs file or directory operation failed.
     #[error("cgroup {op} {path}: {source}")]
@@ -79,6 +80,15 @@ pub enum CgroupError {
     /// The systemd driver cannot do what was asked.
     #[error("systemd cgroup driver: {0}")]
     Systemd(String),
+    /// The backend this host or request needs was left out of this build (a cargo feature
+    /// of hezi-cgroups is off).
+    #[error("cgroup {backend} support is not built in (hezi-cgroups feature `{feature}` is off)")]
+    NotBuiltIn {
+        /// What is missing (`v1`, `v2`, `systemd driver`).
+        backend: &'static str,
+        /// The cargo feature that adds it.
+        feature: &'static str,
+    },
     /// The kernel did not reach a state in time (freezer, emptying a cgroup, rmdir).
     #[error("cgroup {path}: {what} after {waited_ms} ms")]
     Timeout {

@@ -18,9 +18,9 @@ pub fn page_size_kb(size: &str) -> Option<u64> {
 
 /// 2048 (kB) → `2MB`, as the cgroup files spell it.
 pub fn page_size_name(kb: u64) -> String {
-    if kb >= 1024 * 1024 && kb % (1024 * 1024) == 0 {
+    if kb >= 1024 * 1024 && kb.is_multiple_of(1024 * 1024) {
         format!("{}GB", kb / (1024 * 1024))
-    } else if kb >= 1024 && kb % 1024 == 0 {
+    } else if kb >= 1024 && kb.is_multiple_of(1024) {
         format!("{}MB", kb / 1024)
     } else {
         format!("{kb}KB")

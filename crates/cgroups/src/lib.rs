@@ -5,6 +5,11 @@
 //! from what is mounted. The backends depend on the trait and on the shared leaf modules
 //! ([`error`], [`stats`], [`fsutil`], [`convert`], [`devices`]); nothing shared imports a backend.
 //!
+//! Cargo features (all on by default) let an embedder drop backends: `v1` (cgroup v1 and
+//! hybrid hosts), `v2` (unified hosts) and `systemd` (the `--systemd-cgroup` driver, which
+//! drives whichever of `v1`/`v2` the host needs). Asking for a left-out backend is
+//! [`CgroupError::NotBuiltIn`], never a silent fallback.
+//!
 //! ```no_run
 //! use hezi_cgroups::{manager_for, CgroupConfig, FreezerState};
 //! # fn main() -> Result<(), hezi_cgroups::CgroupError> {
@@ -32,8 +37,11 @@ pub mod hierarchy;
 pub mod hugetlb;
 pub mod path;
 pub mod stats;
+#[cfg(feature = "systemd")]
 pub mod systemd;
+#[cfg(feature = "v1")]
 pub mod v1;
+#[cfg(feature = "v2")]
 pub mod v2;
 
 use std::collections::BTreeMap;
@@ -137,15 +145,49 @@ pub trait CgroupManager: std::fmt::Debug + Send + Sync {
 /// and v1 on a hybrid or legacy host. Creates nothing.
 pub fn manager_for(cfg: &CgroupConfig) -> Result<Box<dyn CgroupManager>, CgroupError> {
     if cfg.systemd {
+        #[cfg(feature = "systemd")]
         return systemd::manager(cfg);
+        #[cfg(not(feature = "systemd"))]
+        return Err(CgroupError::NotBuiltIn {
+            backend: "systemd driver",
+            feature: "systemd",
+        });
     }
     let mounts = Mounts::for_root(&cfg.root)?;
     let own = hierarchy::OwnCgroups::current()?;
     let rel = path::resolve(cfg.cgroups_path.as_deref(), &cfg.container_id)?;
+    cgroupfs_manager(&mounts, &own, &rel)
+}
+
+/// The cgroupfs backend for the host's hierarchy (v2 when unified, v1 otherwise), over the
+/// cgroup `rel`; an error naming the feature when that backend is not built in.
+pub(crate) fn cgroupfs_manager(
+    mounts: &Mounts,
+    own: &hierarchy::OwnCgroups,
+    rel: &path::CgroupPath,
+) -> Result<Box<dyn CgroupManager>, CgroupError> {
     match mounts.hierarchy() {
-        Hierarchy::Unified => Ok(Box::new(v2::V2Manager::new(&mounts, &own, &rel)?)),
+        #[cfg(feature = "v2")]
+        Hierarchy::Unified => Ok(Box::new(v2::V2Manager::new(mounts, own, rel)?)),
+        #[cfg(not(feature = "v2"))]
+        Hierarchy::Unified => {
+            let _ = (own, rel);
+            Err(CgroupError::NotBuiltIn {
+                backend: "v2",
+                feature: "v2",
+            })
+        }
+        #[cfg(feature = "v1")]
         Hierarchy::Hybrid | Hierarchy::Legacy => {
-            Ok(Box::new(v1::V1Manager::new(&mounts, &own, &rel)?))
+            Ok(Box::new(v1::V1Manager::new(mounts, own, rel)?))
+        }
+        #[cfg(not(feature = "v1"))]
+        Hierarchy::Hybrid | Hierarchy::Legacy => {
+            let _ = (own, rel);
+            Err(CgroupError::NotBuiltIn {
+                backend: "v1",
+                feature: "v1",
+            })
         }
     }
 }
@@ -162,4 +204,56 @@ pub fn resources_from_json(text: &str, source: &Path) -> Result<LinuxResources, 
         path: source.to_path_buf(),
         reason: format!("LinuxResources JSON: {e}"),
     })
+}
+
+#[cfg(test)]
+mod feature_tests {
+    use super::*;
+
+    /// In a build without the systemd driver, asking for it names the missing feature.
+    #[cfg(not(feature = "systemd"))]
+    #[test]
+    fn systemd_driver_left_out_is_named() {
+        let mut cfg = CgroupConfig::new("c");
+        cfg.systemd = true;
+        let err = manager_for(&cfg)
+            .err()
+            .expect("no systemd driver in this build");
+        assert!(
+            matches!(
+                err,
+                CgroupError::NotBuiltIn {
+                    feature: "systemd",
+                    ..
+                }
+            ),
+            "{err}"
+        );
+        assert!(err.to_string().contains("feature `systemd`"), "{err}");
+    }
+
+    /// Every build gives a manager or a clear error for this host, never a panic; a default
+    /// build always has the backend the host needs.
+    #[test]
+    fn manager_for_this_host_or_not_built_in() {
+        let cfg = CgroupConfig::new("feature-probe");
+        match manager_for(&cfg) {
+            Ok(_) => {}
+            Err(CgroupError::NotBuiltIn { backend, .. }) => {
+                let built_in: &[&str] = &[
+                    #[cfg(feature = "v1")]
+                    "v1",
+                    #[cfg(feature = "v2")]
+                    "v2",
+                ];
+                assert!(
+                    !built_in.contains(&backend),
+                    "{backend} is built in, yet reported missing"
+                );
+            }
+            // Hosts without a cgroup mount (some build containers) cannot say more.
+            Err(CgroupError::NoHierarchy { .. }) | Err(CgroupError::Io { .. }) => {}
+            Err(e) => panic!("unexpected: {e}"),
+        }
+    }
 }

@@ -11,6 +11,7 @@ use crate::error::DigestError;
 /// `Sha256` is the canonical algorithm (the OCI image-spec default). `Blake3` exists
 /// only with the `blake3` cargo feature.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[non_exhaustive]
 pub enum Algorithm {
     /// SHA-256 (FIPS 180-4), registered by image-spec.
     Sha256,

@@ -6,6 +6,7 @@
 /// unsupported algorithm, then encoded length (then encoded character set, which is
 /// again a format error).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum DigestError {
     /// The string does not follow the digest grammar (`algorithm ":" encoded`) or the
     /// encoding of its algorithm (for example upper-case hex for sha256).

@@ -113,6 +113,25 @@ pub enum Command {
     Login(LoginArgs),
     /// Remove a registry's stored credentials.
     Logout(LogoutArgs),
+    /// Print a shell completion script (bash, zsh, fish, elvish, powershell) on stdout.
+    Completion(CompletionArgs),
+    /// Write the man pages, one per command (hezi.1, hezi-run.1, ...), into a directory.
+    Man(ManArgs),
+}
+
+/// `hezi completion`.
+#[derive(Debug, Args)]
+pub struct CompletionArgs {
+    /// The shell to complete for.
+    #[arg(value_enum)]
+    pub shell: clap_complete::Shell,
+}
+
+/// `hezi man`.
+#[derive(Debug, Args)]
+pub struct ManArgs {
+    /// Directory to write the pages into (created if missing), e.g. /usr/local/share/man/man1.
+    pub dir: PathBuf,
 }
 
 /// How to reach a registry: shared by `image pull`, `image push`, `login` and `run --image`.

@@ -107,6 +107,8 @@ fn dispatch(g: &cli::GlobalOpts, command: Command) -> anyhow::Result<u8> {
         Command::Image(c) => image::run(g, c),
         Command::Login(a) => registry::login(&a),
         Command::Logout(a) => registry::logout(&a),
+        Command::Completion(a) => docs::completion(&a),
+        Command::Man(a) => docs::man(&a),
     }
 }
 

@@ -242,3 +242,59 @@ fn runc_runs_a_bundle_from_hezi_spec() {
         .unwrap();
     assert!(out.status.success(), "runc run: {}", text(&out.stderr));
 }
+
+#[test]
+fn completion_scripts_name_the_subcommands() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = hezi(&["completion", "bash"], dir.path());
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let s = text(&out.stdout);
+    for word in [
+        "create",
+        "delete",
+        "image",
+        "login",
+        "completion",
+        "--bundle",
+    ] {
+        assert!(s.contains(word), "bash completion lacks {word}");
+    }
+    let out = hezi(&["completion", "fish"], dir.path());
+    assert!(out.status.success());
+    assert!(text(&out.stdout).contains("complete -c hezi"));
+    let out = hezi(&["completion", "tcsh"], dir.path());
+    assert!(!out.status.success(), "an unknown shell is refused");
+}
+
+#[test]
+fn man_pages_one_per_command() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = hezi(&["man", "pages"], dir.path());
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let pages = dir.path().join("pages");
+    for page in ["hezi.1", "hezi-run.1", "hezi-spec.1", "hezi-image-unpack.1"] {
+        assert!(
+            pages.join(page).is_file(),
+            "no {page}: {}",
+            text(&out.stdout)
+        );
+    }
+    let run = std::fs::read_to_string(pages.join("hezi-run.1")).unwrap();
+    assert!(run.contains(".TH"), "not a man page: {run}");
+    assert!(
+        run.contains(r"\-\-detach"),
+        "hezi-run.1 lacks --detach: {run}"
+    );
+    // man(1), when present, renders it with the flag spelled as users type it.
+    if let Ok(o) = Command::new("man")
+        .arg("-l")
+        .arg(pages.join("hezi-run.1"))
+        .env("MANPAGER", "cat")
+        .env("MANWIDTH", "100")
+        .output()
+    {
+        if o.status.success() {
+            assert!(text(&o.stdout).contains("--detach"), "{}", text(&o.stdout));
+        }
+    }
+}

@@ -7,6 +7,7 @@ use std::path::PathBuf;
 /// and in image-to-bundle conversion. Every message names the thing involved (path, digest,
 /// reference or layer entry).
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum ImageError {
     /// A system call or file operation failed.
     #[error("{op} {path}: {source}")]

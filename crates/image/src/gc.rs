@@ -14,6 +14,7 @@ use crate::store::{sniff, BlobInfo, Store};
 
 /// A reference that points at something missing or wrong.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Problem {
     /// A blob's content does not hash to its name.
     Corrupt {

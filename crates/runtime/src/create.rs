@@ -211,8 +211,8 @@ pub fn check_supported(spec: &Spec, ns: &NamespacePlan) -> Result<()> {
             );
         }
         if ns.is_new(LinuxNamespaceType::User)
-            && (linux.uid_mappings().as_ref().map_or(true, |m| m.is_empty())
-                || linux.gid_mappings().as_ref().map_or(true, |m| m.is_empty()))
+            && (linux.uid_mappings().as_ref().is_none_or(|m| m.is_empty())
+                || linux.gid_mappings().as_ref().is_none_or(|m| m.is_empty()))
         {
             return unsupported(
                 "linux.uidMappings",

@@ -10,6 +10,7 @@ use crate::rootfs::RootfsError;
 
 /// What went wrong, naming the container, path or setting involved.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum RuntimeError {
     /// No container with this id exists under the state root.
     #[error("container \"{0}\" does not exist")]

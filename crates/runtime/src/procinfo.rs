@@ -43,7 +43,7 @@ pub fn is_alive(pid: i32, start_time: Option<u64>) -> bool {
     }
     match stat(pid) {
         Some(s) => {
-            !matches!(s.state, 'Z' | 'X' | 'x') && start_time.map_or(true, |t| t == s.start_time)
+            !matches!(s.state, 'Z' | 'X' | 'x') && start_time.is_none_or(|t| t == s.start_time)
         }
         None => false,
     }

@@ -5,6 +5,7 @@ use std::path::PathBuf;
 /// Everything that can go wrong while compiling, caching, installing or
 /// notifying. Messages name the syscall, argument, path or operation involved.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum SeccompError {
     /// The profile JSON could not be parsed (unknown action, operator,
     /// architecture or flag names end up here, with serde's line and column).

@@ -14,8 +14,8 @@ use super::path::SystemdPath;
 use super::properties::{self, DevicePlan, Property};
 use crate::hierarchy::OwnCgroups;
 use crate::{
-    v1, v2, CgroupConfig, CgroupError, CgroupManager, FreezerState, Hierarchy, LinuxResources,
-    Mounts, Stats,
+    CgroupConfig, CgroupError, CgroupManager, FreezerState, Hierarchy, LinuxResources, Mounts,
+    Stats,
 };
 
 /// A container cgroup that systemd owns as a transient scope unit.
@@ -40,12 +40,7 @@ impl SystemdManager {
         let own = OwnCgroups::current()?;
         let rel = p.cgroup_path()?;
         let hierarchy = mounts.hierarchy();
-        let inner: Box<dyn CgroupManager> = match hierarchy {
-            Hierarchy::Unified => Box::new(v2::V2Manager::new(&mounts, &own, &rel)?),
-            Hierarchy::Hybrid | Hierarchy::Legacy => {
-                Box::new(v1::V1Manager::new(&mounts, &own, &rel)?)
-            }
-        };
+        let inner = crate::cgroupfs_manager(&mounts, &own, &rel)?;
         Ok(Self {
             unit: p.unit_name(),
             slice: p.slice,

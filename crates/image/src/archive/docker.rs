@@ -67,10 +67,16 @@ fn decompressor<'a>(
 ) -> Result<Box<dyn Read + 'a>, ImageError> {
     Ok(match c {
         Compression::Gzip => Box::new(flate2::read::MultiGzDecoder::new(r)),
+        #[cfg(feature = "zstd")]
         Compression::Zstd => Box::new(
             zstd::stream::read::Decoder::new(r)
                 .map_err(|e| ImageError::io("decompress", d.to_string(), e))?,
         ),
+        #[cfg(not(feature = "zstd"))]
+        Compression::Zstd => {
+            let _ = d;
+            return Err(crate::unpack::zstd_not_built());
+        }
         Compression::None => Box::new(r),
     })
 }

@@ -20,6 +20,7 @@ use crate::store::Store;
 
 /// An on-disk image format.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Format {
     /// An OCI image layout directory.
     OciDir,
@@ -79,10 +80,13 @@ pub(crate) fn open_archive(path: &Path) -> Result<Box<dyn Read + Send>, ImageErr
     let magic = br.fill_buf().map_err(ImageError::io_with("read", path))?;
     Ok(match crate::unpack::Compression::sniff(magic) {
         crate::unpack::Compression::Gzip => Box::new(flate2::bufread::MultiGzDecoder::new(br)),
+        #[cfg(feature = "zstd")]
         crate::unpack::Compression::Zstd => Box::new(
             zstd::stream::read::Decoder::with_buffer(br)
                 .map_err(ImageError::io_with("read", path))?,
         ),
+        #[cfg(not(feature = "zstd"))]
+        crate::unpack::Compression::Zstd => return Err(crate::unpack::zstd_not_built()),
         crate::unpack::Compression::None => Box::new(br),
     })
 }

@@ -384,7 +384,7 @@ impl Client {
             };
             if ch.scheme == "bearer" {
                 if let Some((tok, exp)) = st.tokens.get(scope) {
-                    if exp.map_or(true, |e| Instant::now() < e) {
+                    if exp.is_none_or(|e| Instant::now() < e) {
                         return Ok(Some(format!("Bearer {tok}")));
                     }
                 }

@@ -5,6 +5,7 @@ use std::path::PathBuf;
 /// What can go wrong talking to a registry. Every message names the registry, and where
 /// one is involved the repository and the reference (tag or digest).
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum RegistryError {
     /// An image reference could not be parsed.
     #[error("invalid image reference {reference:?}: {reason}")]

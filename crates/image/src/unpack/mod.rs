@@ -14,6 +14,14 @@ mod path;
 mod root;
 mod stream;
 
+/// The error for a zstd blob in a build without the `zstd` feature.
+#[cfg(not(feature = "zstd"))]
+pub(crate) fn zstd_not_built() -> crate::ImageError {
+    crate::ImageError::Unsupported(
+        "zstd-compressed content: hezi-image was built without its `zstd` feature".into(),
+    )
+}
+
 use std::io::Read;
 use std::path::Path;
 

@@ -14,6 +14,7 @@ const DEPTH: usize = 8;
 
 /// How a layer blob is compressed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Compression {
     /// A plain tar stream.
     None,
@@ -258,6 +259,9 @@ fn produce<R: Read>(
             let (d, n) = pump(&mut dec, &tx, diff_alg, expect)?;
             (d, n, dec.into_inner())
         }
+        #[cfg(not(feature = "zstd"))]
+        Compression::Zstd => return Err(ProduceError::Failed(super::zstd_not_built())),
+        #[cfg(feature = "zstd")]
         Compression::Zstd => {
             let mut dec = zstd::stream::read::Decoder::with_buffer(br)
                 .map_err(|e| ProduceError::Failed(read_err(expect, e)))?;

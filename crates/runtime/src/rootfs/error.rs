@@ -8,6 +8,7 @@ use std::path::PathBuf;
 /// Every variant names the thing: the mount index in `config.json` and the path inside the
 /// rootfs, the device path, or the masked/readonly path.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum RootfsError {
     /// `config.json` asks for something that is invalid on its face.
     #[error("{what}: {reason}")]

@@ -75,9 +75,9 @@ pub(crate) fn is_semver(s: &str) -> bool {
         |id: &str| !id.is_empty() && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-');
     parts.len() == 3
         && parts.iter().all(|p| numeric(p))
-        && pre.map_or(true, |p| p.split('.').all(ident_ok))
+        && pre.is_none_or(|p| p.split('.').all(ident_ok))
         && s.split_once('+')
-            .map_or(true, |(_, b)| b.split('.').all(ident_ok))
+            .is_none_or(|(_, b)| b.split('.').all(ident_ok))
 }
 
 fn check_version(w: &mut Walker, s: &str) {

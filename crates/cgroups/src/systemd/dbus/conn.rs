@@ -12,6 +12,7 @@ use super::value::Value;
 
 /// Why a D-Bus exchange failed.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum DbusError {
     /// Connecting, reading or writing the socket failed.
     #[error("D-Bus socket {path}: {op}: {source}")]

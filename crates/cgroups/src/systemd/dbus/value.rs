@@ -178,7 +178,7 @@ pub struct Encoder {
 impl Encoder {
     /// Pads with zero bytes to a multiple of `n`.
     pub fn align(&mut self, n: usize) {
-        while self.buf.len() % n != 0 {
+        while !self.buf.len().is_multiple_of(n) {
             self.buf.push(0);
         }
     }
