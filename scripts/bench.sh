@@ -3,7 +3,8 @@
 # docs/benchmarks.md as medians and ratios (lower is better; ratio < 1 means hezi is faster).
 #
 #   scripts/bench.sh                 all sections
-#   scripts/bench.sh digest runtime  only these (digest, runtime, seccomp, unpack, image)
+#   scripts/bench.sh digest runtime  only these (digest, runtime, seccomp, unpack, image,
+#                                    registry)
 #
 # Needs root for runtime and unpack sections. Work happens on tmpfs (/dev/shm) so disk noise
 # does not hide CPU cost. crun runs only in a private mount namespace with an empty file over
@@ -13,7 +14,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 root_dir=$PWD
 sections=("$@")
-[ ${#sections[@]} -eq 0 ] && sections=(digest runtime seccomp unpack image)
+[ ${#sections[@]} -eq 0 ] && sections=(digest runtime seccomp unpack image registry)
 want() { local s; for s in "${sections[@]}"; do [ "$s" = "$1" ] && return 0; done; return 1; }
 
 scripts/deps.sh
@@ -207,6 +208,64 @@ PY
         -n "hezi run --copy --image" "$h --root $work/hc run --copy --image debian:bench c -- true"
     table "\`run\` of \`true\` from the Debian image (hezi only; the peer rows are hezi's other ways)" \
         "$work/run --image (overlay, warm layer cache).json"
+fi
+
+if want registry && command -v docker-registry >/dev/null && command -v skopeo >/dev/null; then
+    echo "== registry" >&2
+    # A ~500 MB image of 5 incompressible layers, pushed to and pulled from Debian's
+    # docker-registry on loopback (storage on tmpfs), hezi beside skopeo.
+    python3 - "$work/big" <<'PY'
+import hashlib, io, json, os, sys, tarfile
+d = sys.argv[1]; b = os.path.join(d, "blobs", "sha256"); os.makedirs(b)
+def blob(data, mt):
+    h = hashlib.sha256(data).hexdigest()
+    open(os.path.join(b, h), "wb").write(data)
+    return {"mediaType": mt, "digest": "sha256:" + h, "size": len(data)}
+layers, diffs = [], []
+for i in range(5):
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w") as t:
+        data = os.urandom(100 << 20)
+        info = tarfile.TarInfo(f"layer{i}.bin"); info.size = len(data)
+        t.addfile(info, io.BytesIO(data))
+    raw = buf.getvalue()
+    layers.append(blob(raw, "application/vnd.oci.image.layer.v1.tar"))
+    diffs.append("sha256:" + hashlib.sha256(raw).hexdigest())
+cfg = blob(json.dumps({"architecture": "amd64", "os": "linux", "config": {"Cmd": ["true"]},
+                       "rootfs": {"type": "layers", "diff_ids": diffs}}).encode(),
+           "application/vnd.oci.image.config.v1+json")
+man = blob(json.dumps({"schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json",
+                       "config": cfg, "layers": layers}).encode(), "application/vnd.oci.image.manifest.v1+json")
+man["annotations"] = {"org.opencontainers.image.ref.name": "bench:1"}
+open(os.path.join(d, "index.json"), "w").write(json.dumps({"schemaVersion": 2, "manifests": [man]}))
+open(os.path.join(d, "oci-layout"), "w").write('{"imageLayoutVersion":"1.0.0"}')
+PY
+    port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+    cat >"$work/registry.yml" <<YML
+version: 0.1
+storage:
+  filesystem:
+    rootdirectory: $work/registry-data
+http:
+  addr: 127.0.0.1:$port
+YML
+    docker-registry serve "$work/registry.yml" >"$work/registry.log" 2>&1 &
+    regpid=$!
+    for _ in $(seq 100); do (echo >"/dev/tcp/127.0.0.1/$port") 2>/dev/null && break; sleep 0.1; done
+    h="$rel/hezi --store $work/rstore"
+    $h image import "$work/big" >&2
+    reg=127.0.0.1:$port
+    skopeo copy -q --dest-tls-verify=false "oci:$work/big:bench:1" "docker://$reg/bench:1" >&2
+    hf "pull (5 x 100 MB layers)" --runs 5 --warmup 1 \
+        --prepare "rm -rf $work/pull-h $work/pull-s" \
+        -n "hezi image pull" "$rel/hezi --store $work/pull-h image pull docker://$reg/bench:1" \
+        -n "skopeo copy docker:// oci:" "skopeo copy -q --src-tls-verify=false docker://$reg/bench:1 oci:$work/pull-s:bench:1"
+    hf "push (5 x 100 MB layers)" --runs 5 --warmup 1 \
+        -n "hezi image push" "$h image push bench:1 docker://$reg/push-h-\$(date +%s%N):1" \
+        -n "skopeo copy oci: docker://" "skopeo copy -q --dest-tls-verify=false oci:$work/big:bench:1 docker://$reg/push-s-\$(date +%s%N):1"
+    table "Registry on loopback: a ~500 MB image of 5 layers" \
+        "$work/pull (5 x 100 MB layers).json" "$work/push (5 x 100 MB layers).json"
+    kill "$regpid" 2>/dev/null || true
 fi
 
 cp "$out" docs/benchmarks.md
