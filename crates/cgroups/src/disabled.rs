@@ -44,22 +44,50 @@ impl Disabled {
 /// container has only the device nodes it was given), as its JSON path below
 /// `linux.resources`.
 pub fn first_limit(r: &LinuxResources) -> Option<&'static str> {
-    let checks: [(&'static str, bool); 9] = [
-        ("memory", r.memory().is_some()),
-        ("cpu", r.cpu().is_some()),
-        ("pids", r.pids().is_some()),
-        ("blockIO", r.block_io().is_some()),
+    // Zeros and empty values are "unset", as runc reads them (Docker sends
+    // `"memory": {"limit": 0, "reservation": 0}` and `blkioWeight: 0` for every container).
+    let nz = |v: Option<i64>| v.is_some_and(|x| x != 0);
+    let memory = r.memory().as_ref().is_some_and(|m| {
+        nz(m.limit())
+            || nz(m.reservation())
+            || nz(m.swap())
+            || nz(m.kernel())
+            || nz(m.kernel_tcp())
+            || m.swappiness().is_some()
+            || m.disable_oom_killer() == Some(true)
+    });
+    let cpu = r.cpu().as_ref().is_some_and(|c| {
+        c.shares().is_some_and(|x| x != 0)
+            || nz(c.quota())
+            || c.period().is_some_and(|x| x != 0)
+            || nz(c.realtime_runtime())
+            || c.realtime_period().is_some_and(|x| x != 0)
+            || c.cpus().as_ref().is_some_and(|x| !x.is_empty())
+            || c.mems().as_ref().is_some_and(|x| !x.is_empty())
+            || c.idle().is_some_and(|x| x != 0)
+    });
+    let pids = r.pids().as_ref().is_some_and(|p| p.limit() > 0);
+    let block_io = r.block_io().as_ref().is_some_and(|b| {
+        b.weight().is_some_and(|x| x != 0)
+            || b.leaf_weight().is_some_and(|x| x != 0)
+            || b.weight_device().as_ref().is_some_and(|x| !x.is_empty())
+            || b.throttle_read_bps_device().as_ref().is_some_and(|x| !x.is_empty())
+            || b.throttle_write_bps_device().as_ref().is_some_and(|x| !x.is_empty())
+            || b.throttle_read_iops_device().as_ref().is_some_and(|x| !x.is_empty())
+            || b.throttle_write_iops_device().as_ref().is_some_and(|x| !x.is_empty())
+    });
+    let checks: [(&'static str, bool); 8] = [
+        ("memory", memory),
+        ("cpu", cpu),
+        ("pids", pids),
+        ("blockIO", block_io),
         (
             "hugepageLimits",
             r.hugepage_limits().as_ref().is_some_and(|h| !h.is_empty()),
         ),
         ("network", r.network().is_some()),
         ("rdma", r.rdma().as_ref().is_some_and(|m| !m.is_empty())),
-        (
-            "unified",
-            r.unified().as_ref().is_some_and(|m| !m.is_empty()),
-        ),
-        ("devices", false),
+        ("unified", r.unified().as_ref().is_some_and(|m| !m.is_empty())),
     ];
     checks.into_iter().find(|(_, set)| *set).map(|(k, _)| k)
 }
@@ -160,6 +188,12 @@ mod tests {
     fn limits_are_refused_and_nothing_is_touched() {
         let d = Disabled::new(Hierarchy::Hybrid, 1000);
         assert!(d.validate(&LinuxResources::default()).is_ok());
+        // Docker's zeros are unset.
+        let zeros = LinuxResourcesBuilder::default()
+            .memory(LinuxMemoryBuilder::default().limit(0).reservation(0).build().unwrap())
+            .build()
+            .unwrap();
+        assert!(d.validate(&zeros).is_ok());
         let r = LinuxResourcesBuilder::default()
             .memory(
                 LinuxMemoryBuilder::default()
