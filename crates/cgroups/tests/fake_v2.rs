@@ -171,6 +171,20 @@ fn refuses_v1_only_settings() {
 }
 
 #[test]
+fn blkio_weight_zero_is_unset() {
+    // Docker sends `"blockIO": {"weight": 0}` for every container; runc reads 0 as unset.
+    let f = fake_unified();
+    let m = manager(&f.root);
+    let r = resources_from_json(
+        r#"{"blockIO": {"weight": 0, "leafWeight": 0}}"#,
+        Path::new("x"),
+    )
+    .unwrap();
+    m.apply(&r).unwrap();
+    assert_eq!(read(&f, "io.weight"), "default 100\n");
+}
+
+#[test]
 fn freezer_uses_cgroup_freeze_and_events() {
     let f = fake_unified();
     let m = manager(&f.root);

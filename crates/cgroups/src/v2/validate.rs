@@ -85,7 +85,7 @@ pub fn check(avail: &[String], r: &LinuxResources) -> Result<(), CgroupError> {
     }
     if let Some(b) = r.block_io() {
         need(avail, "io", "blockIO")?;
-        if b.leaf_weight().is_some()
+        if b.leaf_weight().is_some_and(|w| w != 0)
             || b.weight_device()
                 .iter()
                 .flatten()
@@ -96,7 +96,7 @@ pub fn check(avail: &[String], r: &LinuxResources) -> Result<(), CgroupError> {
                 "cgroup v2 has no leaf weights",
             ));
         }
-        if let Some(w) = b.weight() {
+        if let Some(w) = b.weight().filter(|w| *w != 0) {
             if !(10..=1000).contains(&w) {
                 return Err(CgroupError::Invalid {
                     setting: "blockIO.weight".into(),
