@@ -1,0 +1,136 @@
+#!/usr/bin/env bash
+# Docker (Debian's docker.io 20.10) with RUNTIME as an `--add-runtime`: its own dockerd and
+# containerd, each with its own root, state, exec root and sockets (no systemd needed), no
+# bridge and no iptables; the busybox image loaded from a docker-archive skopeo makes of the
+# OCI layout the suite builds offline. Prints `docker-<rt>: N passed, N failed`.
+#
+#   tests/engines/docker.sh RUNTIME_BINARY [RESULTS_FILE]
+set -uo pipefail
+HERE=$(cd "$(dirname "$0")" && pwd)
+BIN=$(realpath "$1")
+RESULTS=${2:-/dev/null}
+SUITE=docker
+RT=$(basename "$BIN")
+# shellcheck source=lib.sh
+. "$HERE/lib.sh"
+
+if ! command -v dockerd >/dev/null; then
+	echo "docker: installing docker.io"
+	export DEBIAN_FRONTEND=noninteractive
+	{ apt-get update -qq && apt-get install -y -qq --no-install-recommends docker.io; } >/dev/null ||
+		{ echo "docker: cannot install docker.io"; exit 1; }
+fi
+# Debian's client, matching its dockerd (another one may come first on PATH).
+DOCKER=/usr/bin/docker
+[ -x "$DOCKER" ] || DOCKER=$(command -v docker)
+
+T=$(mktemp -d /tmp/hezi-docker.XXXXXX)
+cat >"$T/containerd.toml" <<TOML
+version = 2
+root = "$T/containerd/root"
+state = "$T/containerd/state"
+disabled_plugins = ["io.containerd.grpc.v1.cri"]
+[grpc]
+  address = "$T/c.sock"
+[ttrpc]
+  address = "$T/c.sock.ttrpc"
+[debug]
+  address = "$T/cd.sock"
+TOML
+containerd --config "$T/containerd.toml" >"$T/containerd.log" 2>&1 &
+CPID=$!
+DPID=
+# "runc" is the name of dockerd's built-in runtime, so the one under test gets its own.
+NAME=under-test-$RT
+D=(timeout 60 "$DOCKER" --host "unix://$T/docker.sock")
+IMG=busybox:latest
+R=("${D[@]}" run --rm --runtime "$NAME" --network none)
+RD=("${D[@]}" run -d --runtime "$NAME" --network none)
+
+cleanup() {
+	if [ -n "$DPID" ]; then
+		# shellcheck disable=SC2046
+		"${D[@]}" rm -f $("${D[@]}" ps -aq 2>/dev/null) >/dev/null 2>&1
+		kill "$DPID" 2>/dev/null
+		for _ in $(seq 100); do kill -0 "$DPID" 2>/dev/null || break; sleep 0.1; done
+		kill -KILL "$DPID" 2>/dev/null
+		wait "$DPID" 2>/dev/null
+	fi
+	kill "$CPID" 2>/dev/null
+	wait "$CPID" 2>/dev/null
+	pkill -KILL -f "^/usr/bin/containerd-shim-runc-v2 -namespace moby -id [0-9a-f]* -address $T/" 2>/dev/null
+	grep " $T" /proc/self/mountinfo | awk '{print $5}' | sort -r | xargs -r -n1 umount -l 2>/dev/null
+	rm -rf "$T"
+}
+trap cleanup EXIT
+
+for _ in $(seq 50); do [ -S "$T/c.sock" ] && break; sleep 0.1; done
+dockerd --data-root "$T/data" --exec-root "$T/exec" --pidfile "$T/dockerd.pid" \
+	--host "unix://$T/docker.sock" --containerd "$T/c.sock" --storage-driver overlay2 \
+	--bridge none --iptables=false --ip6tables=false --ip-masq=false --userland-proxy=false \
+	--add-runtime "$NAME=$BIN" >"$T/dockerd.log" 2>&1 &
+DPID=$!
+for _ in $(seq 150); do "${D[@]}" version >/dev/null 2>&1 && break; sleep 0.2; done
+"${D[@]}" version >/dev/null 2>&1 || { echo "docker: dockerd did not start"; tail -n 20 "$T/dockerd.log"; exit 1; }
+"$HERE/fixture-layout.sh" "$T/layout" >/dev/null || { echo "docker: no fixture layout"; exit 1; }
+skopeo copy -q "oci:$T/layout:$IMG" "docker-archive:$T/image.tar:$IMG" >/dev/null &&
+	"${D[@]}" load -q -i "$T/image.tar" >/dev/null || { echo "docker: cannot load the image"; exit 1; }
+
+check "run attached" expect_eq "hi" "${R[@]}" "$IMG" echo hi
+check "exit code 0" expect_code 0 "${R[@]}" "$IMG" true
+check "exit code 1" expect_code 1 "${R[@]}" "$IMG" sh -c 'exit 1'
+check "exit code 126 (not executable)" expect_code 126 "${R[@]}" "$IMG" /etc/passwd
+check "exit code 127 (missing binary)" expect_code 127 "${R[@]}" "$IMG" /nonexistent
+# Not the container's pid 1: the kernel keeps signals without a handler from an init.
+check "exit code 128+TERM" expect_code 143 "${R[@]}" "$IMG" sh -c 'sleep 30 & kill -TERM $!; wait $!; exit $?'
+# With --init, sh is not pid 1 and can kill itself; docker-init exits 128+KILL.
+check "exit code 128+KILL (kill -9 self)" expect_code 137 "${R[@]}" --init "$IMG" sh -c 'kill -9 $$'
+# dockerd removes an --rm container just after it exits.
+check "--rm leaves no container" sh -c "for i in \$(seq 50); do [ \$(${D[*]} ps -aq | wc -l) = 0 ] && exit 0; sleep 0.1; done; exit 1"
+check "-it under a pty" expect_eq "/dev/pts/0" "$HERE/pty-run.py" "${R[@]}" -it "$IMG" tty
+check "--init" expect_eq "docker-init" "${R[@]}" --init "$IMG" cat /proc/1/comm
+# --privileged asks for every capability the kernel has, and ignores --cap-drop: sandboxes
+# whose bounding set lacks one (often CAP_SYS_RESOURCE) cannot run it with any runtime.
+if [ "$(awk '/^CapBnd:/ {print $2}' /proc/self/status)" = "$(printf '%016x' $(((1 << ($(cat /proc/sys/kernel/cap_last_cap) + 1)) - 1)))" ]; then
+	check "--privileged" expect_eq "ok" "${R[@]}" --privileged "$IMG" sh -c 'test "$(ls /dev | wc -l)" -gt 30 && grep -q "CapEff:.*ffffff" /proc/self/status && echo ok'
+else
+	echo "note: docker/$RT: --privileged skipped, the bounding set lacks capabilities"
+fi
+check "--cap-add ALL" expect_eq "ok" "${R[@]}" --cap-add ALL --cap-drop SYS_RESOURCE "$IMG" sh -c 'grep -q "CapEff:.*3ffe" /proc/self/status && echo ok'
+check "--read-only" expect_eq "ro" "${R[@]}" --read-only "$IMG" sh -c 'touch /x 2>/dev/null && echo rw || echo ro'
+check "--memory 32m OOM kill" expect_code 137 "${R[@]}" --memory 32m --memory-swap 32m "$IMG" sh -c 'x=$(head -c 100000000 /dev/zero | tr "\0" a); echo survived'
+check "--pids-limit 10" sh -c "${R[*]} --pids-limit 10 $IMG sh -c 'i=0; while [ \$i -lt 30 ]; do sleep 5 & i=\$((i+1)); done' 2>&1 | grep -q \"can't fork\""
+check "--network none: lo only, up" expect_eq "lo 0x9" "${R[@]}" "$IMG" sh -c 'echo $(ls /sys/class/net) $(cat /sys/class/net/lo/flags)'
+check "--user 1000:1000" expect_eq "1000:1000" "${R[@]}" --user 1000:1000 "$IMG" sh -c 'echo $(id -u):$(id -g)'
+check "--cap-drop ALL" expect_eq "denied 0000000000000000" "${R[@]}" --cap-drop ALL "$IMG" sh -c 'r=denied; chown 1 /tmp 2>/dev/null && r=allowed; echo $r $(awk "/^CapEff:/ {print \$2}" /proc/self/status)'
+
+# A long-running container for exec, logs, top, stats, pause, update and stop.
+c=$("${RD[@]}" "$IMG" sh -c 'echo started; trap "exit 0" TERM; while :; do sleep 0.1; done')
+check "detached run is running" expect_eq "running" "${D[@]}" inspect -f '{{.State.Status}}' "$c"
+check "exec" expect_eq "in" "${D[@]}" exec "$c" echo in
+check "exec exit code" expect_code 3 "${D[@]}" exec "$c" sh -c 'exit 3'
+# docker exec (20.10) exits 126 for any exec start failure, a missing binary too.
+check "exec missing binary" expect_code 126 "${D[@]}" exec "$c" /nonexistent
+check "exec -it" expect_eq "/dev/pts/0" "$HERE/pty-run.py" "${D[@]}" exec -it "$c" tty
+check "exec -d" expect_eq "bg" sh -c "${D[*]} exec -d $c sh -c 'echo bg > /tmp/bg' && for i in \$(seq 50); do ${D[*]} exec $c cat /tmp/bg 2>/dev/null && exit 0; sleep 0.1; done"
+check "logs" expect_eq "started" "${D[@]}" logs "$c"
+check "top" sh -c "${D[*]} top $c | grep -q sleep"
+check "stats --no-stream" sh -c "${D[*]} stats --no-stream --format '{{.MemUsage}}' $c | grep -q 'B / '"
+check "pause" expect_eq "paused" sh -c "${D[*]} pause $c >/dev/null && ${D[*]} inspect -f '{{.State.Status}}' $c"
+check "unpause" expect_eq "running" sh -c "${D[*]} unpause $c >/dev/null && ${D[*]} inspect -f '{{.State.Status}}' $c"
+check "update --memory" sh -c "${D[*]} update --memory 64m --memory-swap 64m $c >/dev/null && ${D[*]} exec $c sh -c 'cat /sys/fs/cgroup/memory/memory.limit_in_bytes /sys/fs/cgroup/memory.max 2>/dev/null' | grep -qx 67108864"
+check "update --pids-limit" sh -c "${D[*]} update --pids-limit 20 $c >/dev/null && ${D[*]} exec $c sh -c 'cat /sys/fs/cgroup/pids/pids.max /sys/fs/cgroup/pids.max 2>/dev/null' | grep -qx 20"
+check "stop with a TERM handler" expect_eq "0" sh -c "start=\$(date +%s); ${D[*]} stop -t 10 $c >/dev/null && [ \$((\$(date +%s) - start)) -lt 8 ] && ${D[*]} inspect -f '{{.State.ExitCode}}' $c"
+"${D[@]}" rm -f "$c" >/dev/null 2>&1
+c=$("${RD[@]}" "$IMG" sleep 1000)
+check "stop without a handler (timeout, KILL)" expect_eq "137" sh -c "start=\$(date +%s); ${D[*]} stop -t 1 $c >/dev/null && [ \$((\$(date +%s) - start)) -lt 8 ] && ${D[*]} inspect -f '{{.State.ExitCode}}' $c"
+"${D[@]}" rm -f "$c" >/dev/null 2>&1
+c=$("${RD[@]}" "$IMG" sleep 1000)
+check "kill" expect_eq "137" sh -c "${D[*]} kill $c >/dev/null && ${D[*]} wait $c"
+"${D[@]}" rm -f "$c" >/dev/null 2>&1
+c=$("${RD[@]}" "$IMG" sh -c 'trap "exit 7" USR1; while :; do sleep 0.1; done')
+check "kill -s USR1" expect_eq "7" sh -c "${D[*]} kill -s USR1 $c >/dev/null && ${D[*]} wait $c"
+"${D[@]}" rm -f "$c" >/dev/null 2>&1
+check "nothing left: containers" expect_eq "0" sh -c "${D[*]} ps -aq | wc -l"
+check "nothing left: shims" sh -c "for i in \$(seq 50); do pgrep -f '^/usr/bin/containerd-shim-runc-v2 .*-address $T/' >/dev/null || exit 0; sleep 0.1; done; exit 1"
+summary
