@@ -39,10 +39,8 @@ pub fn check(avail: &[String], r: &LinuxResources) -> Result<(), CgroupError> {
             ));
         }
         // Without a limit here, apply checks the swap split against the limit in force.
-        if let (Some(_), Err(e)) = (
-            mem.limit(),
-            crate::convert::memory_swap_to_v2(mem.swap(), mem.limit()),
-        ) {
+        let limit = mem.limit().filter(|l| *l != 0);
+        if let (Some(_), Err(e)) = (limit, crate::convert::memory_swap_to_v2(mem.swap(), limit)) {
             return Err(CgroupError::Invalid {
                 setting: "memory.swap".into(),
                 value: mem.swap().unwrap_or(0).to_string(),
