@@ -37,6 +37,13 @@ disabled_plugins = ["io.containerd.grpc.v1.cri"]
 [debug]
   address = "$T/cd.sock"
 TOML
+# dockerd's trust key would go to /etc/docker/key.json; its cgroups go under their own parent.
+cat >"$T/daemon.json" <<JSON
+{"deprecated-key-path": "$T/key.json"}
+JSON
+CG=$(basename "$T")
+# dockerd makes /run/docker/plugins whatever its exec root; removed if it was not there.
+had_run_docker=$([ -e /run/docker ] && echo 1)
 containerd --config "$T/containerd.toml" >"$T/containerd.log" 2>&1 &
 CPID=$!
 DPID=
@@ -60,12 +67,14 @@ cleanup() {
 	wait "$CPID" 2>/dev/null
 	pkill -KILL -f "^/usr/bin/containerd-shim-runc-v2 -namespace moby -id [0-9a-f]* -address $T/" 2>/dev/null
 	grep " $T" /proc/self/mountinfo | awk '{print $5}' | sort -r | xargs -r -n1 umount -l 2>/dev/null
+	find /sys/fs/cgroup/ -maxdepth 2 -type d -name "$CG" -exec rmdir {} + 2>/dev/null
+	[ -n "$had_run_docker" ] || rmdir /run/docker/plugins /run/docker 2>/dev/null
 	rm -rf "$T"
 }
 trap cleanup EXIT
 
 for _ in $(seq 50); do [ -S "$T/c.sock" ] && break; sleep 0.1; done
-dockerd --data-root "$T/data" --exec-root "$T/exec" --pidfile "$T/dockerd.pid" \
+dockerd --config-file "$T/daemon.json" --data-root "$T/data" --cgroup-parent "/$CG" --exec-root "$T/exec" --pidfile "$T/dockerd.pid" \
 	--host "unix://$T/docker.sock" --containerd "$T/c.sock" --storage-driver overlay2 \
 	--bridge none --iptables=false --ip6tables=false --ip-masq=false --userland-proxy=false \
 	--add-runtime "$NAME=$BIN" >"$T/dockerd.log" 2>&1 &
