@@ -82,8 +82,11 @@ DPID=$!
 for _ in $(seq 150); do "${D[@]}" version >/dev/null 2>&1 && break; sleep 0.2; done
 "${D[@]}" version >/dev/null 2>&1 || { echo "docker: dockerd did not start"; tail -n 20 "$T/dockerd.log"; exit 1; }
 "$HERE/fixture-layout.sh" "$T/layout" >/dev/null || { echo "docker: no fixture layout"; exit 1; }
-skopeo copy -q "oci:$T/layout:$IMG" "docker-archive:$T/image.tar:$IMG" >/dev/null &&
-	"${D[@]}" load -q -i "$T/image.tar" >/dev/null || { echo "docker: cannot load the image"; exit 1; }
+if ! skopeo copy -q "oci:$T/layout:$IMG" "docker-archive:$T/image.tar:$IMG" >/dev/null ||
+	! "${D[@]}" load -q -i "$T/image.tar" >/dev/null; then
+	echo "docker: cannot load the image"
+	exit 1
+fi
 
 check "run attached" expect_eq "hi" "${R[@]}" "$IMG" echo hi
 check "exit code 0" expect_code 0 "${R[@]}" "$IMG" true
