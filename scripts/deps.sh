@@ -4,7 +4,7 @@
 set -euo pipefail
 pkgs=(busybox-static runc crun umoci skopeo libseccomp-dev jq cpio hyperfine
       qemu-system-x86 iproute2 attr procps time openssl systemd dbus-daemon
-      podman conmon catatonit containerd containernetworking-plugins python3)
+      podman conmon catatonit containerd containernetworking-plugins docker.io python3)
 if [ "$(id -u)" -ne 0 ]; then
     echo "deps: not root, not installing packages (${pkgs[*]})" >&2
     exit 0
