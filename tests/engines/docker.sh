@@ -115,6 +115,14 @@ check "--pids-limit 10" sh -c "${R[*]} --pids-limit 10 $IMG sh -c 'i=0; while [ 
 check "--network none: lo only, up" expect_eq "lo 0x9" "${R[@]}" "$IMG" sh -c 'echo $(ls /sys/class/net) $(cat /sys/class/net/lo/flags)'
 check "--user 1000:1000" expect_eq "1000:1000" "${R[@]}" --user 1000:1000 "$IMG" sh -c 'echo $(id -u):$(id -g)'
 check "--cap-drop ALL" expect_eq "denied 0000000000000000" "${R[@]}" --cap-drop ALL "$IMG" sh -c 'r=denied; chown 1 /tmp 2>/dev/null && r=allowed; echo $r $(awk "/^CapEff:/ {print \$2}" /proc/self/status)'
+check "default seccomp filter" expect_eq "2" "${R[@]}" "$IMG" sh -c 'awk "/^Seccomp:/ {print \$2}" /proc/self/status'
+check "--security-opt no-new-privileges" expect_eq "1" "${R[@]}" --security-opt no-new-privileges "$IMG" sh -c 'awk "/^NoNewPrivs:/ {print \$2}" /proc/self/status'
+check "-e, --workdir, --hostname" expect_eq "v /srv h1" "${R[@]}" -e K=v --workdir /srv --hostname h1 "$IMG" sh -c 'echo $K $(pwd) $(hostname)'
+check "-v bind mount, --tmpfs" expect_eq "bound tmpfs" "${R[@]}" -v "$T/vol:/vol" --tmpfs /t "$IMG" sh -c 'echo bound > /vol/f; echo $(cat /vol/f) $(awk "\$2 == \"/t\" {print \$3}" /proc/mounts)'
+check "--ulimit nofile" expect_eq "512" "${R[@]}" --ulimit nofile=512:512 "$IMG" sh -c 'ulimit -n'
+check "--sysctl" expect_eq "1" "${R[@]}" --sysctl net.ipv4.ip_forward=1 "$IMG" cat /proc/sys/net/ipv4/ip_forward
+check "--shm-size" expect_eq "8192" "${R[@]}" --shm-size 8m "$IMG" sh -c 'df -k /dev/shm | awk "NR == 2 {print \$2}"'
+check "--cpus 0.5" sh -c "${R[*]} --cpus 0.5 $IMG cat /sys/fs/cgroup/cpu/cpu.cfs_quota_us /sys/fs/cgroup/cpu.max 2>/dev/null | grep -q '^50000'"
 
 # A long-running container for exec, logs, top, stats, pause, update and stop.
 c=$("${RD[@]}" "$IMG" sh -c 'echo started; trap "exit 0" TERM; while :; do sleep 0.1; done')
@@ -125,6 +133,7 @@ check "exec exit code" expect_code 3 "${D[@]}" exec "$c" sh -c 'exit 3'
 check "exec missing binary" expect_code 126 "${D[@]}" exec "$c" /nonexistent
 check "exec -it" expect_eq "/dev/pts/0" "$HERE/pty-run.py" "${D[@]}" exec -it "$c" tty
 check "exec -d" expect_eq "bg" sh -c "${D[*]} exec -d $c sh -c 'echo bg > /tmp/bg' && for i in \$(seq 50); do ${D[*]} exec $c cat /tmp/bg 2>/dev/null && exit 0; sleep 0.1; done"
+check "exec --user, -w, -e" expect_eq "1000 /tmp x" "${D[@]}" exec --user 1000 -w /tmp -e V=x "$c" sh -c 'echo $(id -u) $(pwd) $V'
 check "logs" expect_eq "started" "${D[@]}" logs "$c"
 check "top" sh -c "${D[*]} top $c | grep -q sleep"
 check "stats --no-stream" sh -c "${D[*]} stats --no-stream --format '{{.MemUsage}}' $c | grep -q 'B / '"
@@ -142,6 +151,9 @@ check "kill" expect_eq "137" sh -c "${D[*]} kill $c >/dev/null && ${D[*]} wait $
 "${D[@]}" rm -f "$c" >/dev/null 2>&1
 c=$("${RD[@]}" "$IMG" sh -c 'trap "exit 7" USR1; while :; do sleep 0.1; done')
 check "kill -s USR1" expect_eq "7" sh -c "${D[*]} kill -s USR1 $c >/dev/null && ${D[*]} wait $c"
+"${D[@]}" rm -f "$c" >/dev/null 2>&1
+c=$("${RD[@]}" "$IMG" sh -c 'echo run >> /tmp/runs; cat /tmp/runs | wc -l; sleep 1000')
+check "restart" expect_eq "running 2" sh -c "${D[*]} restart -t 1 $c >/dev/null && echo \$(${D[*]} inspect -f '{{.State.Status}}' $c) \$(${D[*]} exec $c sh -c 'wc -l < /tmp/runs')"
 "${D[@]}" rm -f "$c" >/dev/null 2>&1
 check "nothing left: containers" expect_eq "0" sh -c "${D[*]} ps -aq | wc -l"
 check "nothing left: shims" sh -c "for i in \$(seq 50); do pgrep -f '^/usr/bin/containerd-shim-runc-v2 .*-address $T/' >/dev/null || exit 0; sleep 0.1; done; exit 1"
