@@ -123,6 +123,13 @@ check "--ulimit nofile" expect_eq "512" "${R[@]}" --ulimit nofile=512:512 "$IMG"
 check "--sysctl" expect_eq "1" "${R[@]}" --sysctl net.ipv4.ip_forward=1 "$IMG" cat /proc/sys/net/ipv4/ip_forward
 check "--shm-size" expect_eq "8192" "${R[@]}" --shm-size 8m "$IMG" sh -c 'df -k /dev/shm | awk "NR == 2 {print \$2}"'
 check "--cpus 0.5" sh -c "${R[*]} --cpus 0.5 $IMG cat /sys/fs/cgroup/cpu/cpu.cfs_quota_us /sys/fs/cgroup/cpu.max 2>/dev/null | grep -q '^50000'"
+check "--pid host" sh -c "${R[*]} --pid host $IMG cat /proc/1/comm | grep -qv '^sh\$'"
+check "--cgroupns private" expect_eq "/" "${R[@]}" --cgroupns private "$IMG" sh -c 'grep -m1 ":memory:" /proc/self/cgroup | cut -d: -f3'
+check "--group-add" expect_eq "0 10 1234" "${R[@]}" --group-add 10 --group-add 1234 "$IMG" sh -c 'echo $(id -G)'
+check "-t without -i" expect_eq "/dev/pts/0" "$HERE/pty-run.py" "${R[@]}" -t "$IMG" tty
+if [ -e /dev/fuse ]; then
+	check "--device /dev/fuse" expect_eq "c" "${R[@]}" --device /dev/fuse "$IMG" sh -c 'test -c /dev/fuse && echo c'
+fi
 
 # A long-running container for exec, logs, top, stats, pause, update and stop.
 c=$("${RD[@]}" "$IMG" sh -c 'echo started; trap "exit 0" TERM; while :; do sleep 0.1; done')
@@ -141,6 +148,7 @@ check "pause" expect_eq "paused" sh -c "${D[*]} pause $c >/dev/null && ${D[*]} i
 check "unpause" expect_eq "running" sh -c "${D[*]} unpause $c >/dev/null && ${D[*]} inspect -f '{{.State.Status}}' $c"
 check "update --memory" sh -c "${D[*]} update --memory 64m --memory-swap 64m $c >/dev/null && ${D[*]} exec $c sh -c 'cat /sys/fs/cgroup/memory/memory.limit_in_bytes /sys/fs/cgroup/memory.max 2>/dev/null' | grep -qx 67108864"
 check "update --pids-limit" sh -c "${D[*]} update --pids-limit 20 $c >/dev/null && ${D[*]} exec $c sh -c 'cat /sys/fs/cgroup/pids/pids.max /sys/fs/cgroup/pids.max 2>/dev/null' | grep -qx 20"
+check "update --cpus" sh -c "${D[*]} update --cpus 0.25 $c >/dev/null && ${D[*]} exec $c cat /sys/fs/cgroup/cpu/cpu.cfs_quota_us /sys/fs/cgroup/cpu.max 2>/dev/null | grep -q '^25000'"
 check "stop with a TERM handler" expect_eq "0" sh -c "start=\$(date +%s); ${D[*]} stop -t 10 $c >/dev/null && [ \$((\$(date +%s) - start)) -lt 8 ] && ${D[*]} inspect -f '{{.State.ExitCode}}' $c"
 "${D[@]}" rm -f "$c" >/dev/null 2>&1
 c=$("${RD[@]}" "$IMG" sleep 1000)
