@@ -4,7 +4,7 @@
 set -euo pipefail
 pkgs=(busybox-static runc crun umoci skopeo libseccomp-dev jq cpio hyperfine
       qemu-system-x86 iproute2 attr procps time openssl systemd dbus-daemon
-      podman conmon catatonit containerd containernetworking-plugins python3
+      podman conmon catatonit containerd containernetworking-plugins docker.io python3
       docker-registry apache2-utils apparmor uidmap
       python3-grpcio python3-protobuf protobuf-compiler)
 if [ "$(id -u)" -ne 0 ]; then

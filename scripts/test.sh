@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # hezi's test command (the README's): installs what the tests need, checks formatting and
 # lints, builds, runs the cgroup v2 suite and the systemd driver suite (systemd as init, unified
-# and hybrid cgroups) in throwaway VMs (as root), the engine suites (podman and containerd with
-# runc and with hezi, as root), a bounded run of every fuzz target, and every unit and
+# and hybrid cgroups) in throwaway VMs (as root), the engine suites (podman, containerd and
+# docker with runc and with hezi, as root), a bounded run of every fuzz target, and every unit and
 # integration test. Without root, root-only tests skip themselves with a message.
 #
 #   scripts/test.sh              everything
@@ -46,7 +46,7 @@ else
 fi
 
 if [ "$(id -u)" -eq 0 ]; then
-    step "engines: podman, containerd and Kubernetes CRI (containerd), each with runc and with hezi (tests/engines)"
+    step "engines: podman, containerd, Kubernetes CRI (containerd) and docker, each with runc and with hezi (tests/engines)"
     bash tests/engines/run-all.sh target/debug/hezi
 else
     step "engines: skipped (needs root)"

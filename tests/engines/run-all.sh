@@ -12,7 +12,7 @@ work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 better=0
 worse=0
-for suite in podman containerd cri; do
+for suite in podman containerd cri docker; do
 	start=$(date +%s)
 	bash "$HERE/$suite.sh" "$RUNC" "$work/$suite.runc"
 	bash "$HERE/$suite.sh" "$HEZI" "$work/$suite.hezi"

@@ -388,6 +388,33 @@ fn memory_above_memsw_is_refused_or_moved_along() {
     );
 }
 
+#[test]
+fn zero_memory_limit_and_reservation_are_unset() {
+    // `docker update --pids-limit 20` sends the other settings as zeros; runc skips them.
+    let f = fake_hybrid(true);
+    let m = manager(&f.root);
+    let mem = f.root.join("memory/hezi/c1");
+    fs::write(mem.join("memory.limit_in_bytes"), "67108864\n").unwrap();
+    fs::write(mem.join("memory.soft_limit_in_bytes"), "1024\n").unwrap();
+    let r = resources_from_json(
+        r#"{"memory": {"limit": 0, "reservation": 0, "kernel": 0},
+            "cpu": {"shares": 0, "quota": 0, "period": 0},
+            "pids": {"limit": 20}, "blockIO": {"weight": 0}}"#,
+        Path::new("x"),
+    )
+    .unwrap();
+    m.apply(&r).unwrap();
+    assert_eq!(
+        read(&f.root, "memory", "memory.limit_in_bytes"),
+        "67108864\n"
+    );
+    assert_eq!(
+        read(&f.root, "memory", "memory.soft_limit_in_bytes"),
+        "1024\n"
+    );
+    assert_eq!(read(&f.root, "pids", "pids.max"), "20");
+}
+
 /// runc's cgroupfs driver also joins the named `name=systemd` hierarchy: hezi creates,
 /// joins and removes the container's directory there, but never writes limits into it.
 #[test]

@@ -171,6 +171,41 @@ fn refuses_v1_only_settings() {
 }
 
 #[test]
+fn blkio_weight_zero_is_unset() {
+    // Docker sends `"blockIO": {"weight": 0}` for every container; runc reads 0 as unset.
+    let f = fake_unified();
+    let m = manager(&f.root);
+    let r = resources_from_json(
+        r#"{"blockIO": {"weight": 0, "leafWeight": 0}}"#,
+        Path::new("x"),
+    )
+    .unwrap();
+    m.apply(&r).unwrap();
+    assert_eq!(read(&f, "io.weight"), "default 100\n");
+}
+
+#[test]
+fn zero_memory_limit_and_reservation_are_unset() {
+    // `docker update --pids-limit 20` sends the other settings as zeros; runc skips them.
+    let f = fake_unified();
+    fs::write(f.leaf.join("memory.max"), "67108864\n").unwrap();
+    let m = manager(&f.root);
+    let r = resources_from_json(
+        r#"{"memory": {"limit": 0, "reservation": 0, "kernel": 0},
+            "cpu": {"shares": 0, "quota": 0, "period": 0},
+            "pids": {"limit": 20}, "blockIO": {"weight": 0}}"#,
+        Path::new("x"),
+    )
+    .unwrap();
+    m.apply(&r).unwrap();
+    assert_eq!(read(&f, "memory.max"), "67108864\n");
+    assert_eq!(read(&f, "memory.low"), "0\n");
+    assert_eq!(read(&f, "cpu.weight"), "100\n");
+    assert_eq!(read(&f, "cpu.max"), "max 100000\n");
+    assert_eq!(read(&f, "pids.max"), "20");
+}
+
+#[test]
 fn freezer_uses_cgroup_freeze_and_events() {
     let f = fake_unified();
     let m = manager(&f.root);

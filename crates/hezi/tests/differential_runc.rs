@@ -843,6 +843,25 @@ fn namespaces_with_cgroup_ns() {
 }
 
 #[test]
+fn cgroup_ns_root_is_the_containers_cgroup() {
+    // The namespace is created once the init is in its cgroups (on v1 it joins them after
+    // the clone): every hierarchy's path is "/" (docker run --cgroupns private).
+    require_root!();
+    require_runc!();
+    let pair = Pair::new("diff-cgns");
+    let (h, r) = pair.probe("cut -d: -f3 /proc/self/cgroup | sort -u", |c| {
+        c["linux"]["namespaces"] = json!([
+            {"type": "pid"}, {"type": "mount"}, {"type": "cgroup"}
+        ]);
+        if let Some(o) = c.as_object_mut() {
+            o.remove("hostname");
+        }
+    });
+    assert_same("cgroup paths", &h, &r, same);
+    assert_eq!(r.stdout.trim(), "/", "runc: {r:?}");
+}
+
+#[test]
 fn hostname_without_uts_namespace_is_refused() {
     require_root!();
     require_runc!();

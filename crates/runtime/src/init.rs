@@ -246,6 +246,13 @@ fn prepare(ctx: &InitContext<'_>) -> Result<Ready> {
     for (t, path) in ctx.ns.child_joins() {
         join_ns(*t, path)?;
     }
+    if ctx.ns.is_new(LinuxNamespaceType::Cgroup) {
+        // Now that the init is in its cgroups (joined above or by the parent before Go),
+        // they are the new namespace's root: /proc/self/cgroup shows "/" (docker
+        // --cgroupns private on cgroup v1).
+        nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWCGROUP)
+            .map_err(|e| RuntimeError::sys("unshare(CLONE_NEWCGROUP)", e))?;
+    }
     if ctx.ns.is_new(LinuxNamespaceType::Network) {
         crate::loopback::bring_up_lo()?;
     }

@@ -102,11 +102,13 @@ impl NamespacePlan {
     }
 
     /// The flags for the one clone of the container init: every new namespace except time
-    /// (a new time namespace is unshared by the parent so it applies to the child).
+    /// (a new time namespace is unshared by the parent so it applies to the child) and cgroup
+    /// (unshared by the init once it is in its cgroups, as runc does, so that they are the
+    /// namespace's root: on v1 the init joins them after the clone).
     pub fn clone_flags(&self) -> CloneFlags {
         self.new
             .iter()
-            .filter(|t| **t != LinuxNamespaceType::Time)
+            .filter(|t| !matches!(t, LinuxNamespaceType::Time | LinuxNamespaceType::Cgroup))
             .fold(CloneFlags::empty(), |acc, t| acc | clone_flag(*t))
     }
 
@@ -211,11 +213,15 @@ mod tests {
     }
 
     #[test]
-    fn time_is_not_a_clone_flag() {
-        let spec = spec_with(vec![(LinuxNamespaceType::Time, None)]);
+    fn time_and_cgroup_are_not_clone_flags() {
+        let spec = spec_with(vec![
+            (LinuxNamespaceType::Time, None),
+            (LinuxNamespaceType::Cgroup, None),
+        ]);
         let plan = NamespacePlan::from_spec(&spec).expect("plan");
         assert!(plan.clone_flags().is_empty());
         assert!(plan.is_new(LinuxNamespaceType::Time));
+        assert!(plan.is_new(LinuxNamespaceType::Cgroup));
     }
 
     #[test]

@@ -308,3 +308,13 @@ fn real_seccomp_profiles_pass() {
         eprintln!("skipped: no seccomp fixtures found");
     }
 }
+
+#[test]
+fn blkio_weight_zero_is_unset() {
+    // Docker sends `"blockIO": {"weight": 0}` for every container; runc reads 0 as unset.
+    let mut v = good();
+    v["linux"]["resources"] = json!({"blockIO": {"weight": 0, "leafWeight": 0}});
+    assert!(problems(&v).is_empty(), "{:#?}", problems(&v));
+    v["linux"]["resources"] = json!({"blockIO": {"weight": 5}});
+    assert_problem(&v, "linux.resources.blockIO.weight", "out of range");
+}

@@ -41,7 +41,8 @@ pub fn for_resources(
     let v2 = hierarchy == Hierarchy::Unified;
     let mut out = Vec::new();
     if let Some(m) = r.memory() {
-        if let Some(limit) = m.limit() {
+        let given = m.limit().filter(|l| *l != 0);
+        if let Some(limit) = given {
             let v = if limit < 0 { INFINITY } else { limit as u64 };
             out.push(prop(
                 if v2 { "MemoryMax" } else { "MemoryLimit" },
@@ -52,7 +53,7 @@ pub fn for_resources(
             if let Some(low) = m.reservation().filter(|l| *l > 0) {
                 out.push(prop("MemoryLow", Value::U64(low as u64)));
             }
-            let swap = convert::memory_swap_to_v2(m.swap(), m.limit()).map_err(|reason| {
+            let swap = convert::memory_swap_to_v2(m.swap(), given).map_err(|reason| {
                 CgroupError::Invalid {
                     setting: "memory.swap".into(),
                     value: format!("{:?}", m.swap()),

@@ -153,7 +153,10 @@ fn apply_memory(dir: Option<&Path>, mem: &LinuxMemory) -> Result<(), CgroupError
             v.to_string()
         }
     };
-    if let (Some(true), Some(limit)) = (mem.check_before_update(), mem.limit()) {
+    // A limit or reservation of 0 is unset, as runc reads it: `docker update --pids-limit`
+    // sends `"memory": {"limit": 0, "reservation": 0}`.
+    let limit = mem.limit().filter(|l| *l != 0);
+    if let (Some(true), Some(limit)) = (mem.check_before_update(), limit) {
         let usage = fsutil::read_u64(d, "memory.usage_in_bytes")?;
         if limit > 0 && (limit as u64) < usage {
             return Err(CgroupError::Invalid {
@@ -164,7 +167,7 @@ fn apply_memory(dir: Option<&Path>, mem: &LinuxMemory) -> Result<(), CgroupError
         }
     }
     let swap = mem.swap().filter(|s| *s != 0);
-    match (mem.limit(), swap) {
+    match (limit, swap) {
         (Some(l), Some(s)) => {
             let cur = fsutil::read_u64(d, "memory.memsw.limit_in_bytes").unwrap_or(u64::MAX);
             let growing = s < 0 || (s as u64) > cur;
@@ -203,7 +206,7 @@ fn apply_memory(dir: Option<&Path>, mem: &LinuxMemory) -> Result<(), CgroupError
         (None, Some(s)) => fsutil::write(d, "memory.memsw.limit_in_bytes", &fmt(s))?,
         (None, None) => {}
     }
-    if let Some(r) = mem.reservation() {
+    if let Some(r) = mem.reservation().filter(|r| *r != 0) {
         fsutil::write(d, "memory.soft_limit_in_bytes", &fmt(r))?;
     }
     if let Some(s) = mem.swappiness() {

@@ -92,7 +92,10 @@ fn apply_memory(dir: &Path, mem: &LinuxMemory) -> Result<(), CgroupError> {
     if mem.kernel().is_some() || mem.kernel_tcp().is_some() {
         tracing::warn!("linux.resources.memory.kernel/kernelTCP are ignored (no kernel memory limits on cgroup v2), as runc does");
     }
-    if let (Some(true), Some(limit)) = (mem.check_before_update(), mem.limit()) {
+    // A limit or reservation of 0 is unset, as runc reads it: `docker update --pids-limit`
+    // sends `"memory": {"limit": 0, "reservation": 0}`.
+    let given = mem.limit().filter(|l| *l != 0);
+    if let (Some(true), Some(limit)) = (mem.check_before_update(), given) {
         let usage = fsutil::read_u64(dir, "memory.current")?;
         if limit > 0 && (limit as u64) < usage {
             return Err(CgroupError::Invalid {
@@ -103,7 +106,7 @@ fn apply_memory(dir: &Path, mem: &LinuxMemory) -> Result<(), CgroupError> {
         }
     }
     // `update --memory-swap` alone: the swap split needs the memory limit in force.
-    let limit = match (mem.swap(), mem.limit()) {
+    let limit = match (mem.swap(), given) {
         (Some(s), None) if s > 0 => match fsutil::read(dir, "memory.max")?.trim() {
             "max" => None,
             v => v.parse::<i64>().ok(),
@@ -118,10 +121,10 @@ fn apply_memory(dir: &Path, mem: &LinuxMemory) -> Result<(), CgroupError> {
     if let Some(s) = swap {
         fsutil::write(dir, "memory.swap.max", &s)?;
     }
-    if let Some(l) = mem.limit() {
+    if let Some(l) = given {
         fsutil::write(dir, "memory.max", &v2_limit(l))?;
     }
-    if let Some(r) = mem.reservation() {
+    if let Some(r) = mem.reservation().filter(|r| *r != 0) {
         fsutil::write(dir, "memory.low", &v2_limit(r))?;
     }
     Ok(())

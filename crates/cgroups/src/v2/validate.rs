@@ -39,10 +39,8 @@ pub fn check(avail: &[String], r: &LinuxResources) -> Result<(), CgroupError> {
             ));
         }
         // Without a limit here, apply checks the swap split against the limit in force.
-        if let (Some(_), Err(e)) = (
-            mem.limit(),
-            crate::convert::memory_swap_to_v2(mem.swap(), mem.limit()),
-        ) {
+        let limit = mem.limit().filter(|l| *l != 0);
+        if let (Some(_), Err(e)) = (limit, crate::convert::memory_swap_to_v2(mem.swap(), limit)) {
             return Err(CgroupError::Invalid {
                 setting: "memory.swap".into(),
                 value: mem.swap().unwrap_or(0).to_string(),
@@ -85,7 +83,7 @@ pub fn check(avail: &[String], r: &LinuxResources) -> Result<(), CgroupError> {
     }
     if let Some(b) = r.block_io() {
         need(avail, "io", "blockIO")?;
-        if b.leaf_weight().is_some()
+        if b.leaf_weight().is_some_and(|w| w != 0)
             || b.weight_device()
                 .iter()
                 .flatten()
@@ -96,7 +94,7 @@ pub fn check(avail: &[String], r: &LinuxResources) -> Result<(), CgroupError> {
                 "cgroup v2 has no leaf weights",
             ));
         }
-        if let Some(w) = b.weight() {
+        if let Some(w) = b.weight().filter(|w| *w != 0) {
             if !(10..=1000).contains(&w) {
                 return Err(CgroupError::Invalid {
                     setting: "blockIO.weight".into(),

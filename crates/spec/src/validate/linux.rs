@@ -354,8 +354,9 @@ fn check_resources(w: &mut Walker, v: &Value) {
     }
     if let Some(b) = r.get("blockIO") {
         if let Some(o) = w.object(b, "linux.resources.blockIO") {
+            // 0 means unset, as runc reads it: Docker sends `"weight": 0` for every container.
             for k in ["weight", "leafWeight"] {
-                if let Some(n) = o.get(k) {
+                if let Some(n) = o.get(k).filter(|n| n.as_u64() != Some(0)) {
                     w.int(n, &field("linux.resources.blockIO", k), 10, 1000);
                 }
             }
