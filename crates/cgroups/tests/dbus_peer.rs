@@ -66,7 +66,9 @@ fn start_bus() -> Option<Bus> {
         _dir: dir,
     };
     let t = Instant::now();
-    while !bus.socket.exists() {
+    // The socket file appears at bind(2), a moment before listen(2): wait until a connection
+    // is accepted, not just for the file.
+    while std::os::unix::net::UnixStream::connect(&bus.socket).is_err() {
         assert!(
             t.elapsed() < Duration::from_secs(10),
             "dbus-daemon did not start"
