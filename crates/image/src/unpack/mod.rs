@@ -4,8 +4,9 @@
 //! resolved INSIDE the rootfs, following symlinks with the rootfs as `/` (absolute targets
 //! start at the rootfs, `..` never climbs above it: `openat2(RESOLVE_IN_ROOT)`), so a layer
 //! can write through `lib -> usr/lib` or `var/run -> /run` that a lower layer made; the final
-//! component is never followed (the inode there is replaced). Entry names that are absolute
-//! or climb above the root with `..`, and a bare `.wh.`, are errors. Whatever an archive
+//! component is never followed (the inode there is replaced). Absolute entry names are taken
+//! inside the root (`/` is the rootfs itself); names that climb above the root with `..`,
+//! and a bare `.wh.`, are errors. Whatever an archive
 //! holds, nothing is created, modified or removed outside the rootfs. Decompression and
 //! hashing run on one thread while files are written on another.
 

@@ -251,12 +251,9 @@ fn mkdir_0755(at: BorrowedFd<'_>, name: &OsStr) -> Result<(), Errno> {
 }
 
 fn not_a_dir(entry: &str, dir: &[u8]) -> ImageError {
-    ImageError::BadEntry {
+    ImageError::NotADirectory {
         path: entry.to_string(),
-        reason: format!(
-            "{} (or a directory on its way) is not a directory",
-            String::from_utf8_lossy(dir)
-        ),
+        dir: String::from_utf8_lossy(dir).into_owned(),
     }
 }
 
