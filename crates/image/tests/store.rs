@@ -356,3 +356,72 @@ fn index_picks_the_platform_and_tolerates_absent_platforms() {
     ));
     assert!(verify(&store).unwrap().problems.is_empty());
 }
+
+/// Flips one byte of a stored blob in place (same size).
+fn flip_byte(p: &std::path::Path) {
+    let mut data = fs::read(p).unwrap();
+    let i = data.len() / 2;
+    data[i] ^= 0x5a;
+    fs::write(p, data).unwrap();
+}
+
+#[test]
+fn reimport_repairs_blobs_corrupted_in_place() {
+    let t = Tmp::new("store-repair");
+    let layers = busybox_like();
+    let md = layout(&t.join("src"), "app:1", &layers, json!({}));
+    let store = Store::open(t.join("store")).unwrap();
+    import(&store, &t.join("src"), None, None).unwrap();
+    export(&store, "app:1", &t.join("o.tar"), Format::OciArchive).unwrap();
+    export(&store, "app:1", &t.join("d.tar"), Format::DockerArchive).unwrap();
+    let layer = sha(&layers[0].blob);
+    let corrupt = |v: &hezi_image::gc::VerifyReport, d: &hezi_digest::Digest| {
+        v.problems
+            .iter()
+            .any(|p| matches!(p, Problem::Corrupt { digest, .. } if *digest == d.to_string()))
+    };
+    // Every import form repairs the biggest blob (a layer) and the manifest whose bytes
+    // rotted in place.
+    for (source, fmt) in [
+        (t.join("src"), Format::OciDir),
+        (t.join("o.tar"), Format::OciArchive),
+        (t.join("d.tar"), Format::DockerArchive),
+    ] {
+        let s2 = Store::open(t.join(&format!("store-{fmt:?}"))).unwrap();
+        import(&s2, &source, Some(fmt), Some("app:1")).unwrap();
+        let manifest = s2.resolve("app:1").unwrap().digest;
+        let biggest = s2
+            .walk()
+            .unwrap()
+            .into_iter()
+            .filter(|b| b.digest != manifest)
+            .max_by_key(|b| b.size)
+            .unwrap()
+            .digest;
+        for d in [&biggest, &manifest] {
+            flip_byte(&s2.blob_path(d));
+            assert!(!s2.blob_is_intact(d).unwrap());
+        }
+        let v = verify(&s2).unwrap();
+        for d in [&biggest, &manifest] {
+            assert!(corrupt(&v, d), "{fmt:?}: corruption of {d} not found");
+        }
+        import(&s2, &source, Some(fmt), Some("app:1"))
+            .unwrap_or_else(|e| panic!("{fmt:?}: re-import: {e}"));
+        let v = verify(&s2).unwrap();
+        assert!(v.problems.is_empty(), "{fmt:?}: {:?}", v.problems);
+    }
+    assert_eq!(store.resolve("app:1").unwrap().digest, md);
+    // An intact blob is left alone (same inode: nothing rewritten).
+    use std::os::unix::fs::MetadataExt;
+    let before = fs::metadata(store.blob_path(&layer)).unwrap().ino();
+    import(&store, &t.join("src"), None, None).unwrap();
+    assert_eq!(fs::metadata(store.blob_path(&layer)).unwrap().ino(), before);
+    // A writer committing a blob over a corrupt one replaces it.
+    flip_byte(&store.blob_path(&layer));
+    let mut w = store.writer().unwrap();
+    std::io::Write::write_all(&mut w, &layers[0].blob).unwrap();
+    w.commit(Some(layers[0].blob.len() as u64), Some(&layer))
+        .unwrap();
+    assert!(store.blob_is_intact(&layer).unwrap());
+}

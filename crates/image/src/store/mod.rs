@@ -217,12 +217,37 @@ impl Store {
     }
 
     /// `Some` if the blob is already present with the right size.
-    fn present(&self, d: &Digest, size: Option<u64>) -> Result<Option<BlobInfo>, ImageError> {
-        match self.info(d) {
-            Ok(info) if size.is_none() || size == Some(info.size) => Ok(Some(info)),
-            Ok(_) | Err(ImageError::BlobNotFound { .. }) => Ok(None),
-            Err(e) => Err(e),
+    /// The blob `d` if it is present, of `size` (when given) and hashes to `d`. A blob of
+    /// another size is not hashed; one that fails verification is logged and reported
+    /// absent, so that the caller ingests the content again and replaces it.
+    pub(crate) fn present(
+        &self,
+        d: &Digest,
+        size: Option<u64>,
+    ) -> Result<Option<BlobInfo>, ImageError> {
+        let info = match self.info(d) {
+            Ok(info) if size.is_none() || size == Some(info.size) => info,
+            Ok(_) | Err(ImageError::BlobNotFound { .. }) => return Ok(None),
+            Err(e) => return Err(e),
+        };
+        if self.blob_is_intact(d)? {
+            Ok(Some(info))
+        } else {
+            tracing::warn!(digest = %d, "stored blob fails verification; it will be replaced");
+            Ok(None)
         }
+    }
+
+    /// True when the stored blob `d` hashes to `d` (false when absent).
+    pub fn blob_is_intact(&self, d: &Digest) -> Result<bool, ImageError> {
+        let f = match self.reader(d) {
+            Ok(f) => f,
+            Err(ImageError::BlobNotFound { .. }) => return Ok(false),
+            Err(e) => return Err(e),
+        };
+        let actual = Digest::from_reader(d.algorithm(), io::BufReader::with_capacity(1 << 20, f))
+            .map_err(ImageError::io_with("read", self.blob_path(d)))?;
+        Ok(actual == *d)
     }
 
     fn not_found_or(&self, d: &Digest, op: &'static str, p: &Path, e: io::Error) -> ImageError {
