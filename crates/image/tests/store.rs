@@ -425,3 +425,37 @@ fn reimport_repairs_blobs_corrupted_in_place() {
         .unwrap();
     assert!(store.blob_is_intact(&layer).unwrap());
 }
+
+#[test]
+fn repair_restores_from_a_layout_and_keeps_names() {
+    let t = Tmp::new("store-repair-cmd");
+    let layers = busybox_like();
+    let md = layout(&t.join("src"), "app:1", &layers, json!({}));
+    let store = Store::open(t.join("store")).unwrap();
+    import(&store, &t.join("src"), None, None).unwrap();
+    store
+        .set_name("other", &store.resolve("app:1").unwrap())
+        .unwrap();
+    let l0 = sha(&layers[0].blob);
+    let l1 = sha(&layers[1].blob);
+    flip_byte(&store.blob_path(&l0));
+    fs::remove_file(store.blob_path(&l1)).unwrap();
+    let r = hezi_image::gc::repair(&store, Some(&t.join("src"))).unwrap();
+    let mut restored = r.restored.clone();
+    restored.sort_by_key(|d| d.to_string());
+    let mut want = vec![l0.clone(), l1.clone()];
+    want.sort_by_key(|d| d.to_string());
+    assert_eq!(restored, want);
+    assert!(r.removed.is_empty() && r.after.problems.is_empty(), "{r:?}");
+    assert_eq!(store.resolve("other").unwrap().digest, md);
+    // No source: the corrupt blob is removed and shows as missing.
+    flip_byte(&store.blob_path(&l0));
+    let r = hezi_image::gc::repair(&store, None).unwrap();
+    assert_eq!(r.removed, vec![l0.clone()]);
+    assert!(!store.contains(&l0));
+    assert!(r
+        .after
+        .problems
+        .iter()
+        .any(|p| matches!(p, Problem::Missing { digest, .. } if *digest == l0.to_string())));
+}

@@ -216,7 +216,6 @@ impl Store {
         Writer::with_algorithm(self, alg)
     }
 
-    /// `Some` if the blob is already present with the right size.
     /// The blob `d` if it is present, of `size` (when given) and hashes to `d`. A blob of
     /// another size is not hashed; one that fails verification is logged and reported
     /// absent, so that the caller ingests the content again and replaces it.
