@@ -459,3 +459,27 @@ fn repair_restores_from_a_layout_and_keeps_names() {
         .iter()
         .any(|p| matches!(p, Problem::Missing { digest, .. } if *digest == l0.to_string())));
 }
+
+#[test]
+fn document_caps_are_the_same_for_import_and_use() {
+    let cap = hezi_image::store::MAX_DOCUMENT;
+    let t = Tmp::new("store-caps");
+    // index.json just over the cap: refused by name, not truncated into a parse error.
+    let src = t.join("src");
+    layout(&src, "app:1", &busybox_like(), json!({}));
+    let mut big = fs::read(src.join("index.json")).unwrap();
+    big.truncate(big.len() - 1);
+    big.extend(std::iter::repeat_n(b' ', cap as usize));
+    big.push(b'}');
+    fs::write(src.join("index.json"), &big).unwrap();
+    let store = Store::open(t.join("store")).unwrap();
+    let err = import(&store, &src, None, None).unwrap_err();
+    assert!(err.to_string().contains("larger than"), "{err}");
+    // A config over the cap is refused at import (unpack could not read it).
+    let src2 = t.join("src2");
+    let pad = " ".repeat(cap as usize);
+    layout(&src2, "app:1", &busybox_like(), json!({"Pad": pad}));
+    let err = import(&store, &src2, None, None).unwrap_err();
+    assert!(err.to_string().contains("too large"), "{err}");
+    assert!(store.names().map(|n| n.is_empty()).unwrap_or(true));
+}

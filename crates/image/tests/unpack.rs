@@ -767,3 +767,50 @@ fn directory_times_survive_later_writes() {
     assert_eq!(mtime("opq"), 1_520_000_000, "opq");
     assert_eq!(mtime("late"), 1_530_000_000, "late");
 }
+
+/// A tar stream whose first header is a GNU long name of 1 GiB, followed by zeros without
+/// end; counts what was read from it.
+struct HugeLongName {
+    header: Vec<u8>,
+    pos: usize,
+    read: std::sync::Arc<std::sync::atomic::AtomicU64>,
+}
+
+impl std::io::Read for HugeLongName {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = if self.pos < self.header.len() {
+            let k = (self.header.len() - self.pos).min(buf.len());
+            buf[..k].copy_from_slice(&self.header[self.pos..self.pos + k]);
+            self.pos += k;
+            k
+        } else {
+            buf.fill(b'a');
+            buf.len()
+        };
+        self.read
+            .fetch_add(n as u64, std::sync::atomic::Ordering::Relaxed);
+        Ok(n)
+    }
+}
+
+#[test]
+fn huge_long_name_header_fails_fast() {
+    let t = Tmp::new("unpack-hugename");
+    let mut h = tar::Header::new_gnu();
+    h.set_entry_type(tar::EntryType::GNULongName);
+    h.set_size(1 << 30);
+    h.as_old_mut().name[..13].copy_from_slice(b"././@LongLink");
+    h.set_cksum();
+    let read = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
+    let src = HugeLongName {
+        header: h.as_bytes().to_vec(),
+        pos: 0,
+        read: read.clone(),
+    };
+    let layers = vec![Ok((src, Expect::default()))];
+    let err = unpack_layers(&t.join("rootfs"), layers, UnpackOptions::default()).unwrap_err();
+    assert!(err.to_string().contains("limit"), "{err}");
+    let n = read.load(std::sync::atomic::Ordering::Relaxed);
+    // Read-ahead of the decompression thread only (channel and buffers), not the name.
+    assert!(n < 64 << 20, "read {n} bytes before failing");
+}

@@ -115,6 +115,13 @@ pub(crate) fn copy_tree(
         }
     } else {
         let m: Manifest = document::parse(&bytes, &what)?;
+        if m.config.size > MAX_DOCUMENT {
+            // The config is read whole when the image is used: the same cap as there.
+            return Err(ImageError::InvalidDocument {
+                what: m.config.digest.to_string(),
+                reason: format!("config of {} bytes is too large", m.config.size),
+            });
+        }
         copy_tree(store, src, &m.config, depth + 1)?;
         for l in &m.layers {
             copy_tree(store, src, l, depth + 1)?;

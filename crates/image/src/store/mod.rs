@@ -24,6 +24,23 @@ pub const OCI_LAYOUT: &str = r#"{"imageLayoutVersion":"1.0.0"}"#;
 /// Largest JSON document (manifest, index, config) read into memory.
 pub const MAX_DOCUMENT: u64 = 16 << 20;
 
+/// Reads a whole JSON document (index.json, manifest.json, a manifest, index or config)
+/// from `r`, failing once it is larger than [`MAX_DOCUMENT`]: the one cap that import,
+/// the store and unpack all apply. `what` names it in errors.
+pub fn read_document(r: impl Read, what: &str) -> Result<Vec<u8>, ImageError> {
+    let mut buf = Vec::new();
+    r.take(MAX_DOCUMENT + 1)
+        .read_to_end(&mut buf)
+        .map_err(ImageError::io_with("read", what.to_string()))?;
+    if buf.len() as u64 > MAX_DOCUMENT {
+        return Err(ImageError::InvalidDocument {
+            what: what.to_string(),
+            reason: format!("larger than {MAX_DOCUMENT} bytes"),
+        });
+    }
+    Ok(buf)
+}
+
 /// Size and digest of a stored blob.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BlobInfo {
@@ -190,18 +207,8 @@ impl Store {
 
     /// Reads a whole (small) blob and checks its digest.
     pub fn read_bytes(&self, d: &Digest) -> Result<Vec<u8>, ImageError> {
-        let p = self.blob_path(d);
         let f = self.reader(d)?;
-        let mut buf = Vec::new();
-        f.take(MAX_DOCUMENT + 1)
-            .read_to_end(&mut buf)
-            .map_err(ImageError::io_with("read", &p))?;
-        if buf.len() as u64 > MAX_DOCUMENT {
-            return Err(ImageError::InvalidDocument {
-                what: d.to_string(),
-                reason: format!("larger than {MAX_DOCUMENT} bytes"),
-            });
-        }
+        let buf = read_document(f, d.as_ref())?;
         let actual = Digest::from_bytes(d.algorithm(), &buf);
         if actual != *d {
             return Err(ImageError::DigestMismatch {

@@ -11,6 +11,7 @@
 //! hashing run on one thread while files are written on another.
 
 mod apply;
+mod guard;
 mod path;
 mod root;
 mod stream;
@@ -18,6 +19,7 @@ mod stream;
 use std::io::Read;
 use std::path::Path;
 
+pub use guard::MAX_META;
 pub use stream::{Compression, Expect, Observed};
 
 use crate::error::ImageError;
@@ -83,7 +85,7 @@ impl Unpacker {
         let mut entries = 0u64;
         let applier = &mut self.applier;
         let observed = stream::run(blob, expect, |tar_stream| {
-            let mut archive = tar::Archive::new(tar_stream);
+            let mut archive = tar::Archive::new(guard::Guard::new(tar_stream));
             let iter = archive.entries().map_err(|e| ImageError::BadEntry {
                 path: String::new(),
                 reason: format!("reading tar stream: {e}"),
