@@ -104,8 +104,10 @@ impl<R: Read> Guard<R> {
         };
         let ty = h[156];
         let padded = |n: u64| n.div_ceil(BLOCK).saturating_mul(BLOCK);
+        // The tar crate treats L, K and x as extensions only in ustar or GNU headers.
+        let recognized = &h[257..262] == b"ustar";
         match ty {
-            b'L' | b'K' | b'x' | b'g' => {
+            b'L' | b'K' | b'x' | b'g' if recognized || ty == b'g' => {
                 if size > MAX_META {
                     let what = match ty {
                         b'L' => "GNU long name",
@@ -116,6 +118,10 @@ impl<R: Read> Guard<R> {
                         io::ErrorKind::InvalidData,
                         format!("{what} of {size} bytes is larger than the {MAX_META}-byte limit"),
                     ));
+                }
+                if ty == b'g' {
+                    // The tar crate hands a pending PAX header to the `g` entry itself.
+                    self.pax_size = None;
                 }
                 if ty == b'x' {
                     self.state = State::Pax {
@@ -132,6 +138,9 @@ impl<R: Read> Guard<R> {
                     return Ok(());
                 }
             }
+            // Unrecognised L, K or x: an ordinary entry to the tar crate, which gives it the
+            // pending PAX header without applying its size.
+            b'L' | b'K' | b'x' => self.pax_size = None,
             _ => {
                 if let Some(p) = self.pax_size.take() {
                     size = p;
@@ -254,6 +263,25 @@ mod tests {
             let e = drain(&a, 4096).unwrap_err();
             assert!(e.to_string().contains("limit"), "{e}");
         }
+        // Framing follows a PAX size that overrides the header's: the oversized long
+        // name after an entry whose data only the PAX record accounts for is found.
+        let mut b = tar::Builder::new(Vec::new());
+        b.append_pax_extensions([("size", &b"600"[..])]).unwrap();
+        let mut h = tar::Header::new_gnu();
+        h.set_size(0);
+        h.set_cksum();
+        b.append(&h, &[7u8; 600][..]).unwrap();
+        let mut l = tar::Header::new_gnu();
+        l.set_entry_type(tar::EntryType::GNULongName);
+        l.set_size(MAX_META + 1);
+        l.set_cksum();
+        let mut a = b.into_inner().unwrap();
+        // Without the end-of-archive blocks.
+        a.truncate(a.len() - 1024);
+        a.extend_from_slice(l.as_bytes());
+        a.extend(std::iter::repeat_n(b'a', 4096));
+        let e = drain(&a, 100).unwrap_err();
+        assert!(e.to_string().contains("GNU long name"), "{e}");
         assert_eq!(parse_size(b"00000001000\0"), Some(512));
         assert_eq!(
             parse_size(&[0x80, 0, 0, 0, 0, 0, 0, 0, 0x40, 0, 0, 0]),
