@@ -574,7 +574,19 @@ pub enum ImageCommand {
     /// Remove blobs no name reaches.
     Gc,
     /// Re-hash every blob and report damage.
-    Verify,
+    Verify(ImageVerifyArgs),
+}
+
+/// `hezi image verify`.
+#[derive(Debug, Args)]
+pub struct ImageVerifyArgs {
+    /// Repair what is found: restore damaged and missing blobs from `--from`, remove
+    /// corrupt blobs that cannot be restored (they then show as missing).
+    #[arg(long)]
+    pub repair: bool,
+    /// An OCI layout directory, oci-archive or docker-archive holding good copies.
+    #[arg(long, value_name = "ARCHIVE_OR_LAYOUT", requires = "repair")]
+    pub from: Option<PathBuf>,
 }
 
 /// Archive and layout formats for import and export.

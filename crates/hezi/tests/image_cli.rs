@@ -114,14 +114,15 @@ fn import_list_tag_export_unpack_rm_gc_verify() {
     let v = ok(&store, &["image", "verify"]);
     assert!(v.contains("0 problems"), "{v}");
 
-    // Damage a blob: verify exits 1 and names it.
+    // Damage the biggest blob (the layer) in place: verify exits 1 and names it.
     let name = fs::read_dir(store.join("blobs/sha256"))
         .unwrap()
-        .next()
-        .unwrap()
-        .unwrap()
-        .path();
-    fs::write(&name, b"rot").unwrap();
+        .map(|e| e.unwrap().path())
+        .max_by_key(|p| fs::metadata(p).unwrap().len())
+        .unwrap();
+    let mut data = fs::read(&name).unwrap();
+    data[100] ^= 0xff;
+    fs::write(&name, &data).unwrap();
     let bad = hezi(&store, &["image", "verify"]);
     assert_eq!(bad.status.code(), Some(1));
     let text = String::from_utf8_lossy(&bad.stdout);
@@ -129,6 +130,29 @@ fn import_list_tag_export_unpack_rm_gc_verify() {
         text.contains(name.file_name().unwrap().to_str().unwrap()),
         "{text}"
     );
+    // Repair from the docker-archive that holds a good copy.
+    let fixed = ok(
+        &store,
+        &[
+            "image",
+            "verify",
+            "--repair",
+            "--from",
+            dar.to_str().unwrap(),
+        ],
+    );
+    assert!(
+        fixed.contains("restored 1, removed 0; 0 problems remain"),
+        "{fixed}"
+    );
+    assert!(ok(&store, &["image", "verify"]).contains("0 problems"));
+    // Without a source a corrupt blob is removed and then reported missing.
+    fs::write(&name, b"rot").unwrap();
+    let gone = hezi(&store, &["image", "verify", "--repair"]);
+    assert_eq!(gone.status.code(), Some(1));
+    let text = String::from_utf8_lossy(&gone.stdout);
+    assert!(text.contains("is missing"), "{text}");
+    assert!(!name.exists());
 }
 
 /// An oci-archive whose one layer blob is `size` bytes of pseudo-random data.

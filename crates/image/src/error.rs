@@ -36,6 +36,14 @@ pub enum ImageError {
         /// What is wrong.
         reason: String,
     },
+    /// A directory on the way to a layer entry is a non-directory in the rootfs.
+    #[error("layer entry {path:?}: {dir} (or a directory on its way) is not a directory")]
+    NotADirectory {
+        /// The entry's path as written in the archive.
+        path: String,
+        /// The directory path (as written in the archive) that did not resolve to one.
+        dir: String,
+    },
     /// Content did not hash to the digest it was expected to have.
     #[error("blob {expected}: digest mismatch (content hashes to {actual})")]
     DigestMismatch {

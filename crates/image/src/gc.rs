@@ -301,3 +301,137 @@ pub fn verify(store: &Store) -> Result<VerifyReport, ImageError> {
     }
     Ok(report)
 }
+
+/// What [`repair`] did.
+#[derive(Debug, Default)]
+pub struct RepairReport {
+    /// Blobs restored from the source (verified copies renamed over damaged ones, or
+    /// missing ones put back).
+    pub restored: Vec<Digest>,
+    /// Corrupt blobs the source could not restore, removed so that they show as missing
+    /// and a later import or pull fetches them again.
+    pub removed: Vec<Digest>,
+    /// A verification of the store after the repair.
+    pub after: VerifyReport,
+}
+
+/// Repairs what [`verify`] finds: corrupt, missing and wrong-size blobs are looked up in
+/// `from` (an OCI layout directory, or an uncompressed tar: oci-archive or docker-archive)
+/// and ingested again with their digests verified; a blob a docker-archive holds under
+/// another name (an uncompressed layer, a config) is found by size and hash. Corrupt
+/// blobs that cannot be restored are removed. Image names are not changed.
+pub fn repair(store: &Store, from: Option<&std::path::Path>) -> Result<RepairReport, ImageError> {
+    let _gc = store.lock_gc(true)?;
+    let before = verify(store)?;
+    // Wanted digest -> size if known.
+    let mut wanted: std::collections::HashMap<Digest, Option<u64>> = Default::default();
+    let mut corrupt = Vec::new();
+    for p in &before.problems {
+        let (d, size) = match p {
+            Problem::Corrupt { digest, .. } => {
+                let Ok(d) = Digest::parse(digest) else {
+                    continue;
+                };
+                let size = store.info(&d).ok().map(|i| i.size);
+                corrupt.push(d.clone());
+                (d, size)
+            }
+            Problem::Missing { digest, .. } => match Digest::parse(digest) {
+                Ok(d) => (d, None),
+                Err(_) => continue,
+            },
+            Problem::WrongSize {
+                digest, expected, ..
+            } => match Digest::parse(digest) {
+                Ok(d) => (d, Some(*expected)),
+                Err(_) => continue,
+            },
+            Problem::BadDocument { .. } => continue,
+        };
+        wanted.insert(d, size);
+    }
+    let mut report = RepairReport::default();
+    if let (Some(src), false) = (from, wanted.is_empty()) {
+        if src.is_dir() {
+            restore_from_dir(store, src, &mut wanted, &mut report)?;
+        } else {
+            restore_from_tar(store, src, &mut wanted, &mut report)?;
+        }
+    }
+    for d in corrupt {
+        if wanted.contains_key(&d) {
+            store.delete(&d)?;
+            report.removed.push(d);
+        }
+    }
+    report.after = verify(store)?;
+    Ok(report)
+}
+
+fn restore_from_dir(
+    store: &Store,
+    src: &std::path::Path,
+    wanted: &mut std::collections::HashMap<Digest, Option<u64>>,
+    report: &mut RepairReport,
+) -> Result<(), ImageError> {
+    let digests: Vec<Digest> = wanted.keys().cloned().collect();
+    for d in digests {
+        let p = src
+            .join("blobs")
+            .join(d.algorithm().name())
+            .join(d.encoded());
+        let f = match fs::File::open(&p) {
+            Ok(f) => f,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+            Err(e) => return Err(ImageError::io("open", &p, e)),
+        };
+        match store.ingest(f, &d, None) {
+            Ok(_) => {
+                wanted.remove(&d);
+                report.restored.push(d);
+            }
+            Err(e) => {
+                tracing::warn!(digest = %d, source = %p.display(), error = %e, "source copy is damaged too")
+            }
+        }
+    }
+    Ok(())
+}
+
+fn restore_from_tar(
+    store: &Store,
+    src: &std::path::Path,
+    wanted: &mut std::collections::HashMap<Digest, Option<u64>>,
+    report: &mut RepairReport,
+) -> Result<(), ImageError> {
+    let f = fs::File::open(src).map_err(ImageError::io_with("open", src))?;
+    let mut ar = tar::Archive::new(std::io::BufReader::with_capacity(1 << 20, f));
+    let entries = ar.entries().map_err(ImageError::io_with("read", src))?;
+    for e in entries {
+        if wanted.is_empty() {
+            break;
+        }
+        let mut e = e.map_err(ImageError::io_with("read", src))?;
+        if e.header().entry_type() != tar::EntryType::Regular {
+            continue;
+        }
+        let size = e.size();
+        let candidate = wanted.values().any(|s| s.is_none() || *s == Some(size));
+        if !candidate {
+            continue;
+        }
+        // Hashed with the algorithm of a wanted digest (all sha256 in practice).
+        let Some(alg) = wanted.keys().next().map(|d| d.algorithm()) else {
+            break;
+        };
+        let mut w = store.writer_for(alg)?;
+        std::io::copy(&mut e, &mut w).map_err(ImageError::io_with("read", src))?;
+        let d = w.digest();
+        if wanted.contains_key(&d) {
+            w.commit(Some(size), Some(&d))?;
+            wanted.remove(&d);
+            report.restored.push(d);
+        }
+    }
+    Ok(())
+}

@@ -356,3 +356,130 @@ fn index_picks_the_platform_and_tolerates_absent_platforms() {
     ));
     assert!(verify(&store).unwrap().problems.is_empty());
 }
+
+/// Flips one byte of a stored blob in place (same size).
+fn flip_byte(p: &std::path::Path) {
+    let mut data = fs::read(p).unwrap();
+    let i = data.len() / 2;
+    data[i] ^= 0x5a;
+    fs::write(p, data).unwrap();
+}
+
+#[test]
+fn reimport_repairs_blobs_corrupted_in_place() {
+    let t = Tmp::new("store-repair");
+    let layers = busybox_like();
+    let md = layout(&t.join("src"), "app:1", &layers, json!({}));
+    let store = Store::open(t.join("store")).unwrap();
+    import(&store, &t.join("src"), None, None).unwrap();
+    export(&store, "app:1", &t.join("o.tar"), Format::OciArchive).unwrap();
+    export(&store, "app:1", &t.join("d.tar"), Format::DockerArchive).unwrap();
+    let layer = sha(&layers[0].blob);
+    let corrupt = |v: &hezi_image::gc::VerifyReport, d: &hezi_digest::Digest| {
+        v.problems
+            .iter()
+            .any(|p| matches!(p, Problem::Corrupt { digest, .. } if *digest == d.to_string()))
+    };
+    // Every import form repairs the biggest blob (a layer) and the manifest whose bytes
+    // rotted in place.
+    for (source, fmt) in [
+        (t.join("src"), Format::OciDir),
+        (t.join("o.tar"), Format::OciArchive),
+        (t.join("d.tar"), Format::DockerArchive),
+    ] {
+        let s2 = Store::open(t.join(&format!("store-{fmt:?}"))).unwrap();
+        import(&s2, &source, Some(fmt), Some("app:1")).unwrap();
+        let manifest = s2.resolve("app:1").unwrap().digest;
+        let biggest = s2
+            .walk()
+            .unwrap()
+            .into_iter()
+            .filter(|b| b.digest != manifest)
+            .max_by_key(|b| b.size)
+            .unwrap()
+            .digest;
+        for d in [&biggest, &manifest] {
+            flip_byte(&s2.blob_path(d));
+            assert!(!s2.blob_is_intact(d).unwrap());
+        }
+        let v = verify(&s2).unwrap();
+        for d in [&biggest, &manifest] {
+            assert!(corrupt(&v, d), "{fmt:?}: corruption of {d} not found");
+        }
+        import(&s2, &source, Some(fmt), Some("app:1"))
+            .unwrap_or_else(|e| panic!("{fmt:?}: re-import: {e}"));
+        let v = verify(&s2).unwrap();
+        assert!(v.problems.is_empty(), "{fmt:?}: {:?}", v.problems);
+    }
+    assert_eq!(store.resolve("app:1").unwrap().digest, md);
+    // An intact blob is left alone (same inode: nothing rewritten).
+    use std::os::unix::fs::MetadataExt;
+    let before = fs::metadata(store.blob_path(&layer)).unwrap().ino();
+    import(&store, &t.join("src"), None, None).unwrap();
+    assert_eq!(fs::metadata(store.blob_path(&layer)).unwrap().ino(), before);
+    // A writer committing a blob over a corrupt one replaces it.
+    flip_byte(&store.blob_path(&layer));
+    let mut w = store.writer().unwrap();
+    std::io::Write::write_all(&mut w, &layers[0].blob).unwrap();
+    w.commit(Some(layers[0].blob.len() as u64), Some(&layer))
+        .unwrap();
+    assert!(store.blob_is_intact(&layer).unwrap());
+}
+
+#[test]
+fn repair_restores_from_a_layout_and_keeps_names() {
+    let t = Tmp::new("store-repair-cmd");
+    let layers = busybox_like();
+    let md = layout(&t.join("src"), "app:1", &layers, json!({}));
+    let store = Store::open(t.join("store")).unwrap();
+    import(&store, &t.join("src"), None, None).unwrap();
+    store
+        .set_name("other", &store.resolve("app:1").unwrap())
+        .unwrap();
+    let l0 = sha(&layers[0].blob);
+    let l1 = sha(&layers[1].blob);
+    flip_byte(&store.blob_path(&l0));
+    fs::remove_file(store.blob_path(&l1)).unwrap();
+    let r = hezi_image::gc::repair(&store, Some(&t.join("src"))).unwrap();
+    let mut restored = r.restored.clone();
+    restored.sort_by_key(|d| d.to_string());
+    let mut want = vec![l0.clone(), l1.clone()];
+    want.sort_by_key(|d| d.to_string());
+    assert_eq!(restored, want);
+    assert!(r.removed.is_empty() && r.after.problems.is_empty(), "{r:?}");
+    assert_eq!(store.resolve("other").unwrap().digest, md);
+    // No source: the corrupt blob is removed and shows as missing.
+    flip_byte(&store.blob_path(&l0));
+    let r = hezi_image::gc::repair(&store, None).unwrap();
+    assert_eq!(r.removed, vec![l0.clone()]);
+    assert!(!store.contains(&l0));
+    assert!(r
+        .after
+        .problems
+        .iter()
+        .any(|p| matches!(p, Problem::Missing { digest, .. } if *digest == l0.to_string())));
+}
+
+#[test]
+fn document_caps_are_the_same_for_import_and_use() {
+    let cap = hezi_image::store::MAX_DOCUMENT;
+    let t = Tmp::new("store-caps");
+    // index.json just over the cap: refused by name, not truncated into a parse error.
+    let src = t.join("src");
+    layout(&src, "app:1", &busybox_like(), json!({}));
+    let mut big = fs::read(src.join("index.json")).unwrap();
+    big.truncate(big.len() - 1);
+    big.extend(std::iter::repeat_n(b' ', cap as usize));
+    big.push(b'}');
+    fs::write(src.join("index.json"), &big).unwrap();
+    let store = Store::open(t.join("store")).unwrap();
+    let err = import(&store, &src, None, None).unwrap_err();
+    assert!(err.to_string().contains("larger than"), "{err}");
+    // A config over the cap is refused at import (unpack could not read it).
+    let src2 = t.join("src2");
+    let pad = " ".repeat(cap as usize);
+    layout(&src2, "app:1", &busybox_like(), json!({"Pad": pad}));
+    let err = import(&store, &src2, None, None).unwrap_err();
+    assert!(err.to_string().contains("too large"), "{err}");
+    assert!(store.names().map(|n| n.is_empty()).unwrap_or(true));
+}

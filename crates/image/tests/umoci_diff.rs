@@ -1,12 +1,14 @@
 //! Differential test against Debian's umoci: the same image unpacked by `umoci unpack` and
 //! by hezi gives the same tree (paths, types, modes, owners, link targets, file hashes,
-//! device numbers). Needs root (umoci unpack as root keeps owners and makes devices).
+//! device numbers), for hand-built layers, for layers umoci itself wrote (`umoci repack`) and
+//! for a hezi export round-tripped through skopeo. Needs root (umoci unpack as root keeps
+//! owners and makes devices); skipped with a message without root, umoci or skopeo.
 
 mod common;
 
 use std::collections::BTreeMap;
 use std::fs;
-use std::os::unix::fs::{FileTypeExt, MetadataExt};
+use std::os::unix::fs::{FileTypeExt, MetadataExt, PermissionsExt};
 use std::path::Path;
 use std::process::Command;
 
@@ -327,141 +329,175 @@ fn hezi_matches_umoci() {
     assert!(!ours.join("opq/lower").exists());
 }
 
-/// Runs a command, panicking with its stderr when it fails.
-fn run(cmd: &mut Command, what: &str) {
-    let out = cmd.output().unwrap_or_else(|e| panic!("{what}: {e}"));
-    assert!(
-        out.status.success(),
-        "{what}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
-
-/// [`walk`] plus the mtime of everything but symlinks (umoci restores them).
+/// Like [`walk`], with the mtime of every non-directory (umoci and hezi both set them from
+/// the tar; directory times are compared by the unit tests).
 fn walk_with_times(root: &Path) -> BTreeMap<String, String> {
     let mut out = walk(root);
-    for (rel, desc) in out.iter_mut() {
+    for (rel, what) in out.iter_mut() {
         let m = fs::symlink_metadata(root.join(rel)).unwrap();
-        if !m.file_type().is_symlink() {
-            desc.push_str(&format!(" mtime={}", m.mtime()));
+        if !m.is_dir() {
+            what.push_str(&format!(" size={} mtime={}", m.len(), m.mtime()));
         }
     }
     out
 }
 
-/// An image made by umoci itself (every layer starts with a `/` entry; a deletion is a
-/// whiteout; a directory replaced by a file), then copied by skopeo to a docker-archive:
-/// hezi unpacks both to what `umoci unpack` makes, times included.
+fn run(cmd: &str, args: &[&str]) {
+    let out = Command::new(cmd).args(args).output().unwrap();
+    assert!(
+        out.status.success(),
+        "{cmd} {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// Unpacks `reference` of the OCI layout `layout` with umoci and with hezi (after importing
+/// the layout) and asserts the trees are the same.
+fn assert_same_unpack(t: &Tmp, tag: &str, layout: &Path, reference: &str) {
+    let bundle = t.join(&format!("{tag}-umoci"));
+    let image = format!("{}:{reference}", layout.display());
+    run(
+        "umoci",
+        &["unpack", "--image", &image, &bundle.display().to_string()],
+    );
+    let store = Store::open(t.join(&format!("{tag}-store"))).unwrap();
+    hezi_image::archive::import(&store, layout, None, None)
+        .unwrap_or_else(|e| panic!("{tag}: import: {e}"));
+    let img = store.image(reference, None).unwrap();
+    let ours = t.join(&format!("{tag}-hezi"));
+    store
+        .unpack(&img, &ours, UnpackOptions::default())
+        .unwrap_or_else(|e| panic!("{tag}: hezi unpack: {e}"));
+    let a = walk_with_times(&bundle.join("rootfs"));
+    let b = walk_with_times(&ours);
+    let d = differences(&a, &b);
+    assert!(d.is_empty(), "{tag}: trees differ:\n{}", d.join("\n"));
+}
+
+/// Layers made by umoci itself (`umoci repack` writes a `/` entry first, whiteouts for
+/// deletions, and a directory replaced by a file): hezi and `umoci unpack` agree.
 #[test]
-fn umoci_and_skopeo_made_images_match_umoci() {
+fn umoci_built_image_matches_umoci() {
     if !can_compare() {
         return;
     }
-    let t = Tmp::new("umoci-made");
-    let lay = t.join("layout");
-    let img = format!("{}:v1", lay.display());
-    run(
-        Command::new("umoci").args(["init", "--layout"]).arg(&lay),
-        "umoci init",
-    );
-    run(
-        Command::new("umoci").args(["new", "--image", &img]),
-        "umoci new",
-    );
-    let b = t.join("work");
-    run(
-        Command::new("umoci")
-            .args(["unpack", "--image", &img])
-            .arg(&b),
-        "umoci unpack",
-    );
-    let r = b.join("rootfs");
-    fs::create_dir_all(r.join("etc/app")).unwrap();
-    fs::write(r.join("etc/app/conf"), "a=1\n").unwrap();
-    fs::write(r.join("etc/hostname"), "umoci\n").unwrap();
-    fs::create_dir_all(r.join("data/dir-becomes-file/sub")).unwrap();
-    fs::write(r.join("data/dir-becomes-file/sub/x"), "x").unwrap();
-    fs::write(r.join("data/gone"), "bye").unwrap();
-    run(
-        Command::new("umoci")
-            .args(["repack", "--image", &img])
-            .arg(&b),
-        "umoci repack 1",
-    );
-    // Second layer: a deletion, a directory turned into a file, a file added to an old dir.
-    fs::remove_file(r.join("data/gone")).unwrap();
-    fs::remove_dir_all(r.join("data/dir-becomes-file")).unwrap();
-    fs::write(r.join("data/dir-becomes-file"), "now a file").unwrap();
-    fs::write(r.join("etc/app/more"), "b=2\n").unwrap();
-    run(
-        Command::new("umoci")
-            .args(["repack", "--image", &img])
-            .arg(&b),
-        "umoci repack 2",
-    );
-
-    let reference = t.join("umoci-ref");
-    run(
-        Command::new("umoci")
-            .args(["unpack", "--image", &img])
-            .arg(&reference),
-        "umoci unpack ref",
-    );
-    let want = walk_with_times(&reference.join("rootfs"));
-    assert!(want.contains_key("data/dir-becomes-file") && !want.contains_key("data/gone"));
-
-    let store = Store::open(t.join("store")).unwrap();
-    hezi_image::archive::import(&store, &lay, None, None).unwrap();
-    let image = store.image("v1", None).unwrap();
-    let ours = t.join("hezi-rootfs");
-    store
-        .unpack(&image, &ours, UnpackOptions::default())
-        .unwrap_or_else(|e| panic!("hezi unpack of a umoci image: {e}"));
-    let got = walk_with_times(&ours);
-    let diffs = differences(&want, &got);
-    assert!(
-        diffs.is_empty(),
-        "umoci-made image differs:\n{}",
-        diffs.join("\n")
-    );
-    let root_mode = |p: &Path| fs::metadata(p).unwrap().mode() & 0o7777;
-    assert_eq!(
-        root_mode(&ours),
-        root_mode(&reference.join("rootfs")),
-        "the `/` entry's mode"
-    );
-
-    // The same image through skopeo (docker-archive: re-compressed, Docker manifest).
-    if Command::new("skopeo").arg("--version").output().is_ok() {
-        let archive = t.join("img.tar");
-        run(
-            Command::new("skopeo")
-                .args(["copy", "--insecure-policy"])
-                .arg(format!("oci:{img}"))
-                .arg(format!(
-                    "docker-archive:{}:skopeo/made:v1",
-                    archive.display()
-                )),
-            "skopeo copy",
-        );
-        let store2 = Store::open(t.join("store2")).unwrap();
-        let imported = hezi_image::archive::import(&store2, &archive, None, None).unwrap();
-        let name = imported
-            .first()
-            .and_then(|i| i.name.clone())
-            .expect("a named image from the docker-archive");
-        let image = store2.image(&name, None).unwrap();
-        let ours2 = t.join("hezi-rootfs-skopeo");
-        store2
-            .unpack(&image, &ours2, UnpackOptions::default())
-            .unwrap_or_else(|e| panic!("hezi unpack of a skopeo docker-archive: {e}"));
-        let diffs = differences(&want, &walk_with_times(&ours2));
-        assert!(
-            diffs.is_empty(),
-            "skopeo-copied image differs:\n{}",
-            diffs.join("\n")
-        );
-    } else {
-        eprintln!("note: skopeo not installed, the docker-archive leg is skipped");
+    let t = Tmp::new("umoci-built");
+    let layout = t.join("layout");
+    let l = layout.display().to_string();
+    run("umoci", &["init", "--layout", &l]);
+    run("umoci", &["new", "--image", &format!("{l}:base")]);
+    let work = t.join("work");
+    let w = work.display().to_string();
+    run("umoci", &["unpack", "--image", &format!("{l}:base"), &w]);
+    let r = work.join("rootfs");
+    fs::create_dir_all(r.join("etc/conf.d")).unwrap();
+    fs::write(r.join("etc/conf.d/a.conf"), b"a=1\n").unwrap();
+    fs::write(r.join("etc/gone"), b"deleted in v2").unwrap();
+    fs::create_dir_all(r.join("victim/sub")).unwrap();
+    fs::write(r.join("victim/child"), b"c").unwrap();
+    fs::write(r.join("victim/sub/deep"), b"d").unwrap();
+    fs::write(r.join("secret"), b"s").unwrap();
+    fs::set_permissions(r.join("secret"), fs::Permissions::from_mode(0o600)).unwrap();
+    std::os::unix::fs::chown(r.join("secret"), Some(1000), Some(1000)).unwrap();
+    std::os::unix::fs::symlink("/etc/conf.d/a.conf", r.join("link")).unwrap();
+    fs::hard_link(r.join("etc/conf.d/a.conf"), r.join("hard")).unwrap();
+    run("umoci", &["repack", "--image", &format!("{l}:v1"), &w]);
+    // v2: a deletion (whiteout), a directory replaced by a file, a change, an addition.
+    fs::remove_file(r.join("etc/gone")).unwrap();
+    fs::remove_dir_all(r.join("victim")).unwrap();
+    fs::write(r.join("victim"), b"now a file").unwrap();
+    fs::write(r.join("etc/conf.d/a.conf"), b"a=2\n").unwrap();
+    fs::write(r.join("etc/new"), b"new").unwrap();
+    run("umoci", &["repack", "--image", &format!("{l}:v2"), &w]);
+    for reference in ["v1", "v2"] {
+        assert_same_unpack(&t, reference, &layout, reference);
     }
+    let v2 = t.join("v2-hezi");
+    assert!(!v2.join("etc/gone").exists());
+    assert_eq!(fs::read(v2.join("victim")).unwrap(), b"now a file");
+}
+
+/// An OCI layout exported by hezi, copied by skopeo to a docker-archive and back to an OCI
+/// layout, unpacks the same with hezi and with umoci.
+#[test]
+fn skopeo_round_trip_matches_umoci() {
+    if !can_compare() {
+        return;
+    }
+    if !Command::new("skopeo")
+        .arg("--version")
+        .output()
+        .map(|o| o.status.success())
+        .unwrap_or(false)
+    {
+        eprintln!("skipped: skopeo not installed");
+        return;
+    }
+    let t = Tmp::new("umoci-skopeo");
+    let layers = vec![
+        gz_layer(&[
+            E::DirFull("./", 0o755, 0, 0, 1_500_000_000, None),
+            E::Dir("etc/", 0o755),
+            E::File("etc/a", b"a", 0o644),
+            E::File("etc/gone", b"g", 0o644),
+            E::Owned("home/u/f", b"u", 0o640, 1000, 1000),
+            E::Symlink("l", "etc/a"),
+        ]),
+        gz_layer(&[
+            E::File("etc/.wh.gone", b"", 0o644),
+            E::File("/etc/abs", b"absolute name", 0o644),
+            E::Hardlink("h", "etc/a"),
+        ]),
+    ];
+    layout(&t.join("src"), "img", &layers, json!({}));
+    let store = Store::open(t.join("store")).unwrap();
+    hezi_image::archive::import(&store, &t.join("src"), None, None).unwrap();
+    let exported = t.join("exported");
+    hezi_image::archive::export(
+        &store,
+        "img",
+        &exported,
+        hezi_image::archive::Format::OciDir,
+    )
+    .unwrap();
+    let docker = t.join("img.tar");
+    let back = t.join("back");
+    run(
+        "skopeo",
+        &[
+            "copy",
+            "--quiet",
+            &format!("oci:{}:img", exported.display()),
+            &format!("docker-archive:{}:img:latest", docker.display()),
+        ],
+    );
+    run(
+        "skopeo",
+        &[
+            "copy",
+            "--quiet",
+            &format!("docker-archive:{}", docker.display()),
+            &format!("oci:{}:img", back.display()),
+        ],
+    );
+    assert_same_unpack(&t, "back", &back, "img");
+    // hezi reads the docker-archive skopeo wrote, with the same result.
+    let store2 = Store::open(t.join("store2")).unwrap();
+    hezi_image::archive::import(&store2, &docker, None, Some("img")).unwrap();
+    let img = store2.image("img", None).unwrap();
+    let ours = t.join("docker-hezi");
+    store2
+        .unpack(&img, &ours, UnpackOptions::default())
+        .unwrap();
+    let d = differences(
+        &walk_with_times(&t.join("back-hezi")),
+        &walk_with_times(&ours),
+    );
+    assert!(
+        d.is_empty(),
+        "docker-archive: trees differ:\n{}",
+        d.join("\n")
+    );
+    assert!(!ours.join("etc/gone").exists());
+    assert_eq!(fs::read(ours.join("etc/abs")).unwrap(), b"absolute name");
 }

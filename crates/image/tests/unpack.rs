@@ -157,7 +157,12 @@ fn assert_escape(layers: Vec<Layer>, what: &str) {
     fs::create_dir_all(&outside).unwrap();
     let err = unpack(&root, &layers).expect_err(what);
     assert!(
-        matches!(err, ImageError::Escape { .. } | ImageError::BadEntry { .. }),
+        matches!(
+            err,
+            ImageError::Escape { .. }
+                | ImageError::BadEntry { .. }
+                | ImageError::NotADirectory { .. }
+        ),
         "{what}: unexpected error {err}"
     );
     eprintln!("{what}: {err}");
@@ -695,4 +700,178 @@ fn a_directory_touched_by_a_later_layer_keeps_its_time() {
         fs::metadata(root.join("etc")).unwrap().mtime(),
         1_600_000_000
     );
+fn xattr_of(p: &Path, key: &std::ffi::CStr) -> Option<Vec<u8>> {
+    let mut buf = [0u8; 64];
+    let c = std::ffi::CString::new(p.display().to_string()).unwrap();
+    // SAFETY: valid C strings and buffer.
+    let n =
+        unsafe { libc::lgetxattr(c.as_ptr(), key.as_ptr(), buf.as_mut_ptr().cast(), buf.len()) };
+    (n >= 0).then(|| buf[..n as usize].to_vec())
+}
+
+#[test]
+fn root_entry_and_absolute_names_apply_inside_the_rootfs() {
+    for root_name in ["/", "./"] {
+        let t = Tmp::new("unpack-rootentry");
+        let root = t.join("rootfs");
+        let l1 = gz_layer(&[
+            E::DirFull(
+                root_name,
+                0o750,
+                1000,
+                1001,
+                1_500_000_000,
+                Some(("user.root", b"r")),
+            ),
+            E::Dir("/etc/", 0o755),
+            E::File("/etc/abs", b"abs", 0o644),
+            E::File("//usr/./bin/tool", b"t", 0o755),
+            E::File("./rel", b"rel", 0o600),
+        ]);
+        unpack(&root, &[l1]).unwrap_or_else(|e| panic!("{root_name}: {e}"));
+        assert_eq!(fs::read(root.join("etc/abs")).unwrap(), b"abs");
+        assert_eq!(fs::read(root.join("usr/bin/tool")).unwrap(), b"t");
+        assert_eq!(fs::read(root.join("rel")).unwrap(), b"rel");
+        let m = fs::metadata(&root).unwrap();
+        assert_eq!(m.mode() & 0o7777, 0o750, "{root_name}: mode of the rootfs");
+        assert_eq!(
+            m.mtime(),
+            1_500_000_000,
+            "{root_name}: times after the children"
+        );
+        if is_root() {
+            assert_eq!((m.uid(), m.gid()), (1000, 1001), "{root_name}: owner");
+        }
+        match xattr_of(&root, c"user.root") {
+            Some(v) => assert_eq!(v, b"r"),
+            None => eprintln!("user xattrs unsupported here; rootfs xattr not checked"),
+        }
+    }
+    // A `/` entry that is not a directory is refused.
+    let t = Tmp::new("unpack-rootfile");
+    let err = unpack(&t.join("rootfs"), &[gz_layer(&[E::File("/", b"", 0o644)])]).unwrap_err();
+    assert!(matches!(err, ImageError::BadEntry { .. }), "{err}");
+}
+
+#[test]
+fn whiteouts_under_a_directory_turned_file_are_accepted() {
+    for mode in [WhiteoutMode::Apply, WhiteoutMode::Overlay] {
+        let t = Tmp::new("unpack-whfile");
+        let root = t.join("rootfs");
+        let l1 = gz_layer(&[
+            E::Dir("d/", 0o755),
+            E::File("d/x", b"x", 0o644),
+            E::Dir("d/sub/", 0o755),
+        ]);
+        // umoci 0.4.7: `d` becomes a file and whiteouts for its old children follow.
+        let l2 = gz_layer(&[
+            E::File("d", b"now a file", 0o644),
+            E::File("d/.wh.x", b"", 0o644),
+            E::File("d/sub/.wh.y", b"", 0o644),
+            E::File("d/.wh..wh..opq", b"", 0o644),
+        ]);
+        let opts = UnpackOptions {
+            whiteouts: mode,
+            ..Default::default()
+        };
+        unpack_with(&root, &[l1, l2], opts).unwrap_or_else(|e| panic!("{mode:?}: {e}"));
+        assert_eq!(fs::read(root.join("d")).unwrap(), b"now a file", "{mode:?}");
+    }
+    // A file in the way of a real entry is still an error.
+    let t = Tmp::new("unpack-whfile-bad");
+    let err = unpack(
+        &t.join("rootfs"),
+        &[gz_layer(&[
+            E::File("f", b"", 0o644),
+            E::File("f/x", b"x", 0o644),
+        ])],
+    )
+    .unwrap_err();
+    assert!(matches!(err, ImageError::NotADirectory { .. }), "{err}");
+}
+
+#[test]
+fn directory_times_survive_later_writes() {
+    let t = Tmp::new("unpack-dirtimes");
+    let root = t.join("rootfs");
+    let l1 = gz_layer(&[
+        E::DirFull("./", 0o755, 0, 0, 1_400_000_000, None),
+        E::DirFull("d/", 0o755, 0, 0, 1_500_000_000, None),
+        E::File("d/old", b"o", 0o644),
+        E::DirFull("d/e/", 0o755, 0, 0, 1_510_000_000, None),
+        E::File("d/e/gone", b"g", 0o644),
+        E::DirFull("opq/", 0o755, 0, 0, 1_520_000_000, None),
+        E::File("opq/lower", b"l", 0o644),
+    ]);
+    // No entries for `./`, `d/`, `d/e/` or `opq/`: files added, whiteouts, an opaque dir.
+    let l2 = gz_layer(&[
+        E::File("top", b"t", 0o644),
+        E::File("d/new", b"n", 0o644),
+        E::File("d/.wh.old", b"", 0o644),
+        E::File("d/e/.wh.gone", b"", 0o644),
+        E::File("opq/.wh..wh..opq", b"", 0o644),
+    ]);
+    // Same layer: an entry for `late/` and later entries inside it.
+    let l3 = gz_layer(&[
+        E::DirFull("late/", 0o755, 0, 0, 1_530_000_000, None),
+        E::File("late/a", b"a", 0o644),
+        E::File("late/.wh.a", b"", 0o644),
+        E::File("late/b", b"b", 0o644),
+    ]);
+    unpack(&root, &[l1, l2, l3]).unwrap();
+    assert!(!root.join("d/old").exists() && root.join("d/new").exists());
+    assert!(!root.join("opq/lower").exists());
+    let mtime = |p: &str| fs::symlink_metadata(root.join(p)).unwrap().mtime();
+    assert_eq!(mtime(""), 1_400_000_000, "rootfs");
+    assert_eq!(mtime("d"), 1_500_000_000, "d");
+    assert_eq!(mtime("d/e"), 1_510_000_000, "d/e");
+    assert_eq!(mtime("opq"), 1_520_000_000, "opq");
+    assert_eq!(mtime("late"), 1_530_000_000, "late");
+}
+
+/// A tar stream whose first header is a GNU long name of 1 GiB, followed by zeros without
+/// end; counts what was read from it.
+struct HugeLongName {
+    header: Vec<u8>,
+    pos: usize,
+    read: std::sync::Arc<std::sync::atomic::AtomicU64>,
+}
+
+impl std::io::Read for HugeLongName {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = if self.pos < self.header.len() {
+            let k = (self.header.len() - self.pos).min(buf.len());
+            buf[..k].copy_from_slice(&self.header[self.pos..self.pos + k]);
+            self.pos += k;
+            k
+        } else {
+            buf.fill(b'a');
+            buf.len()
+        };
+        self.read
+            .fetch_add(n as u64, std::sync::atomic::Ordering::Relaxed);
+        Ok(n)
+    }
+}
+
+#[test]
+fn huge_long_name_header_fails_fast() {
+    let t = Tmp::new("unpack-hugename");
+    let mut h = tar::Header::new_gnu();
+    h.set_entry_type(tar::EntryType::GNULongName);
+    h.set_size(1 << 30);
+    h.as_old_mut().name[..13].copy_from_slice(b"././@LongLink");
+    h.set_cksum();
+    let read = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
+    let src = HugeLongName {
+        header: h.as_bytes().to_vec(),
+        pos: 0,
+        read: read.clone(),
+    };
+    let layers = vec![Ok((src, Expect::default()))];
+    let err = unpack_layers(&t.join("rootfs"), layers, UnpackOptions::default()).unwrap_err();
+    assert!(err.to_string().contains("limit"), "{err}");
+    let n = read.load(std::sync::atomic::Ordering::Relaxed);
+    // Read-ahead of the decompression thread only (channel and buffers), not the name.
+    assert!(n < 64 << 20, "read {n} bytes before failing");
 }

@@ -265,7 +265,28 @@ pub fn run(g: &GlobalOpts, c: ImageCommand) -> anyhow::Result<u8> {
                 r.ingest_files
             );
         }
-        ImageCommand::Verify => {
+        ImageCommand::Verify(a) if a.repair => {
+            let r = gc::repair(&store, a.from.as_deref())?;
+            for d in &r.restored {
+                println!("restored {d}");
+            }
+            for d in &r.removed {
+                println!("removed corrupt {d} (no good copy to restore it from)");
+            }
+            for p in &r.after.problems {
+                println!("{p}");
+            }
+            println!(
+                "restored {}, removed {}; {} problems remain",
+                r.restored.len(),
+                r.removed.len(),
+                r.after.problems.len()
+            );
+            if !r.after.problems.is_empty() {
+                return Ok(1);
+            }
+        }
+        ImageCommand::Verify(_) => {
             let r = gc::verify(&store)?;
             for p in &r.problems {
                 println!("{p}");

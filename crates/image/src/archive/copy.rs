@@ -12,6 +12,11 @@ use crate::store::{sniff, Store, MAX_DOCUMENT};
 pub(crate) trait Source {
     /// Opens a blob, `None` if the source does not have it.
     fn open(&self, d: &Descriptor) -> Result<Option<Box<dyn Read + '_>>, ImageError>;
+
+    /// True when the source is the store itself, whose blobs this import just verified.
+    fn is_store(&self) -> bool {
+        false
+    }
 }
 
 /// The store itself (blobs already ingested by a streaming import).
@@ -24,6 +29,10 @@ impl Source for StoreSource<'_> {
             Err(ImageError::BlobNotFound { .. }) => Ok(None),
             Err(e) => Err(e),
         }
+    }
+
+    fn is_store(&self) -> bool {
+        true
     }
 }
 
@@ -49,11 +58,13 @@ pub(crate) fn copy_tree(
         || media::is_manifest(&d.media_type)
         || d.media_type.is_empty();
     if !maybe_doc {
-        if store
-            .info(&d.digest)
-            .map(|i| i.size == d.size)
-            .unwrap_or(false)
-        {
+        // Same size is not enough: a blob corrupted in place keeps its size. `present`
+        // re-hashes a same-size blob so that a re-import repairs it.
+        if src.is_store() {
+            if store.info(&d.digest)?.size == d.size {
+                return Ok(());
+            }
+        } else if store.present(&d.digest, Some(d.size))?.is_some() {
             return Ok(());
         }
         let r = src.open(d)?.ok_or_else(missing)?;
@@ -104,6 +115,13 @@ pub(crate) fn copy_tree(
         }
     } else {
         let m: Manifest = document::parse(&bytes, &what)?;
+        if m.config.size > MAX_DOCUMENT {
+            // The config is read whole when the image is used: the same cap as there.
+            return Err(ImageError::InvalidDocument {
+                what: m.config.digest.to_string(),
+                reason: format!("config of {} bytes is too large", m.config.size),
+            });
+        }
         copy_tree(store, src, &m.config, depth + 1)?;
         for l in &m.layers {
             copy_tree(store, src, l, depth + 1)?;

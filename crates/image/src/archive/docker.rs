@@ -14,7 +14,7 @@ use super::{open_archive, Imported};
 use crate::document::{self, Descriptor, ImageConfig, Manifest};
 use crate::error::ImageError;
 use crate::media;
-use crate::store::{BlobInfo, Store, MAX_DOCUMENT};
+use crate::store::{read_document, BlobInfo, Store};
 use crate::unpack::Compression;
 
 /// One entry of `manifest.json`.
@@ -114,12 +114,8 @@ pub fn import_docker_archive(
             _ => continue,
         }
         if rel == "manifest.json" {
-            let mut buf = Vec::new();
-            (&mut e)
-                .take(MAX_DOCUMENT)
-                .read_to_end(&mut buf)
-                .map_err(ImageError::io_with("read manifest.json in", path))?;
-            manifest_json = Some(buf);
+            let what = format!("manifest.json in {}", path.display());
+            manifest_json = Some(read_document(&mut e, &what)?);
             continue;
         }
         let blob_name = rel.strip_prefix("blobs/").and_then(|r| r.split_once('/'));

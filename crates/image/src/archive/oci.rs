@@ -11,7 +11,7 @@ use super::{assign_names, open_archive, Imported};
 use crate::document::{self, Descriptor, Index};
 use crate::error::ImageError;
 use crate::media;
-use crate::store::{write_atomic, Store, MAX_DOCUMENT, OCI_LAYOUT};
+use crate::store::{read_document, write_atomic, Store, OCI_LAYOUT};
 
 /// Blobs of a layout directory.
 struct DirSource(PathBuf);
@@ -49,7 +49,8 @@ pub fn import_oci_dir(
         tracing::warn!(dir = %dir.display(), "no oci-layout file; reading it as an OCI layout anyway");
     }
     let p = dir.join("index.json");
-    let bytes = fs::read(&p).map_err(ImageError::io_with("read", &p))?;
+    let f = fs::File::open(&p).map_err(ImageError::io_with("open", &p))?;
+    let bytes = read_document(f, &p.display().to_string())?;
     let index: Index = document::parse(&bytes, &p.display().to_string())?;
     let src = DirSource(dir.to_path_buf());
     let found = top_level(&index);
@@ -80,12 +81,8 @@ pub fn import_oci_archive(
         let rel = raw.strip_prefix(b"./").unwrap_or(&raw);
         let rel = String::from_utf8_lossy(rel).into_owned();
         if rel == "index.json" {
-            let mut buf = Vec::new();
-            (&mut e)
-                .take(MAX_DOCUMENT)
-                .read_to_end(&mut buf)
-                .map_err(ImageError::io_with("read index.json in", path))?;
-            index_bytes = Some(buf);
+            let what = format!("index.json in {}", path.display());
+            index_bytes = Some(read_document(&mut e, &what)?);
         } else if let Some(rest) = rel.strip_prefix("blobs/") {
             let Some((alg, hex)) = rest.split_once('/') else {
                 continue;

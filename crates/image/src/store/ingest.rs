@@ -145,7 +145,8 @@ impl Writer {
     }
 
     /// Verifies size and digest (each only if given), fsyncs and renames the content into
-    /// place. If the blob is already present the temp file is dropped.
+    /// place. If an intact blob is already there the temp file is dropped; one that fails
+    /// verification (corrupted on disk) is replaced atomically by the rename.
     pub fn commit(
         mut self,
         size: Option<u64>,
@@ -183,7 +184,10 @@ impl Writer {
             size: self.written,
         };
         if target.is_file() {
-            return Ok(info);
+            if self.store.blob_is_intact(&info.digest)? {
+                return Ok(info);
+            }
+            tracing::warn!(digest = %info.digest, "replacing a stored blob that fails verification");
         }
         let dir: PathBuf = target.parent().map(PathBuf::from).unwrap_or_default();
         fs::create_dir_all(&dir).map_err(ImageError::io_with("create directory", &dir))?;

@@ -24,6 +24,23 @@ pub const OCI_LAYOUT: &str = r#"{"imageLayoutVersion":"1.0.0"}"#;
 /// Largest JSON document (manifest, index, config) read into memory.
 pub const MAX_DOCUMENT: u64 = 16 << 20;
 
+/// Reads a whole JSON document (index.json, manifest.json, a manifest, index or config)
+/// from `r`, failing once it is larger than [`MAX_DOCUMENT`]: the one cap that import,
+/// the store and unpack all apply. `what` names it in errors.
+pub fn read_document(r: impl Read, what: &str) -> Result<Vec<u8>, ImageError> {
+    let mut buf = Vec::new();
+    r.take(MAX_DOCUMENT + 1)
+        .read_to_end(&mut buf)
+        .map_err(ImageError::io_with("read", what.to_string()))?;
+    if buf.len() as u64 > MAX_DOCUMENT {
+        return Err(ImageError::InvalidDocument {
+            what: what.to_string(),
+            reason: format!("larger than {MAX_DOCUMENT} bytes"),
+        });
+    }
+    Ok(buf)
+}
+
 /// Size and digest of a stored blob.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BlobInfo {
@@ -190,18 +207,8 @@ impl Store {
 
     /// Reads a whole (small) blob and checks its digest.
     pub fn read_bytes(&self, d: &Digest) -> Result<Vec<u8>, ImageError> {
-        let p = self.blob_path(d);
         let f = self.reader(d)?;
-        let mut buf = Vec::new();
-        f.take(MAX_DOCUMENT + 1)
-            .read_to_end(&mut buf)
-            .map_err(ImageError::io_with("read", &p))?;
-        if buf.len() as u64 > MAX_DOCUMENT {
-            return Err(ImageError::InvalidDocument {
-                what: d.to_string(),
-                reason: format!("larger than {MAX_DOCUMENT} bytes"),
-            });
-        }
+        let buf = read_document(f, d.as_ref())?;
         let actual = Digest::from_bytes(d.algorithm(), &buf);
         if actual != *d {
             return Err(ImageError::DigestMismatch {
@@ -216,13 +223,37 @@ impl Store {
         Writer::with_algorithm(self, alg)
     }
 
-    /// `Some` if the blob is already present with the right size.
-    fn present(&self, d: &Digest, size: Option<u64>) -> Result<Option<BlobInfo>, ImageError> {
-        match self.info(d) {
-            Ok(info) if size.is_none() || size == Some(info.size) => Ok(Some(info)),
-            Ok(_) | Err(ImageError::BlobNotFound { .. }) => Ok(None),
-            Err(e) => Err(e),
+    /// The blob `d` if it is present, of `size` (when given) and hashes to `d`. A blob of
+    /// another size is not hashed; one that fails verification is logged and reported
+    /// absent, so that the caller ingests the content again and replaces it.
+    pub(crate) fn present(
+        &self,
+        d: &Digest,
+        size: Option<u64>,
+    ) -> Result<Option<BlobInfo>, ImageError> {
+        let info = match self.info(d) {
+            Ok(info) if size.is_none() || size == Some(info.size) => info,
+            Ok(_) | Err(ImageError::BlobNotFound { .. }) => return Ok(None),
+            Err(e) => return Err(e),
+        };
+        if self.blob_is_intact(d)? {
+            Ok(Some(info))
+        } else {
+            tracing::warn!(digest = %d, "stored blob fails verification; it will be replaced");
+            Ok(None)
         }
+    }
+
+    /// True when the stored blob `d` hashes to `d` (false when absent).
+    pub fn blob_is_intact(&self, d: &Digest) -> Result<bool, ImageError> {
+        let f = match self.reader(d) {
+            Ok(f) => f,
+            Err(ImageError::BlobNotFound { .. }) => return Ok(false),
+            Err(e) => return Err(e),
+        };
+        let actual = Digest::from_reader(d.algorithm(), io::BufReader::with_capacity(1 << 20, f))
+            .map_err(ImageError::io_with("read", self.blob_path(d)))?;
+        Ok(actual == *d)
     }
 
     fn not_found_or(&self, d: &Digest, op: &'static str, p: &Path, e: io::Error) -> ImageError {

@@ -24,7 +24,8 @@ impl Store {
     /// Reads index.json.
     pub fn index(&self) -> Result<Index, ImageError> {
         let p = self.root.join("index.json");
-        let bytes = fs::read(&p).map_err(ImageError::io_with("read", &p))?;
+        let f = fs::File::open(&p).map_err(ImageError::io_with("open", &p))?;
+        let bytes = super::read_document(f, &p.display().to_string())?;
         document::parse(&bytes, &p.display().to_string())
     }
 

@@ -3,7 +3,7 @@
 //! (symlinks followed with the rootfs as `/`); the final component is never followed:
 //! inodes are always replaced, never written through.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::ffi::{CString, OsStr};
 use std::fs::File;
 use std::io::{Read, Write};
@@ -46,6 +46,21 @@ struct Deferred {
     mtime: TimeSpec,
 }
 
+/// A directory this layer wrote into (or removed from) without having an entry for it:
+/// its times before the layer, put back at the end (umoci does the same), so that a lower
+/// layer's directory keeps the mtime its tar gave it.
+struct Touched {
+    path: Vec<u8>,
+    atime: TimeSpec,
+    mtime: TimeSpec,
+}
+
+impl Touched {
+    fn path_shown(&self) -> String {
+        String::from_utf8_lossy(&self.path).into_owned()
+    }
+}
+
 /// Writes the entries of one layer after another into a rootfs.
 pub(crate) struct Applier {
     root: Root,
@@ -54,12 +69,33 @@ pub(crate) struct Applier {
     /// same entry reached through different symlinked paths has one key.
     written: HashSet<(u64, Vec<u8>)>,
     deferred: Vec<Deferred>,
-    /// Directories that existed before this layer wrote into them, with their times then
-    /// (restored at the end of the layer, as umoci does: a directory keeps the time its own
-    /// layer gave it unless a later layer has an entry for it).
-    touched: Vec<(Vec<u8>, TimeSpec, TimeSpec)>,
-    touched_seen: HashSet<Vec<u8>>,
+    /// Directories written into by this layer, by inode, with their times before it.
+    touched: HashMap<u64, Touched>,
     buf: Vec<u8>,
+}
+
+/// Records the times of directory `dir` (inode `ino`, archive path `path`) the first time
+/// the layer is about to change it.
+fn note_touched(
+    touched: &mut HashMap<u64, Touched>,
+    dir: BorrowedFd<'_>,
+    ino: u64,
+    path: &[u8],
+    host: &Path,
+) -> Result<(), ImageError> {
+    if touched.contains_key(&ino) {
+        return Ok(());
+    }
+    let st = fstat(dir).map_err(|e| errno_io("stat", host, e))?;
+    touched.insert(
+        ino,
+        Touched {
+            path: path.to_vec(),
+            atime: TimeSpec::new(st.st_atime, st.st_atime_nsec),
+            mtime: TimeSpec::new(st.st_mtime, st.st_mtime_nsec),
+        },
+    );
+    Ok(())
 }
 
 fn errno_io(op: &'static str, path: &Path, e: Errno) -> ImageError {
@@ -74,8 +110,7 @@ impl Applier {
             opts,
             written: HashSet::new(),
             deferred: Vec::new(),
-            touched: Vec::new(),
-            touched_seen: HashSet::new(),
+            touched: HashMap::new(),
             buf: vec![0u8; 1 << 20],
         })
     }
@@ -90,9 +125,6 @@ impl Applier {
         }
         let path = EntryPath::parse(&raw)?;
         let meta = read_meta(entry, &shown)?;
-        if !path.is_root() {
-            self.note_touched(path.parent(), &shown)?;
-        }
         if path.name().starts_with(WHITEOUT_PREFIX) {
             return self.whiteout(&path, &shown);
         }
@@ -103,13 +135,20 @@ impl Applier {
                     reason: "the rootfs itself must be a directory".into(),
                 });
             }
+            // `./` or `/` (umoci writes one first in every layer): owner and xattrs now,
+            // mode and times at the end of the layer like every directory.
+            let host = self.root.host_path(b"");
             if self.opts.preserve_owner {
                 fchown(
                     self.root.fd(),
                     Some(Uid::from_raw(meta.uid)),
                     Some(Gid::from_raw(meta.gid)),
                 )
-                .map_err(|e| errno_io("chown", &self.root.host_path(b""), e))?;
+                .map_err(|e| errno_io("chown", &host, e))?;
+            }
+            for (k, v) in &meta.xattrs {
+                set_xattr_fd(self.root.fd(), k, v, self.opts.preserve_owner)
+                    .map_err(|e| xattr_err(&host, k, e))?;
             }
             self.deferred.push(Deferred {
                 path: Vec::new(),
@@ -118,7 +157,21 @@ impl Applier {
             });
             return Ok(());
         }
-        let parent_ino = self.parent_dir(&path, &shown)?.ino;
+        let parent_host = self.root.host_path(path.parent());
+        let Some(parent) = self.root.dir(path.parent(), &shown, true)? else {
+            return Err(ImageError::BadEntry {
+                path: shown,
+                reason: "parent missing".into(),
+            });
+        };
+        let parent_ino = parent.ino;
+        note_touched(
+            &mut self.touched,
+            parent.fd,
+            parent_ino,
+            path.parent(),
+            &parent_host,
+        )?;
         self.written.insert((parent_ino, path.name().to_vec()));
         match ty {
             EntryType::Regular | EntryType::Continuous | EntryType::GNUSparse => {
@@ -163,65 +216,32 @@ impl Applier {
         }
     }
 
-    /// Records the times of the existing directory `dir` before this layer first writes
-    /// into it.
-    fn note_touched(&mut self, dir: &[u8], shown: &str) -> Result<(), ImageError> {
-        if self.touched_seen.contains(dir) {
-            return Ok(());
-        }
-        self.touched_seen.insert(dir.to_vec());
-        // Not a directory (yet): nothing to keep; errors surface when the entry is applied.
-        let Ok(Some(fd)) = self.root.dir_uncached(dir, shown) else {
-            return Ok(());
-        };
-        let st = fstat(&fd).map_err(|e| errno_io("stat", &self.root.host_path(dir), e))?;
-        let atime = TimeSpec::new(st.st_atime, st.st_atime_nsec);
-        let mtime = TimeSpec::new(st.st_mtime, st.st_mtime_nsec);
-        self.touched.push((dir.to_vec(), atime, mtime));
-        Ok(())
-    }
-
-    /// Opens the directory `path` of the rootfs for changing its mode and times; `None` when
-    /// a later entry of the layer removed or replaced it.
-    fn open_dir_for_update(&self, path: &[u8]) -> Result<Option<OwnedFd>, ImageError> {
-        let host = self.root.host_path(path);
-        if path.is_empty() {
-            return openat(
-                self.root.fd(),
+    /// Finishes a layer: puts back the times of directories it wrote into, then applies the
+    /// modes and times of the directories it has entries for.
+    pub fn finish_layer(&mut self) -> Result<(), ImageError> {
+        let touched = std::mem::take(&mut self.touched);
+        for (ino, t) in &touched {
+            let host = self.root.host_path(&t.path);
+            let dir = match self.root.dir_uncached(&t.path, &t.path_shown()) {
+                Ok(Some(dir)) => dir,
+                // Gone or no longer a directory: nothing to put back.
+                Ok(None) | Err(ImageError::NotADirectory { .. }) => continue,
+                Err(e) => return Err(e),
+            };
+            let fd = match openat(
+                &dir,
                 ".",
                 OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
                 Mode::empty(),
-            )
-            .map(Some)
-            .map_err(|e| errno_io("open", &host, e));
-        }
-        let p = EntryPath::parse(path)?;
-        let shown = p.display();
-        let Some(parent) = self.root.dir_uncached(p.parent(), &shown)? else {
-            return Ok(None);
-        };
-        match openat(
-            &parent,
-            OsStr::from_bytes(p.name()),
-            OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC,
-            Mode::empty(),
-        ) {
-            Ok(fd) => Ok(Some(fd)),
-            Err(Errno::ENOENT) | Err(Errno::ENOTDIR) | Err(Errno::ELOOP) => Ok(None),
-            Err(e) => Err(errno_io("open", &host, e)),
-        }
-    }
-
-    /// Finishes a layer: restores the times of directories it only wrote into, then applies
-    /// deferred directory modes and times (the layer's own entries win).
-    pub fn finish_layer(&mut self) -> Result<(), ImageError> {
-        let touched = std::mem::take(&mut self.touched);
-        self.touched_seen.clear();
-        for (path, atime, mtime) in touched.iter().rev() {
-            if let Some(fd) = self.open_dir_for_update(path)? {
-                futimens(&fd, atime, mtime)
-                    .map_err(|e| errno_io("set times of", &self.root.host_path(path), e))?;
+            ) {
+                Ok(fd) => fd,
+                Err(e) => return Err(errno_io("open", &host, e)),
+            };
+            // The path may lead somewhere else by now (replaced by a later entry).
+            if fstat(&fd).map_err(|e| errno_io("stat", &host, e))?.st_ino != *ino {
+                continue;
             }
+            futimens(&fd, &t.atime, &t.mtime).map_err(|e| errno_io("set times of", &host, e))?;
         }
         let deferred = std::mem::take(&mut self.deferred);
         for d in deferred.iter().rev() {
@@ -237,8 +257,11 @@ impl Applier {
             } else {
                 let p = EntryPath::parse(&d.path)?;
                 let shown = p.display();
-                let Some(parent) = self.root.dir_uncached(p.parent(), &shown)? else {
-                    continue;
+                let parent = match self.root.dir_uncached(p.parent(), &shown) {
+                    Ok(Some(parent)) => parent,
+                    // Removed or replaced by a later entry of the same layer.
+                    Ok(None) | Err(ImageError::NotADirectory { .. }) => continue,
+                    Err(e) => return Err(e),
                 };
                 match openat(
                     &parent,
@@ -540,9 +563,13 @@ impl Applier {
         if name == OPAQUE {
             let dir_path = path.parent().to_vec();
             let host = self.root.host_path(&dir_path);
-            let Some(dir) = self.root.dir_for_whiteout(&dir_path, shown, overlay)? else {
+            let Some(dir) = nested_under_file(self.root.dir(&dir_path, shown, overlay), shown)?
+            else {
                 return Ok(());
             };
+            if !overlay {
+                note_touched(&mut self.touched, dir.fd, dir.ino, &dir_path, &host)?;
+            }
             let fd = openat(
                 dir.fd,
                 ".",
@@ -582,9 +609,20 @@ impl Applier {
         let tpath = path.sibling(target);
         let host = self.root.host_path(&tpath.joined);
         let tname = OsStr::from_bytes(target);
-        let Some(parent) = self.root.dir_for_whiteout(tpath.parent(), shown, overlay)? else {
+        let parent_host = self.root.host_path(tpath.parent());
+        let Some(parent) = nested_under_file(self.root.dir(tpath.parent(), shown, overlay), shown)?
+        else {
             return Ok(());
         };
+        if !overlay {
+            note_touched(
+                &mut self.touched,
+                parent.fd,
+                parent.ino,
+                tpath.parent(),
+                &parent_host,
+            )?;
+        }
         let key = (parent.ino, target.to_vec());
         let parent = parent.fd;
         if overlay {
@@ -621,6 +659,27 @@ impl Applier {
         };
         self.root.invalidate();
         r.map_err(|e| errno_io("remove whited-out", &host, e))
+    }
+}
+
+/// The directory of a whiteout, or `None` when there is nothing to white out because a
+/// non-directory stands on its path: umoci 0.4.7 writes whiteouts under a path that the
+/// same layer turned from a directory into a file, and whatever they named went with the
+/// directory.
+fn nested_under_file<'a>(
+    resolved: Result<Option<Dir<'a>>, ImageError>,
+    shown: &str,
+) -> Result<Option<Dir<'a>>, ImageError> {
+    match resolved {
+        Err(ImageError::NotADirectory { dir, .. }) => {
+            tracing::debug!(
+                entry = shown,
+                blocked_by = %dir,
+                "whiteout under a non-directory has nothing to remove"
+            );
+            Ok(None)
+        }
+        other => other,
     }
 }
 

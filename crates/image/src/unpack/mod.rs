@@ -4,12 +4,14 @@
 //! resolved INSIDE the rootfs, following symlinks with the rootfs as `/` (absolute targets
 //! start at the rootfs, `..` never climbs above it: `openat2(RESOLVE_IN_ROOT)`), so a layer
 //! can write through `lib -> usr/lib` or `var/run -> /run` that a lower layer made; the final
-//! component is never followed (the inode there is replaced). Entry names that are absolute
-//! or climb above the root with `..`, and a bare `.wh.`, are errors. Whatever an archive
+//! component is never followed (the inode there is replaced). Absolute entry names are taken
+//! inside the root (`/` is the rootfs itself); names that climb above the root with `..`,
+//! and a bare `.wh.`, are errors. Whatever an archive
 //! holds, nothing is created, modified or removed outside the rootfs. Decompression and
 //! hashing run on one thread while files are written on another.
 
 mod apply;
+mod guard;
 mod path;
 mod root;
 mod stream;
@@ -25,6 +27,7 @@ pub(crate) fn zstd_not_built() -> crate::ImageError {
 use std::io::Read;
 use std::path::Path;
 
+pub use guard::MAX_META;
 pub use stream::{Compression, Expect, Observed};
 
 use crate::error::ImageError;
@@ -90,7 +93,7 @@ impl Unpacker {
         let mut entries = 0u64;
         let applier = &mut self.applier;
         let observed = stream::run(blob, expect, |tar_stream| {
-            let mut archive = tar::Archive::new(tar_stream);
+            let mut archive = tar::Archive::new(guard::Guard::new(tar_stream));
             let iter = archive.entries().map_err(|e| ImageError::BadEntry {
                 path: String::new(),
                 reason: format!("reading tar stream: {e}"),

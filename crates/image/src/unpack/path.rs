@@ -3,7 +3,7 @@
 use crate::error::ImageError;
 
 /// A path from a layer entry, split into components, guaranteed to have no `..`, no empty
-/// and no `.` components and not to be absolute. An empty component list is the rootfs itself.
+/// and no `.` components and no leading `/`. An empty component list is the rootfs itself.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct EntryPath {
     /// The normalised path joined with `/` (no leading or trailing slash).
@@ -14,21 +14,15 @@ pub(crate) struct EntryPath {
 
 impl EntryPath {
     /// Parses an archive path. `.` and empty components are dropped and `a/../b` is
-    /// normalised lexically to `b` (as umoci's `CleanPath` does); leading `/` are dropped
-    /// (an absolute name is read inside the rootfs); a `..` that would climb above the
-    /// rootfs is an escape.
+    /// normalised lexically to `b` (as umoci's `CleanPath` does). An absolute name is taken
+    /// inside the rootfs (`/etc/x` is `etc/x`, `/` is the rootfs itself: umoci writes a `/`
+    /// entry first in every layer, containerd strips the slash too); a `..` that would climb
+    /// above the rootfs is an escape.
     ///
-    /// umoci clamps such names (`../x` becomes `x`) instead of failing; we keep the error on
-    /// purpose: no honest layer producer writes them, so they mark a hostile or broken tar.
+    /// umoci clamps climbing names (`../x` becomes `x`) instead of failing; we keep the error
+    /// on purpose: no honest layer producer writes them, so they mark a hostile or broken tar.
     pub fn parse(raw: &[u8]) -> Result<EntryPath, ImageError> {
         let shown = || String::from_utf8_lossy(raw).into_owned();
-        // Leading slashes name the rootfs (umoci writes `/` as the first entry of every
-        // layer): `/` is the root itself and `/etc/x` is `etc/x`, as umoci, containerd and
-        // podman read them. `..` above the root is still an escape (below).
-        let raw = {
-            let skip = raw.iter().take_while(|b| **b == b'/').count();
-            &raw[skip..]
-        };
         if raw.contains(&0) {
             return Err(ImageError::BadEntry {
                 path: shown(),
@@ -116,6 +110,27 @@ mod tests {
     }
 
     #[test]
+    fn absolute_names_are_taken_inside_the_root() {
+        for root in [&b"/"[..], b"//", b"/.", b"/./"] {
+            assert!(EntryPath::parse(root).unwrap().is_root(), "{root:?}");
+        }
+        let p = EntryPath::parse(b"/etc/x").unwrap();
+        assert_eq!(p.joined, b"etc/x");
+        assert_eq!(p.parent(), b"etc");
+        assert_eq!(p.name(), b"x");
+        let q = EntryPath::parse(b"//usr//bin/").unwrap();
+        assert_eq!(q.joined, b"usr/bin");
+        assert!(matches!(
+            EntryPath::parse(b"/../etc/passwd"),
+            Err(ImageError::Escape { .. })
+        ));
+        assert!(matches!(
+            EntryPath::parse(b"/a/../../x"),
+            Err(ImageError::Escape { .. })
+        ));
+    }
+
+    #[test]
     fn dot_dot_inside_the_root_is_normalised() {
         let p = EntryPath::parse(b"a/b/../c").unwrap();
         assert_eq!(p.joined, b"a/c");
@@ -132,16 +147,6 @@ mod tests {
 
     #[test]
     fn rejects_escapes() {
-        // An absolute name is read inside the rootfs; climbing above it is not.
-        assert_eq!(
-            EntryPath::parse(b"/etc/passwd").unwrap().joined,
-            b"etc/passwd"
-        );
-        assert!(EntryPath::parse(b"/").unwrap().is_root());
-        assert!(matches!(
-            EntryPath::parse(b"/../etc/passwd"),
-            Err(ImageError::Escape { .. })
-        ));
         assert!(matches!(
             EntryPath::parse(b"../x"),
             Err(ImageError::Escape { .. })

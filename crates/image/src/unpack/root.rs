@@ -113,29 +113,6 @@ impl Root {
         }))
     }
 
-    /// [`Root::dir`] for a whiteout: a path on the way that is not a directory (a layer that
-    /// turned a directory into a file and then lists whiteouts under it, as umoci 0.4.7
-    /// writes) means there is nothing to remove, `Ok(None)`, noted at debug level.
-    pub fn dir_for_whiteout(
-        &mut self,
-        dir: &[u8],
-        entry: &str,
-        create: bool,
-    ) -> Result<Option<Dir<'_>>, ImageError> {
-        // Probe first (uncached, no creation) so the cache borrow below stays simple.
-        match self.dir_uncached(dir, entry) {
-            Err(e) if is_not_a_dir(&e) => {
-                tracing::debug!(
-                    entry,
-                    "whiteout under a path that is not a directory: nothing to remove"
-                );
-                return Ok(None);
-            }
-            _ => {}
-        }
-        self.dir(dir, entry, create)
-    }
-
     /// Like [`Root::dir`] without creating anything and without touching the cache.
     pub fn dir_uncached(&self, dir: &[u8], entry: &str) -> Result<Option<OwnedFd>, ImageError> {
         if dir.is_empty() {
@@ -274,19 +251,11 @@ fn mkdir_0755(at: BorrowedFd<'_>, name: &OsStr) -> Result<(), Errno> {
 }
 
 fn not_a_dir(entry: &str, dir: &[u8]) -> ImageError {
-    ImageError::BadEntry {
+    ImageError::NotADirectory {
         path: entry.to_string(),
-        reason: format!("{} {NOT_A_DIR}", String::from_utf8_lossy(dir)),
+        dir: String::from_utf8_lossy(dir).into_owned(),
     }
 }
-
-/// Whether `e` came from [`not_a_dir`].
-fn is_not_a_dir(e: &ImageError) -> bool {
-    matches!(e, ImageError::BadEntry { reason, .. } if reason.ends_with(NOT_A_DIR))
-}
-
-/// The end of [`not_a_dir`]'s reason (what [`is_not_a_dir`] recognises).
-const NOT_A_DIR: &str = "(or a directory on its way) is not a directory";
 
 fn too_many_links(entry: &str) -> ImageError {
     ImageError::BadEntry {

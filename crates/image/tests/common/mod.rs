@@ -19,6 +19,8 @@ pub enum E<'a> {
     Char(&'a str, u32, u32),
     Owned(&'a str, &'a [u8], u32, u64, u64),
     Xattr(&'a str, &'a [u8], &'a str, &'a [u8]),
+    /// A directory with everything set: path, mode, uid, gid, mtime, optional xattr.
+    DirFull(&'a str, u32, u64, u64, u64, Option<(&'a str, &'a [u8])>),
 }
 
 fn header(path: &str, ty: tar::EntryType, size: u64, mode: u32, link: Option<&str>) -> tar::Header {
@@ -91,6 +93,18 @@ pub fn tar(entries: &[E<'_>]) -> Vec<u8> {
                     *d,
                 )
                 .unwrap()
+            }
+            E::DirFull(p, m, uid, gid, mtime, xattr) => {
+                if let Some((k, v)) = xattr {
+                    let key = format!("SCHILY.xattr.{k}");
+                    b.append_pax_extensions([(key.as_str(), *v)]).unwrap();
+                }
+                let mut h = header(p, tar::EntryType::Directory, 0, *m, None);
+                h.set_uid(*uid);
+                h.set_gid(*gid);
+                h.set_mtime(*mtime);
+                h.set_cksum();
+                b.append(&h, &[][..]).unwrap()
             }
         }
     }
