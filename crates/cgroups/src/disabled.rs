@@ -71,10 +71,18 @@ pub fn first_limit(r: &LinuxResources) -> Option<&'static str> {
         b.weight().is_some_and(|x| x != 0)
             || b.leaf_weight().is_some_and(|x| x != 0)
             || b.weight_device().as_ref().is_some_and(|x| !x.is_empty())
-            || b.throttle_read_bps_device().as_ref().is_some_and(|x| !x.is_empty())
-            || b.throttle_write_bps_device().as_ref().is_some_and(|x| !x.is_empty())
-            || b.throttle_read_iops_device().as_ref().is_some_and(|x| !x.is_empty())
-            || b.throttle_write_iops_device().as_ref().is_some_and(|x| !x.is_empty())
+            || b.throttle_read_bps_device()
+                .as_ref()
+                .is_some_and(|x| !x.is_empty())
+            || b.throttle_write_bps_device()
+                .as_ref()
+                .is_some_and(|x| !x.is_empty())
+            || b.throttle_read_iops_device()
+                .as_ref()
+                .is_some_and(|x| !x.is_empty())
+            || b.throttle_write_iops_device()
+                .as_ref()
+                .is_some_and(|x| !x.is_empty())
     });
     let checks: [(&'static str, bool); 8] = [
         ("memory", memory),
@@ -87,7 +95,10 @@ pub fn first_limit(r: &LinuxResources) -> Option<&'static str> {
         ),
         ("network", r.network().is_some()),
         ("rdma", r.rdma().as_ref().is_some_and(|m| !m.is_empty())),
-        ("unified", r.unified().as_ref().is_some_and(|m| !m.is_empty())),
+        (
+            "unified",
+            r.unified().as_ref().is_some_and(|m| !m.is_empty()),
+        ),
     ];
     checks.into_iter().find(|(_, set)| *set).map(|(k, _)| k)
 }
@@ -190,7 +201,13 @@ mod tests {
         assert!(d.validate(&LinuxResources::default()).is_ok());
         // Docker's zeros are unset.
         let zeros = LinuxResourcesBuilder::default()
-            .memory(LinuxMemoryBuilder::default().limit(0).reservation(0).build().unwrap())
+            .memory(
+                LinuxMemoryBuilder::default()
+                    .limit(0)
+                    .reservation(0)
+                    .build()
+                    .unwrap(),
+            )
             .build()
             .unwrap();
         assert!(d.validate(&zeros).is_ok());

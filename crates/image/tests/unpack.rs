@@ -700,6 +700,8 @@ fn a_directory_touched_by_a_later_layer_keeps_its_time() {
         fs::metadata(root.join("etc")).unwrap().mtime(),
         1_600_000_000
     );
+}
+
 fn xattr_of(p: &Path, key: &std::ffi::CStr) -> Option<Vec<u8>> {
     let mut buf = [0u8; 64];
     let c = std::ffi::CString::new(p.display().to_string()).unwrap();
