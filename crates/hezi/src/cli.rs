@@ -140,6 +140,20 @@ pub struct RegistryOpts {
     /// Credentials for the registry (default: the auth files).
     #[arg(long, value_name = "USER:PASSWORD")]
     pub creds: Option<String>,
+    /// Read credentials from this auth file only (default: $REGISTRY_AUTH_FILE,
+    /// $XDG_RUNTIME_DIR/containers/auth.json, ~/.config/containers/auth.json,
+    /// ~/.docker/config.json).
+    #[arg(long, value_name = "FILE")]
+    pub authfile: Option<PathBuf>,
+    /// TLS and transport.
+    #[command(flatten)]
+    pub transport: TransportOpts,
+}
+
+/// How to talk to a registry (TLS, plain HTTP, certificates): shared by every registry
+/// command and `hezi login`.
+#[derive(Debug, Args, Clone)]
+pub struct TransportOpts {
     /// Verify TLS certificates; `--tls-verify=false` also falls back to plain HTTP.
     #[arg(
         long = "tls-verify",
@@ -154,15 +168,20 @@ pub struct RegistryOpts {
     /// Talk plain HTTP to the registry (default: only to localhost and 127.0.0.0/8).
     #[arg(long = "plain-http")]
     pub plain_http: bool,
-    /// Read credentials from this auth file only (default: $REGISTRY_AUTH_FILE,
-    /// $XDG_RUNTIME_DIR/containers/auth.json, ~/.config/containers/auth.json,
-    /// ~/.docker/config.json).
-    #[arg(long, value_name = "FILE")]
-    pub authfile: Option<PathBuf>,
     /// Directory of per-registry certificates (`DIR/HOST[:PORT]/*.crt`); default
     /// /etc/containers/certs.d and /etc/docker/certs.d.
     #[arg(long = "cert-dir", value_name = "DIR")]
     pub cert_dir: Option<PathBuf>,
+}
+
+impl Default for TransportOpts {
+    fn default() -> Self {
+        TransportOpts {
+            tls_verify: true,
+            plain_http: false,
+            cert_dir: None,
+        }
+    }
 }
 
 /// `hezi login`.
@@ -179,27 +198,13 @@ pub struct LoginArgs {
     /// Read the password from stdin.
     #[arg(long = "password-stdin")]
     pub password_stdin: bool,
-    /// Verify TLS certificates; `--tls-verify=false` also falls back to plain HTTP.
-    #[arg(
-        long = "tls-verify",
-        value_name = "BOOL",
-        action = ArgAction::Set,
-        num_args = 0..=1,
-        require_equals = true,
-        default_value_t = true,
-        default_missing_value = "true"
-    )]
-    pub tls_verify: bool,
-    /// Talk plain HTTP to the registry (default: only to localhost and 127.0.0.0/8).
-    #[arg(long = "plain-http")]
-    pub plain_http: bool,
     /// The auth file to write (default: $REGISTRY_AUTH_FILE, else
     /// $XDG_RUNTIME_DIR/containers/auth.json, else /run/containers/UID/auth.json).
     #[arg(long, value_name = "FILE")]
     pub authfile: Option<PathBuf>,
-    /// Directory of per-registry certificates (`DIR/HOST[:PORT]/*.crt`).
-    #[arg(long = "cert-dir", value_name = "DIR")]
-    pub cert_dir: Option<PathBuf>,
+    /// TLS and transport.
+    #[command(flatten)]
+    pub transport: TransportOpts,
 }
 
 /// `hezi logout`.

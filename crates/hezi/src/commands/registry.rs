@@ -8,18 +8,27 @@ use anyhow::{bail, Context as _};
 use hezi_image::registry::{self, auth, ClientOptions, Credentials, Reference};
 use hezi_image::{Platform, Store};
 
-use crate::cli::{ImagePullArgs, ImagePushArgs, LoginArgs, LogoutArgs, PullPolicy, RegistryOpts};
+use crate::cli::{
+    ImagePullArgs, ImagePushArgs, LoginArgs, LogoutArgs, PullPolicy, RegistryOpts, TransportOpts,
+};
+
+/// The client options the TLS and transport flags give.
+fn transport_options(t: &TransportOpts) -> ClientOptions {
+    let mut opts = ClientOptions {
+        tls_verify: t.tls_verify,
+        plain_http: t.plain_http.then_some(true),
+        ..ClientOptions::default()
+    };
+    // --cert-dir replaces the default certs.d directories.
+    if let Some(dir) = &t.cert_dir {
+        opts.certs_dirs = vec![dir.clone()];
+    }
+    opts
+}
 
 /// Client options from the command line flags, for `reference`.
 pub fn client_options(o: &RegistryOpts, reference: &Reference) -> anyhow::Result<ClientOptions> {
-    let mut opts = ClientOptions {
-        tls_verify: o.tls_verify,
-        plain_http: o.plain_http.then_some(true),
-        ..ClientOptions::default()
-    };
-    if let Some(dir) = &o.cert_dir {
-        opts.certs_dirs = vec![dir.clone()];
-    }
+    let mut opts = transport_options(&o.transport);
     if let Some(c) = &o.creds {
         opts.credentials = Some(
             Credentials::parse(c).context("--creds: expected USER:PASSWORD with a user name")?,
@@ -189,16 +198,11 @@ pub fn login(a: &LoginArgs) -> anyhow::Result<u8> {
         username: user,
         password,
     };
-    let mut opts = ClientOptions {
-        tls_verify: a.tls_verify,
-        plain_http: a.plain_http.then_some(true),
+    let opts = ClientOptions {
         credentials: Some(creds.clone()),
         use_auth_files: false,
-        ..ClientOptions::default()
+        ..transport_options(&a.transport)
     };
-    if let Some(dir) = &a.cert_dir {
-        opts.certs_dirs = vec![dir.clone()];
-    }
     let client = registry::Client::connect(&reg, "", &opts)
         .with_context(|| format!("connecting to registry {reg}"))?;
     client
@@ -245,8 +249,11 @@ mod tests {
         let r = Reference::parse("quay.io/a/b").unwrap();
         let o = RegistryOpts {
             creds: Some("u:p:q".into()),
-            tls_verify: false,
-            plain_http: true,
+            transport: TransportOpts {
+                tls_verify: false,
+                plain_http: true,
+                cert_dir: None,
+            },
             ..RegistryOpts::default()
         };
         let c = client_options(&o, &r).unwrap();
