@@ -38,8 +38,14 @@ struct GroupEntry {
     members: Vec<String>,
 }
 
-/// Reads a file of the rootfs with openat2(RESOLVE_IN_ROOT); `None` if it does not exist.
-pub(crate) fn read_in_root(rootfs: &Path, rel: &str) -> Result<Option<String>, ImageError> {
+/// Opens `rel` in `rootfs` with openat2(RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS |
+/// RESOLVE_NO_XDEV) and `flags`; `None` when it does not exist. Returns the fd and the
+/// host path (for messages).
+fn open_in_root(
+    rootfs: &Path,
+    rel: &str,
+    flags: OFlag,
+) -> Result<Option<(std::os::fd::OwnedFd, std::path::PathBuf)>, ImageError> {
     let root = openat(
         nix::fcntl::AT_FDCWD,
         rootfs,
@@ -47,18 +53,25 @@ pub(crate) fn read_in_root(rootfs: &Path, rel: &str) -> Result<Option<String>, I
         Mode::empty(),
     )
     .map_err(|e| ImageError::io("open rootfs", rootfs, e.into()))?;
-    let how = OpenHow::new()
-        .flags(OFlag::O_RDONLY | OFlag::O_CLOEXEC | OFlag::O_NOCTTY)
-        .resolve(
-            ResolveFlag::RESOLVE_IN_ROOT
-                | ResolveFlag::RESOLVE_NO_MAGICLINKS
-                | ResolveFlag::RESOLVE_NO_XDEV,
-        );
-    let host = rootfs.join(rel.trim_start_matches('/'));
-    let fd = match openat2(&root, OsStr::new(rel.trim_start_matches('/')), how) {
-        Ok(fd) => fd,
-        Err(nix::errno::Errno::ENOENT) => return Ok(None),
-        Err(e) => return Err(ImageError::io("open", host, e.into())),
+    let how = OpenHow::new().flags(flags | OFlag::O_CLOEXEC).resolve(
+        ResolveFlag::RESOLVE_IN_ROOT
+            | ResolveFlag::RESOLVE_NO_MAGICLINKS
+            | ResolveFlag::RESOLVE_NO_XDEV,
+    );
+    let rel = rel.trim_start_matches('/');
+    let host = rootfs.join(rel);
+    let rel = if rel.is_empty() { "." } else { rel };
+    match openat2(&root, OsStr::new(rel), how) {
+        Ok(fd) => Ok(Some((fd, host))),
+        Err(nix::errno::Errno::ENOENT) => Ok(None),
+        Err(e) => Err(ImageError::io("open", host, e.into())),
+    }
+}
+
+/// Reads a file of the rootfs (see [`open_in_root`]); `None` if it does not exist.
+pub(crate) fn read_in_root(rootfs: &Path, rel: &str) -> Result<Option<String>, ImageError> {
+    let Some((fd, host)) = open_in_root(rootfs, rel, OFlag::O_RDONLY | OFlag::O_NOCTTY)? else {
+        return Ok(None);
     };
     let mut f = std::fs::File::from(fd);
     let md = f.metadata().map_err(ImageError::io_with("stat", &host))?;
@@ -76,33 +89,14 @@ pub(crate) fn read_in_root(rootfs: &Path, rel: &str) -> Result<Option<String>, I
     Ok(Some(s))
 }
 
-/// `stat` of a path of the rootfs, resolved inside it (openat2 `RESOLVE_IN_ROOT`); `None`
-/// when it does not exist.
+/// `stat` of a path of the rootfs, resolved inside it (see [`open_in_root`]); `None` when it
+/// does not exist.
 pub(crate) fn stat_in_root(
     rootfs: &Path,
     rel: &str,
 ) -> Result<Option<std::fs::Metadata>, ImageError> {
-    let root = openat(
-        nix::fcntl::AT_FDCWD,
-        rootfs,
-        OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
-        Mode::empty(),
-    )
-    .map_err(|e| ImageError::io("open rootfs", rootfs, e.into()))?;
-    let how = OpenHow::new()
-        .flags(OFlag::O_PATH | OFlag::O_CLOEXEC)
-        .resolve(
-            ResolveFlag::RESOLVE_IN_ROOT
-                | ResolveFlag::RESOLVE_NO_MAGICLINKS
-                | ResolveFlag::RESOLVE_NO_XDEV,
-        );
-    let host = rootfs.join(rel.trim_start_matches('/'));
-    let rel = rel.trim_start_matches('/');
-    let rel = if rel.is_empty() { "." } else { rel };
-    let fd = match openat2(&root, OsStr::new(rel), how) {
-        Ok(fd) => fd,
-        Err(nix::errno::Errno::ENOENT) => return Ok(None),
-        Err(e) => return Err(ImageError::io("open", host, e.into())),
+    let Some((fd, host)) = open_in_root(rootfs, rel, OFlag::O_PATH)? else {
+        return Ok(None);
     };
     std::fs::File::from(fd)
         .metadata()

@@ -9,12 +9,14 @@
 //! [`VolumeMode::Tmpfs`] mounts an empty tmpfs (data lost at exit); [`VolumeMode::None`]
 //! only records the paths in the `org.opencontainers.image.volumes` annotation, as umoci does.
 
+use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::{DirBuilderExt, MetadataExt};
-use std::path::{Component, Path, PathBuf};
+use std::path::{Path, PathBuf};
 
 use hezi_spec::oci_spec::runtime::{Mount, MountBuilder};
 
 use crate::error::ImageError;
+use crate::unpack::path::EntryPath;
 use crate::user::stat_in_root;
 
 /// What an image's `Volumes` become in the bundle.
@@ -44,19 +46,15 @@ impl std::str::FromStr for VolumeMode {
     }
 }
 
-/// A volume path of the image config, made absolute and clean; `None` for one that is
-/// empty, relative after cleaning or climbs with `..` (such an entry is skipped with a
-/// warning by the caller).
+/// A volume path of the image config, made absolute and clean by the rules layer entries
+/// follow (`crate::unpack::path::EntryPath`); `None` for the root itself or one that climbs
+/// above it with `..` (such an entry is skipped with a warning by the caller).
 fn clean_path(p: &str) -> Option<PathBuf> {
-    let mut out = PathBuf::from("/");
-    for c in Path::new(p).components() {
-        match c {
-            Component::RootDir | Component::CurDir => {}
-            Component::Normal(n) => out.push(n),
-            Component::ParentDir | Component::Prefix(_) => return None,
-        }
+    let e = EntryPath::parse(p.as_bytes()).ok()?;
+    if e.is_root() {
+        return None;
     }
-    (out != Path::new("/")).then_some(out)
+    Some(Path::new("/").join(std::ffi::OsStr::from_bytes(&e.joined)))
 }
 
 /// The mounts for `volumes` (the image config's keys), creating what `mode` needs under

@@ -276,10 +276,13 @@ pub fn create(opts: &CreateOptions) -> Result<Container> {
     let mut process = ProcessPlan::from_spec(&spec)?;
     process.preserve_fds = opts.preserve_fds;
     let seccomp = compile_seccomp(&spec)?;
+    // Read once: whether we run inside a user namespace (rootless podman runs us so).
+    let caller_in_userns = crate::rootless::in_user_namespace();
+    let rootless = !nix::unistd::geteuid().is_root() || caller_in_userns;
     let rootfs_opts = RootfsOptions {
         no_pivot: opts.no_pivot,
-        // A user namespace of its own or of the caller (rootless podman runs us in one).
-        in_user_ns: ns.has(LinuxNamespaceType::User) || crate::rootless::in_user_namespace(),
+        // A user namespace of its own or of the caller.
+        in_user_ns: ns.has(LinuxNamespaceType::User) || caller_in_userns,
         terminal: process.terminal,
         new_cgroup_ns: ns.is_new(LinuxNamespaceType::Cgroup),
         new_mount_ns: ns.has(LinuxNamespaceType::Mount),
@@ -310,9 +313,8 @@ pub fn create(opts: &CreateOptions) -> Result<Container> {
     // Rootless where no cgroup is delegated to us: run without one, as runc does, as long
     // as no limit is asked for (the disabled manager refuses those, naming them).
     let euid = nix::unistd::geteuid();
-    let cgroup_disabled = crate::rootless::is_rootless()
-        && !opts.systemd_cgroup
-        && !hezi_cgroups::disabled::can_create(&*cg);
+    let cgroup_disabled =
+        rootless && !opts.systemd_cgroup && !hezi_cgroups::disabled::can_create(&*cg);
     let cg: Box<dyn CgroupManager> = if cgroup_disabled {
         tracing::debug!("rootless without a delegated cgroup: the container gets none");
         Box::new(hezi_cgroups::disabled::Disabled::new(

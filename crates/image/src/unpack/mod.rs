@@ -12,7 +12,7 @@
 
 mod apply;
 mod guard;
-mod path;
+pub(crate) mod path;
 mod root;
 mod stream;
 
