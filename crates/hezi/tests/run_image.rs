@@ -307,17 +307,25 @@ fn volumes_home_and_a_missing_command_follow_the_conversion_rules() {
         bundles(&store)
     );
     let script = "echo HOME=$HOME; touch /data/x && ls /data; grep -E ' /(data|var/cache/app) ' /proc/mounts | cut -d' ' -f2,3";
+    // `run --image vol:1 [--volumes MODE] ID -- sh -c SCRIPT`: its stdout, after checking
+    // that it succeeded.
+    let run_with = |mode: Option<&str>| {
+        let id = w.id("vol");
+        let mut args = vec!["--store", &s, "run", "--image", "vol:1"];
+        if let Some(m) = mode {
+            args.extend(["--volumes", m]);
+        }
+        args.extend([id.as_str(), "--", "sh", "-c", script]);
+        let o = w.out(&args);
+        assert!(
+            o.status.success(),
+            "run {mode:?}: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+        String::from_utf8_lossy(&o.stdout).into_owned()
+    };
     // Default: each volume a bind of a directory of the bundle.
-    let id = w.id("vol");
-    let o = w.out(&[
-        "--store", &s, "run", "--image", "vol:1", &id, "--", "sh", "-c", script,
-    ]);
-    let out = String::from_utf8_lossy(&o.stdout);
-    assert!(
-        o.status.success(),
-        "run: {}",
-        String::from_utf8_lossy(&o.stderr)
-    );
+    let out = run_with(None);
     assert!(out.contains("HOME=/root"), "{out}");
     assert!(out.lines().any(|l| l == "x"), "{out}");
     assert!(
@@ -326,50 +334,10 @@ fn volumes_home_and_a_missing_command_follow_the_conversion_rules() {
     );
     assert!(!out.contains("tmpfs"), "{out}");
     // --volumes tmpfs.
-    let id = w.id("voltmp");
-    let o = w.out(&[
-        "--store",
-        &s,
-        "run",
-        "--image",
-        "vol:1",
-        "--volumes",
-        "tmpfs",
-        &id,
-        "--",
-        "sh",
-        "-c",
-        script,
-    ]);
-    let out = String::from_utf8_lossy(&o.stdout);
-    assert!(
-        o.status.success(),
-        "run: {}",
-        String::from_utf8_lossy(&o.stderr)
-    );
+    let out = run_with(Some("tmpfs"));
     assert!(out.contains("/data tmpfs"), "{out}");
     // --volumes none: no mount at all.
-    let id = w.id("volnone");
-    let o = w.out(&[
-        "--store",
-        &s,
-        "run",
-        "--image",
-        "vol:1",
-        "--volumes",
-        "none",
-        &id,
-        "--",
-        "sh",
-        "-c",
-        script,
-    ]);
-    let out = String::from_utf8_lossy(&o.stdout);
-    assert!(
-        o.status.success(),
-        "run: {}",
-        String::from_utf8_lossy(&o.stderr)
-    );
+    let out = run_with(Some("none"));
     assert!(!out.contains("/data "), "{out}");
     assert!(
         bundles(&store).is_empty(),

@@ -40,6 +40,16 @@ fn ensure_user() -> u32 {
     uid_of(USER).expect("uid of the test user")
 }
 
+/// `chown -R uid:uid path`.
+fn chown_to(path: &Path, uid: u32) {
+    let st = Command::new("chown")
+        .args(["-R", &format!("{uid}:{uid}")])
+        .arg(path)
+        .status()
+        .expect("chown");
+    assert!(st.success(), "chown -R {uid} {}", path.display());
+}
+
 /// A scratch dir owned by the test user: `rootfs/` (busybox), `xdg/` (its
 /// XDG_RUNTIME_DIR, 0700); removed on drop with whatever containers the user left.
 struct Home {
@@ -54,12 +64,7 @@ impl Home {
         std::fs::create_dir_all(dir.join("xdg")).expect("mkdir");
         busybox_rootfs(&dir.join("rootfs")).expect("rootfs");
         std::fs::copy(env!("CARGO_BIN_EXE_hezi"), dir.join("hezi")).expect("copy hezi");
-        let st = Command::new("chown")
-            .args(["-R", &format!("{uid}:{uid}")])
-            .arg(&dir)
-            .status()
-            .expect("chown");
-        assert!(st.success());
+        chown_to(&dir, uid);
         std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755)).expect("chmod");
         std::fs::set_permissions(dir.join("xdg"), std::fs::Permissions::from_mode(0o700))
             .expect("chmod");
@@ -243,13 +248,7 @@ fn an_image_from_the_store_runs_rootless() {
     require_root!();
     let h = Home::new();
     busybox_oci_layout(&h.dir.join("layout"), "busybox:latest").expect("layout");
-    let uid = h.uid;
-    let st = Command::new("chown")
-        .args(["-R", &format!("{uid}:{uid}")])
-        .arg(h.dir.join("layout"))
-        .status()
-        .expect("chown");
-    assert!(st.success());
+    chown_to(&h.dir.join("layout"), h.uid);
     let (code, out, err) = h.sh(
         "./hezi --store store image import layout >/dev/null && ./hezi --store store run --image busybox:latest i1 -- sh -c 'id -u; echo w > /f && cat /f' && ls store/bundles | wc -l",
     );
@@ -273,13 +272,7 @@ fn rootless_podman_runs_hezi_as_it_runs_runc() {
     }
     let h = Home::new();
     busybox_oci_layout(&h.dir.join("layout"), "busybox:latest").expect("layout");
-    let uid = h.uid;
-    let st = Command::new("chown")
-        .args(["-R", &format!("{uid}:{uid}")])
-        .arg(h.dir.join("layout"))
-        .status()
-        .expect("chown");
-    assert!(st.success());
+    chown_to(&h.dir.join("layout"), h.uid);
     let podman = "podman --root $HOME/storage --runroot $XDG_RUNTIME_DIR/podman --storage-driver vfs --cgroup-manager cgroupfs --events-backend file";
     let (code, out, err) = h.sh(&format!("{podman} pull -q oci:$HOME/layout:busybox:latest"));
     assert_eq!(code, 0, "podman pull: {err}");
