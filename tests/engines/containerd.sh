@@ -28,7 +28,9 @@ disabled_plugins = ["io.containerd.grpc.v1.cri"]
 TOML
 containerd --config "$T/config.toml" >"$T/containerd.log" 2>&1 &
 CPID=$!
-C=(timeout 60 ctr -a "$T/c.sock" -n hezi-test)
+# The namespace names the containers' cgroup parent (/NS/<id>): one per run, removed at the end.
+NS=hezi-test-$$
+C=(timeout 60 ctr -a "$T/c.sock" -n "$NS")
 IMG=busybox:latest
 RUN=(run --runc-binary "$BIN")
 
@@ -39,7 +41,10 @@ cleanup() {
 	for c in $("${C[@]}" containers ls -q 2>/dev/null); do "${C[@]}" containers rm "$c" >/dev/null 2>&1; done
 	kill "$CPID" 2>/dev/null
 	wait "$CPID" 2>/dev/null
-	pkill -f "containerd-shim-runc-v2 -namespace hezi-test -address $T" 2>/dev/null
+	pkill -f "containerd-shim-runc-v2 -namespace $NS -address $T" 2>/dev/null
+	for d in /sys/fs/cgroup/*/"$NS" /sys/fs/cgroup/"$NS"; do
+		[ -d "$d" ] && find "$d" -depth -type d -exec rmdir {} \; 2>/dev/null
+	done
 	grep " $T" /proc/self/mountinfo | awk '{print $5}' | sort -r | xargs -r -n1 umount -l 2>/dev/null
 	rm -rf "$T"
 }
