@@ -21,7 +21,9 @@ scripts/deps.sh
 if [ "$(id -u)" -eq 0 ] && ! command -v debootstrap >/dev/null; then
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq debootstrap >/dev/null
 fi
-cargo build --release -q -p hezi -p hezi-testsupport
+cargo build --release -q -p hezi-testsupport
+# hezi as shipped: static-pie release build (scripts/build-release.sh says why).
+hezi_bin=$(scripts/build-release.sh)
 cargo build --release -q --examples -p hezi-digest -p hezi-image 2>/dev/null || true
 rel=$root_dir/target/release
 work=$(mktemp -d /dev/shm/hezi-bench.XXXXXX)
@@ -62,7 +64,8 @@ PY
     echo
     echo "Written by \`scripts/bench.sh\` on $(date -u +%Y-%m-%d) ($cpu, $(nproc) cores, Linux $(uname -r))."
     echo "Medians of hyperfine runs; every peer runs on the same input in the same run."
-    echo "A ratio below 1.00 means hezi is faster (or smaller)."
+    echo "A ratio below 1.00 means hezi is faster (or smaller). hezi is the release binary as shipped"
+    echo "(static-pie, \`scripts/build-release.sh\`); runc and crun are Debian's."
 } >"$out"
 
 if want digest; then
@@ -84,6 +87,9 @@ if want runtime && [ "$(id -u)" -eq 0 ]; then
     echo "== runtime" >&2
     b=$work/bundle
     "$rel/hezi-fixtures" bundle "$b" true
+    # A second bundle whose init sleeps, for exec and for the parallel start.
+    sb=$work/sleep-bundle
+    "$rel/hezi-fixtures" bundle "$sb" sleep 1000
     # hezi, runc and crun each get their own state root; the same bundle for all.
     cat >"$work/rt.sh" <<SH
 set -e
@@ -91,39 +97,82 @@ touch $work/empty
 mount --bind $work/empty /sys/fs/cgroup/unified/cgroup.controllers
 cd $b
 hf() { hyperfine --style basic --export-json "\$1" --runs $runs --warmup 3 "\${@:2}" >&2; }
+rtcmd() { case \$1 in hezi) echo "$hezi_bin --root $work/h";; runc) echo "runc --root $work/r";; crun) echo "crun --root $work/c";; esac; }
 hf $work/csd.json \
-  -n hezi "$rel/hezi --root $work/h create c && $rel/hezi --root $work/h start c && $rel/hezi --root $work/h delete --force c" \
+  -n hezi "$hezi_bin --root $work/h create c && $hezi_bin --root $work/h start c && $hezi_bin --root $work/h delete --force c" \
   -n runc "runc --root $work/r create c && runc --root $work/r start c && runc --root $work/r delete --force c" \
   -n crun "crun --root $work/c create c && crun --root $work/c start c && crun --root $work/c delete --force c"
-hf $work/run.json \
-  -n hezi "$rel/hezi --root $work/h run c" \
+# -N: no shell around each command, so the floor (a bare unshare of the same namespaces) is
+# comparable with the runtimes.
+hf $work/run.json -N \
+  -n hezi "$hezi_bin --root $work/h run c" \
   -n runc "runc --root $work/r run c" \
-  -n crun "crun --root $work/c run c"
+  -n crun "crun --root $work/c run c" \
+  -n "unshare -m -u -i -n -p -f true (floor)" "unshare -m -u -i -n -p -f true"
+# exec of true into a running container (its init sleeps).
+cd $sb
+for rt in hezi runc crun; do \$(rtcmd \$rt) run -d x >/dev/null </dev/null; done
+hf $work/exec.json -N \
+  -n hezi "$hezi_bin --root $work/h exec x true" \
+  -n runc "runc --root $work/r exec x true" \
+  -n crun "crun --root $work/c exec x true"
+for rt in hezi runc crun; do \$(rtcmd \$rt) delete --force x; done
+# 50 containers started in parallel (run -d, so each is running when its command returns);
+# wall time to all running and the CPU time of the whole batch, then all deleted.
 for rt in hezi runc crun; do
-  case \$rt in hezi) cmd="$rel/hezi --root $work/h";; runc) cmd="runc --root $work/r";; crun) cmd="crun --root $work/c";; esac
-  best=
-  for i in 1 2 3 4 5; do
-    kb=\$( { /usr/bin/time -f %M \$cmd run m >/dev/null; } 2>&1 | tail -1 )
-    [ -z "\$best" ] || [ "\$kb" -gt "\$best" ] && best=\$kb
+  cmd=\$(rtcmd \$rt)
+  for round in 1 2 3; do
+    /usr/bin/time -f "\$rt %e %U %S" -o $work/par-\$rt-\$round.txt bash -c "for i in \\\$(seq 50); do \$cmd run -d p\\\$i >/dev/null </dev/null & done; wait"
+    for i in \$(seq 50); do \$cmd delete --force p\$i; done
   done
-  echo "\$rt \$best"
+done
+cat $work/par-*.txt >$work/par.txt
+# Peak RSS (worst of 5) of run and of create.
+for rt in hezi runc crun; do
+  cmd=\$(rtcmd \$rt)
+  run_kb=0; create_kb=0
+  for i in 1 2 3 4 5; do
+    kb=\$( { /usr/bin/time -f %M \$cmd run m >/dev/null </dev/null; } 2>&1 | tail -1 )
+    [ "\$kb" -gt "\$run_kb" ] && run_kb=\$kb
+    kb=\$( { /usr/bin/time -f %M \$cmd create m2 >/dev/null </dev/null; } 2>&1 | tail -1 )
+    [ "\$kb" -gt "\$create_kb" ] && create_kb=\$kb
+    \$cmd delete --force m2
+  done
+  echo "\$rt \$run_kb \$create_kb"
 done >$work/mem.txt
 SH
     if unshare -m --propagation private bash "$work/rt.sh"; then
-        for n in csd run; do
+        for n in csd run exec; do
             python3 - "$work/$n.json" "$n" <<'PY'
 import json, sys
-d = json.load(open(sys.argv[1])); d["results"][0]["work"] = {"csd": "create + start + delete (true)", "run": "run (true)"}[sys.argv[2]]
+d = json.load(open(sys.argv[1]))
+d["results"][0]["work"] = {"csd": "create + start + delete (true)", "run": "run (true)",
+                           "exec": "exec of true into a running container"}[sys.argv[2]]
 json.dump(d, open(sys.argv[1], "w"))
 PY
         done
-        table "Container lifecycle (busybox bundle, same config for all)" "$work/csd.json" "$work/run.json"
+        table "Container lifecycle (busybox bundle, same config for all)" "$work/csd.json" "$work/run.json" "$work/exec.json"
+        python3 - "$work/par.txt" >>"$out" <<'PY'
+import statistics, sys
+rows = {}
+for line in open(sys.argv[1]):
+    rt, wall, user, sys_ = line.split()
+    rows.setdefault(rt, []).append((float(wall), float(user) + float(sys_)))
+print("\n### 50 containers started in parallel (`run -d`, median of 3 rounds)\n")
+print("| runtime | wall time to all running | CPU time (user + sys) | hezi / runtime (wall, CPU) |")
+print("|---|---|---|---|")
+med = {rt: (statistics.median(w for w, _ in v), statistics.median(c for _, c in v)) for rt, v in rows.items()}
+h = med["hezi"]
+for rt in ("hezi", "runc", "crun"):
+    w, c = med[rt]
+    print(f"| {rt} | {w*1000:.0f} ms | {c*1000:.0f} ms | {h[0]/w:.2f}, {h[1]/c:.2f} |")
+PY
         {
-            echo -e "\n### Peak memory of \`run\` (max RSS, KiB, worst of 5)\n"
-            echo "| runtime | max RSS | hezi / runtime |"; echo "|---|---|---|"
-            h=$(awk '$1=="hezi"{print $2}' "$work/mem.txt")
-            while read -r rt kb; do
-                printf '| %s | %s | %s |\n' "$rt" "$kb" "$(python3 -c "print(f'{$h/$kb:.2f}')")"
+            echo -e "\n### Peak memory (max RSS, KiB, worst of 5)\n"
+            echo "| runtime | run | create | hezi / runtime (run, create) |"; echo "|---|---|---|---|"
+            read -r _ hr hc < <(grep '^hezi ' "$work/mem.txt")
+            while read -r rt r c; do
+                printf '| %s | %s | %s | %s |\n' "$rt" "$r" "$c" "$(python3 -c "print(f'{$hr/$r:.2f}, {$hc/$c:.2f}')")"
             done <"$work/mem.txt"
         } >>"$out"
     else
@@ -190,7 +239,7 @@ fi
 if want image && [ "$(id -u)" -eq 0 ]; then
     echo "== image" >&2
     debian_image
-    h="$rel/hezi --store $work/store"
+    h="$hezi_bin --store $work/store"
     $h image import "$work/img/layout" >&2
     # A prepared bundle of the same image, for the floor: run of a bundle already on disk.
     $h image unpack debian:bench "$work/debbundle" >&2
@@ -252,13 +301,13 @@ YML
     docker-registry serve "$work/registry.yml" >"$work/registry.log" 2>&1 &
     regpid=$!
     for _ in $(seq 100); do (echo >"/dev/tcp/127.0.0.1/$port") 2>/dev/null && break; sleep 0.1; done
-    h="$rel/hezi --store $work/rstore"
+    h="$hezi_bin --store $work/rstore"
     $h image import "$work/big" >&2
     reg=127.0.0.1:$port
     skopeo copy -q --dest-tls-verify=false "oci:$work/big:bench:1" "docker://$reg/bench:1" >&2
     hf "pull (5 x 100 MB layers)" --runs 5 --warmup 1 \
         --prepare "rm -rf $work/pull-h $work/pull-s" \
-        -n "hezi image pull" "$rel/hezi --store $work/pull-h image pull docker://$reg/bench:1" \
+        -n "hezi image pull" "$hezi_bin --store $work/pull-h image pull docker://$reg/bench:1" \
         -n "skopeo copy docker:// oci:" "skopeo copy -q --src-tls-verify=false docker://$reg/bench:1 oci:$work/pull-s:bench:1"
     hf "push (5 x 100 MB layers)" --runs 5 --warmup 1 \
         -n "hezi image push" "$h image push bench:1 docker://$reg/push-h-\$(date +%s%N):1" \

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Installs hezi: the binary (cargo install, release profile), one man page per command and
-# the bash, zsh and fish completions.
+# Installs hezi: the binary (the static release build of scripts/build-release.sh), one man
+# page per command and the bash, zsh and fish completions.
 #
 #   scripts/install.sh                    build and install under /usr/local (as root)
 #   PREFIX=/opt/hezi scripts/install.sh   somewhere else
@@ -23,10 +23,9 @@ if [ "${1:-}" = --bin ]; then
 fi
 
 if [ -z "$bin" ]; then
-    cargo install --locked --path crates/hezi --root "$PREFIX"
-else
-    install -D -m 0755 "$bin" "$PREFIX/bin/hezi"
+    bin=$(scripts/build-release.sh)
 fi
+install -D -m 0755 "$bin" "$PREFIX/bin/hezi"
 hezi="$PREFIX/bin/hezi"
 
 mandir=${MANDIR:-$PREFIX/share/man/man1}

@@ -4,6 +4,7 @@
 mod cli;
 mod commands;
 mod exeseal;
+mod hotparse;
 mod logging;
 
 use std::process::ExitCode;
@@ -23,7 +24,8 @@ fn version_text() -> String {
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    let cli = hotparse::try_parse(&args).unwrap_or_else(|| Cli::parse_from(args));
     if cli.global.version {
         print!("{}", version_text());
         return ExitCode::SUCCESS;
