@@ -739,10 +739,54 @@ pub struct ImageUnpackArgs {
     /// Platform to pick from an index (os/arch[/variant]).
     #[arg(long)]
     pub platform: Option<String>,
+    /// Refuse a layer whose uncompressed tar stream is larger than SIZE (bytes, or with a
+    /// K, M, G or T suffix, powers of 1024). Default: no limit.
+    #[arg(long = "max-layer-size", value_name = "SIZE", value_parser = parse_size)]
+    pub max_layer_size: Option<u64>,
+}
+
+/// A size in bytes with an optional binary suffix: `512`, `64K`, `100M`, `2G`, `1T`.
+pub fn parse_size(text: &str) -> Result<u64, String> {
+    let t = text.trim();
+    let (digits, shift) = match t.char_indices().last() {
+        Some((i, c)) if c.is_ascii_alphabetic() => {
+            let shift = match c.to_ascii_uppercase() {
+                'K' => 10,
+                'M' => 20,
+                'G' => 30,
+                'T' => 40,
+                _ => {
+                    return Err(format!(
+                        "{text:?}: unknown size suffix {c:?} (K, M, G or T)"
+                    ))
+                }
+            };
+            (&t[..i], shift)
+        }
+        _ => (t, 0),
+    };
+    let n: u64 = digits
+        .parse()
+        .map_err(|_| format!("{text:?} is not a size (bytes, or a number with K, M, G or T)"))?;
+    n.checked_mul(1u64 << shift)
+        .ok_or_else(|| format!("{text:?} is too large"))
 }
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn sizes_with_binary_suffixes() {
+        use super::parse_size;
+        assert_eq!(parse_size("512"), Ok(512));
+        assert_eq!(parse_size("64K"), Ok(64 << 10));
+        assert_eq!(parse_size("100m"), Ok(100 << 20));
+        assert_eq!(parse_size("2G"), Ok(2 << 30));
+        assert!(parse_size("1X").is_err());
+        assert!(parse_size("G").is_err());
+        assert!(parse_size("-1").is_err());
+        assert!(parse_size("99999999999T").is_err());
+    }
+
     use super::*;
     use clap::CommandFactory;
 

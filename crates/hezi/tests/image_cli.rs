@@ -432,3 +432,46 @@ fn ls_history_and_du_report_sizes_and_sharing() {
     assert_eq!(du["blob_bytes"], blob_bytes, "{du}");
     assert!(ok(&store, &["image", "du"]).contains("UNIQUE"));
 }
+
+/// `image unpack --max-layer-size` refuses the busybox layer under a limit smaller than it,
+/// naming the limit, and leaves no destination behind; a larger limit unpacks it.
+#[test]
+fn unpack_max_layer_size() {
+    let t = Tmp::new("image-cli-max");
+    let store = t.0.join("store");
+    let layout = t.0.join("layout");
+    hezi_testsupport::busybox_oci_layout(&layout, "busybox:latest").unwrap();
+    ok(&store, &["image", "import", layout.to_str().unwrap()]);
+    for rootfs_only in [false, true] {
+        let dest = t.0.join(format!("small-{rootfs_only}"));
+        let mut args = vec!["image", "unpack", "--max-layer-size", "64K"];
+        if rootfs_only {
+            args.push("--rootfs-only");
+        }
+        args.extend(["busybox", dest.to_str().unwrap()]);
+        let o = hezi(&store, &args);
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert!(!o.status.success(), "unpack passed the limit");
+        assert!(err.contains("more than 65536 bytes"), "{err}");
+        assert!(!dest.exists(), "{} left behind", dest.display());
+    }
+    let dest = t.0.join("large");
+    ok(
+        &store,
+        &[
+            "image",
+            "unpack",
+            "--max-layer-size",
+            "1G",
+            "busybox",
+            dest.to_str().unwrap(),
+        ],
+    );
+    assert!(dest.join("rootfs/bin/busybox").is_file());
+    let bad = hezi(
+        &store,
+        &["image", "unpack", "--max-layer-size", "1X", "busybox", "x"],
+    );
+    assert!(!bad.status.success());
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("unknown size suffix"));
+}

@@ -48,36 +48,48 @@ pub fn create_bundle(
 ) -> Result<Spec, ImageError> {
     let image = store.image(reference, opts.platform.as_ref())?;
     let rootfs = dest.join("rootfs");
-    std::fs::create_dir_all(dest).map_err(ImageError::io_with("create directory", dest))?;
+    // A failed conversion leaves nothing it made: the bundle directory when this call created
+    // it, else the rootfs when it created that.
+    let dest_existed = dest.exists();
     let fresh = !rootfs.exists();
-    if !fresh {
-        let non_empty = std::fs::read_dir(&rootfs)
-            .map_err(ImageError::io_with("list", &rootfs))?
-            .next()
-            .is_some();
-        if non_empty {
-            return Err(ImageError::InvalidArgument(format!(
-                "{} already exists and is not empty",
-                rootfs.display()
-            )));
+    let result = (|| {
+        std::fs::create_dir_all(dest).map_err(ImageError::io_with("create directory", dest))?;
+        if !fresh {
+            let non_empty = std::fs::read_dir(&rootfs)
+                .map_err(ImageError::io_with("list", &rootfs))?
+                .next()
+                .is_some();
+            if non_empty {
+                return Err(ImageError::InvalidArgument(format!(
+                    "{} already exists and is not empty",
+                    rootfs.display()
+                )));
+            }
+        }
+        store.unpack(&image, &rootfs, opts.unpack.clone())?;
+        let spec = spec_for(&image.config, &rootfs, dest, opts)?;
+        let json = serde_json::to_vec_pretty(&spec).map_err(|source| ImageError::Json {
+            what: "config.json".into(),
+            source,
+        })?;
+        crate::store::write_atomic(&dest.join("config.json"), &json)?;
+        Ok(spec)
+    })();
+    if result.is_err() {
+        let made = if !dest_existed {
+            Some(dest)
+        } else if fresh {
+            Some(rootfs.as_path())
+        } else {
+            None
+        };
+        if let Some(dir) = made.filter(|d| d.exists()) {
+            if let Err(e) = std::fs::remove_dir_all(dir) {
+                tracing::warn!(dir = %dir.display(), error = %e, "could not remove a failed bundle");
+            }
         }
     }
-    store.unpack(&image, &rootfs, opts.unpack.clone())?;
-    let spec = match spec_for(&image.config, &rootfs, dest, opts) {
-        Ok(s) => s,
-        Err(e) => {
-            if fresh {
-                let _ = std::fs::remove_dir_all(&rootfs);
-            }
-            return Err(e);
-        }
-    };
-    let json = serde_json::to_vec_pretty(&spec).map_err(|source| ImageError::Json {
-        what: "config.json".into(),
-        source,
-    })?;
-    crate::store::write_atomic(&dest.join("config.json"), &json)?;
-    Ok(spec)
+    result
 }
 
 /// Merges `NAME=value` lists: later entries replace earlier ones with the same name,

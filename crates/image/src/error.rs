@@ -20,6 +20,15 @@ pub enum ImageError {
         #[source]
         source: io::Error,
     },
+    /// A layer's uncompressed tar stream is larger than the limit the caller set
+    /// ([`crate::unpack::UnpackOptions::max_layer_size`]).
+    #[error("layer {layer} expands to more than {limit} bytes, the limit set by --max-layer-size")]
+    LayerTooLarge {
+        /// The layer's digest (or a description when it has none).
+        layer: String,
+        /// The limit, in bytes of uncompressed tar stream.
+        limit: u64,
+    },
     /// A layer entry would be written (or would link to something) outside the rootfs.
     #[error("layer entry {path:?} escapes the rootfs: {reason}")]
     Escape {

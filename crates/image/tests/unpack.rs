@@ -877,3 +877,33 @@ fn huge_long_name_header_fails_fast() {
     // Read-ahead of the decompression thread only (channel and buffers), not the name.
     assert!(n < 64 << 20, "read {n} bytes before failing");
 }
+
+/// `max_layer_size` stops a layer that expands beyond it, names the limit, and removes the
+/// rootfs this unpack created; the same layer passes under a larger limit.
+#[test]
+fn max_layer_size_refuses_a_layer_that_expands_beyond_it() {
+    let t = Tmp::new("unpack-max-size");
+    // 2 MiB of zeros: a few KiB compressed.
+    let big = vec![0u8; 2 << 20];
+    let l = gz_layer(&[E::File("big", &big, 0o644)]);
+    let root = t.join("small-limit");
+    let opts = UnpackOptions {
+        max_layer_size: Some(1 << 20),
+        ..UnpackOptions::default()
+    };
+    let err = unpack_with(&root, std::slice::from_ref(&l), opts).unwrap_err();
+    assert!(
+        matches!(err, ImageError::LayerTooLarge { limit, .. } if limit == 1 << 20),
+        "{err}"
+    );
+    assert!(err.to_string().contains("--max-layer-size"), "{err}");
+    assert!(!root.exists(), "the failed rootfs was left behind");
+
+    let root = t.join("large-limit");
+    let opts = UnpackOptions {
+        max_layer_size: Some(4 << 20),
+        ..UnpackOptions::default()
+    };
+    unpack_with(&root, &[l], opts).unwrap();
+    assert_eq!(fs::metadata(root.join("big")).unwrap().len(), 2 << 20);
+}

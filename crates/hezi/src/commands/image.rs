@@ -312,11 +312,16 @@ fn unpack(store: &Store, a: &ImageUnpackArgs) -> anyhow::Result<()> {
         .with_context(|| format!("resolving {}", a.reference))?;
     // The bar counts layer blob bytes as they are read.
     let total = image.manifest.layers.iter().map(|l| l.size).sum();
+    let unpack_opts = UnpackOptions {
+        max_layer_size: a.max_layer_size,
+        ..UnpackOptions::default()
+    };
     with_bar(store, "unpacking", Some(total), |s| {
         if !a.rootfs_only {
             let opts = BundleOptions {
                 platform: platform.clone(),
                 volumes: a.volumes,
+                unpack: unpack_opts.clone(),
                 ..BundleOptions::default()
             };
             create_bundle(s, &a.reference, &a.dest, &opts).with_context(|| {
@@ -324,7 +329,7 @@ fn unpack(store: &Store, a: &ImageUnpackArgs) -> anyhow::Result<()> {
             })?;
             return Ok(());
         }
-        s.unpack(&image, &a.dest, UnpackOptions::default())
+        s.unpack(&image, &a.dest, unpack_opts.clone())
             .with_context(|| format!("unpacking {} into {}", a.reference, a.dest.display()))?;
         Ok(())
     })

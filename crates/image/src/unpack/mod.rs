@@ -12,6 +12,7 @@
 
 mod apply;
 mod guard;
+mod limit;
 pub(crate) mod path;
 mod root;
 mod stream;
@@ -49,6 +50,10 @@ pub struct UnpackOptions {
     pub preserve_owner: bool,
     /// How whiteouts are applied.
     pub whiteouts: WhiteoutMode,
+    /// The largest uncompressed tar stream accepted for one layer, in bytes (`None`: no
+    /// limit). A layer that expands beyond it fails with [`ImageError::LayerTooLarge`]
+    /// as soon as the limit is crossed, before more is written.
+    pub max_layer_size: Option<u64>,
 }
 
 impl Default for UnpackOptions {
@@ -56,6 +61,7 @@ impl Default for UnpackOptions {
         UnpackOptions {
             preserve_owner: nix::unistd::geteuid().is_root(),
             whiteouts: WhiteoutMode::Apply,
+            max_layer_size: None,
         }
     }
 }
@@ -72,13 +78,16 @@ pub struct LayerReport {
 /// Unpacks layers, in order, into one rootfs.
 pub struct Unpacker {
     applier: apply::Applier,
+    max_layer_size: Option<u64>,
 }
 
 impl Unpacker {
     /// Opens (creating if needed) `rootfs` for unpacking.
     pub fn new(rootfs: &Path, opts: UnpackOptions) -> Result<Unpacker, ImageError> {
+        let max_layer_size = opts.max_layer_size;
         Ok(Unpacker {
             applier: apply::Applier::new(rootfs, opts)?,
+            max_layer_size,
         })
     }
 
@@ -92,8 +101,11 @@ impl Unpacker {
     ) -> Result<LayerReport, ImageError> {
         let mut entries = 0u64;
         let applier = &mut self.applier;
+        let limit_hit = std::cell::Cell::new(false);
+        let limit = self.max_layer_size;
         let observed = stream::run(blob, expect, |tar_stream| {
-            let mut archive = tar::Archive::new(guard::Guard::new(tar_stream));
+            let limited = limit::Limited::new(tar_stream, limit, &limit_hit);
+            let mut archive = tar::Archive::new(guard::Guard::new(limited));
             let iter = archive.entries().map_err(|e| ImageError::BadEntry {
                 path: String::new(),
                 reason: format!("reading tar stream: {e}"),
@@ -107,7 +119,21 @@ impl Unpacker {
                 entries += 1;
             }
             applier.finish_layer()
-        })?;
+        });
+        // Whatever error the tar reader or the writer wrapped it in, a crossed limit is
+        // reported as such.
+        let observed = match (observed, limit, limit_hit.get()) {
+            (Err(_), Some(limit), true) => {
+                return Err(ImageError::LayerTooLarge {
+                    layer: expect
+                        .digest
+                        .as_ref()
+                        .map_or_else(|| "(without digest)".to_string(), |d| d.to_string()),
+                    limit,
+                })
+            }
+            (r, _, _) => r?,
+        };
         Ok(LayerReport { observed, entries })
     }
 }
