@@ -907,3 +907,37 @@ fn max_layer_size_refuses_a_layer_that_expands_beyond_it() {
     unpack_with(&root, &[l], opts).unwrap();
     assert_eq!(fs::metadata(root.join("big")).unwrap().len(), 2 << 20);
 }
+
+/// A failed unpack into an existing empty directory (`image unpack --rootfs-only` into a
+/// directory the user made) leaves it empty again; into a non-empty one it keeps what was
+/// there before.
+#[test]
+fn failed_unpack_into_an_existing_dir_leaves_no_partial_layer() {
+    let t = Tmp::new("unpack-existing");
+    let good = gz_layer(&[
+        E::Dir("etc/", 0o755),
+        E::File("etc/a", b"a", 0o644),
+        E::File("b", b"b", 0o644),
+    ]);
+    let hostile = gz_layer(&[E::File("c", b"c", 0o644), E::File("../evil", b"x", 0o644)]);
+    let layers = [good, hostile];
+
+    let empty = t.join("empty");
+    fs::create_dir(&empty).unwrap();
+    fs::set_permissions(&empty, fs::Permissions::from_mode(0o750)).unwrap();
+    assert!(unpack(&empty, &layers).is_err());
+    assert!(empty.is_dir(), "the user's directory was removed");
+    let left: Vec<_> = fs::read_dir(&empty)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    assert!(left.is_empty(), "partial layers left: {left:?}");
+    assert_eq!(fs::metadata(&empty).unwrap().mode() & 0o777, 0o750);
+
+    let full = t.join("full");
+    fs::create_dir(&full).unwrap();
+    fs::write(full.join("mine"), b"m").unwrap();
+    assert!(unpack(&full, &layers).is_err());
+    assert_eq!(fs::read(full.join("mine")).unwrap(), b"m");
+    assert!(!t.join("evil").exists());
+}

@@ -139,7 +139,9 @@ impl Unpacker {
 }
 
 /// Unpacks `layers` in order into `rootfs`. On any error a rootfs this call created is
-/// removed, so a failed unpack leaves nothing half-written behind.
+/// removed, and an existing rootfs that was empty is emptied again, so a failed unpack
+/// leaves nothing half-written behind. (Layers applied on top of an existing non-empty
+/// rootfs are the caller's to undo: hezi cannot tell its files from what was there.)
 pub fn unpack_layers<R, I>(
     rootfs: &Path,
     layers: I,
@@ -150,6 +152,7 @@ where
     I: IntoIterator<Item = Result<(R, Expect), ImageError>>,
 {
     let existed = rootfs.exists();
+    let was_empty = existed && is_empty_dir(rootfs);
     let run = || -> Result<Vec<LayerReport>, ImageError> {
         let mut unpacker = Unpacker::new(rootfs, opts)?;
         let mut out = Vec::new();
@@ -160,10 +163,37 @@ where
         Ok(out)
     };
     let result = run();
-    if result.is_err() && !existed {
-        if let Err(e) = std::fs::remove_dir_all(rootfs) {
-            tracing::warn!(rootfs = %rootfs.display(), error = %e, "could not remove failed rootfs");
+    if result.is_err() {
+        let cleaned = if !existed {
+            std::fs::remove_dir_all(rootfs)
+        } else if was_empty {
+            empty_dir(rootfs)
+        } else {
+            Ok(())
+        };
+        if let Err(e) = cleaned {
+            tracing::warn!(rootfs = %rootfs.display(), error = %e, "could not remove a failed unpack");
         }
     }
     result
+}
+
+/// True when `dir` is a directory with no entries.
+fn is_empty_dir(dir: &Path) -> bool {
+    std::fs::read_dir(dir).is_ok_and(|mut d| d.next().is_none())
+}
+
+/// Removes everything inside `dir`, keeping `dir` itself (its owner and mode are the
+/// caller's).
+fn empty_dir(dir: &Path) -> std::io::Result<()> {
+    for entry in std::fs::read_dir(dir)? {
+        let entry = entry?;
+        let path = entry.path();
+        if entry.file_type()?.is_dir() {
+            std::fs::remove_dir_all(&path)?;
+        } else {
+            std::fs::remove_file(&path)?;
+        }
+    }
+    Ok(())
 }
