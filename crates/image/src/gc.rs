@@ -3,7 +3,6 @@
 
 use std::collections::{BTreeSet, HashSet};
 use std::fs;
-use std::time::{Duration, SystemTime};
 
 use hezi_digest::Digest;
 
@@ -198,8 +197,10 @@ pub struct GcReport {
 }
 
 /// Removes blobs no name reaches, overlay layer directories no reached config lists, and
-/// ingest leftovers older than an hour (from killed imports). Holds the gc lock
-/// exclusively, so it waits for running imports.
+/// ingest leftovers (of killed imports and pulls, whatever their age, including a pull's
+/// partial layer kept for a Range resume). Holds the gc lock exclusively, so it waits for
+/// running imports and pulls; an ingest file a writer still has open (each holds a flock
+/// on its file, also when written through the library without the gc lock) is left alone.
 pub fn gc(store: &Store) -> Result<GcReport, ImageError> {
     let _lock = store.lock_gc(true)?;
     let reach = reachable(store)?;
@@ -229,26 +230,40 @@ pub fn gc(store: &Store) -> Result<GcReport, ImageError> {
     }
     let ingest = store.path().join("ingest");
     if let Ok(rd) = fs::read_dir(&ingest) {
-        let cutoff = SystemTime::now() - Duration::from_secs(3600);
         for ent in rd.flatten() {
-            let old = ent
-                .metadata()
-                .and_then(|m| m.modified())
-                .map(|t| t < cutoff)
-                .unwrap_or(false);
-            if old {
-                let p = ent.path();
-                let r = if p.is_dir() {
-                    fs::remove_dir_all(&p)
-                } else {
-                    fs::remove_file(&p)
-                };
-                r.map_err(ImageError::io_with("remove", &p))?;
-                report.ingest_files += 1;
+            let p = ent.path();
+            if ingest_in_use(&p)? {
+                continue;
+            }
+            let r = if p.is_dir() {
+                fs::remove_dir_all(&p)
+            } else {
+                fs::remove_file(&p)
+            };
+            match r {
+                Ok(()) => report.ingest_files += 1,
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => return Err(ImageError::io("remove", &p, e)),
             }
         }
     }
     Ok(report)
+}
+
+/// True when an ingest file is open in a writer (its flock is held). Directories (an
+/// archive import's scratch space) are only made under the gc lock, which the caller holds
+/// exclusively, so none is in use.
+fn ingest_in_use(path: &std::path::Path) -> Result<bool, ImageError> {
+    if path.is_dir() {
+        return Ok(false);
+    }
+    let f = match fs::File::open(path) {
+        Ok(f) => f,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(true),
+        Err(e) => return Err(ImageError::io("open", path, e)),
+    };
+    let free = crate::store::try_lock_exclusive(&f).map_err(ImageError::io_with("lock", path))?;
+    Ok(!free)
 }
 
 /// What verification found.

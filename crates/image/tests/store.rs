@@ -483,3 +483,25 @@ fn document_caps_are_the_same_for_import_and_use() {
     assert!(err.to_string().contains("too large"), "{err}");
     assert!(store.names().map(|n| n.is_empty()).unwrap_or(true));
 }
+
+/// gc removes an ingest file nobody holds (an import or pull killed a moment ago) at once,
+/// whatever its age, and leaves the file of a writer still open; that writer then commits.
+#[test]
+fn gc_removes_ingest_leftovers_by_lock_not_by_age() {
+    use std::io::Write;
+    let t = Tmp::new("store-ingest-gc");
+    let store = Store::open(t.join("store")).unwrap();
+    let mut live = store.writer().unwrap();
+    live.write_all(b"in progress").unwrap();
+    let stale = store.path().join("ingest").join("blob-killed");
+    fs::write(&stale, b"half").unwrap();
+    let r = gc(&store).unwrap();
+    assert_eq!(r.ingest_files, 1, "{r:?}");
+    assert!(!stale.exists(), "a fresh leftover survived gc");
+    let info = live.commit(None, Some(&sha(b"in progress"))).unwrap();
+    assert_eq!(info.digest, sha(b"in progress"));
+    assert_eq!(
+        fs::read_dir(store.path().join("ingest")).unwrap().count(),
+        0
+    );
+}

@@ -31,6 +31,10 @@ impl Writer {
             .prefix("blob-")
             .tempfile_in(&dir)
             .map_err(ImageError::io_with("create ingest file in", &dir))?;
+        // Held while this writer (or a duplicate of its fd) is open: gc removes only ingest
+        // files nobody holds.
+        super::lock::try_lock_exclusive(tmp.as_file())
+            .map_err(ImageError::io_with("lock", tmp.path().to_path_buf()))?;
         let file = tmp
             .as_file()
             .try_clone()
@@ -64,6 +68,15 @@ impl Writer {
             .truncate(false)
             .open(&path)
             .map_err(ImageError::io_with("open ingest file", &path))?;
+        if !super::lock::try_lock_exclusive(&file)
+            .map_err(ImageError::io_with("lock", path.clone()))?
+        {
+            return Err(ImageError::io(
+                "lock",
+                &path,
+                io::Error::new(io::ErrorKind::WouldBlock, "another writer has it open"),
+            ));
+        }
         let mut digester = alg.digester();
         let mut written =
             io::copy(&mut (&file), &mut digester).map_err(ImageError::io_with("read", &path))?;

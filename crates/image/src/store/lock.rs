@@ -40,3 +40,23 @@ impl StoreLock {
         }
     }
 }
+
+/// Tries to take an exclusive flock on an open file without waiting: `Ok(true)` when taken
+/// (held until the file and every duplicate of it close), `Ok(false)` when another open
+/// file holds a lock on it. Ingest files carry such a lock while a writer has them open, so
+/// the collector can tell a live ingest from a leftover of a killed one.
+pub(crate) fn try_lock_exclusive(file: &File) -> std::io::Result<bool> {
+    loop {
+        // SAFETY: flock on an fd we borrow for the call; no memory is involved.
+        let r = unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) };
+        if r == 0 {
+            return Ok(true);
+        }
+        let e = std::io::Error::last_os_error();
+        match e.raw_os_error() {
+            Some(libc::EWOULDBLOCK) => return Ok(false),
+            Some(libc::EINTR) => continue,
+            _ => return Err(e),
+        }
+    }
+}

@@ -14,6 +14,7 @@ use std::path::{Path, PathBuf};
 use hezi_digest::{Algorithm, Digest};
 
 pub use ingest::Writer;
+pub(crate) use lock::try_lock_exclusive;
 pub use lock::StoreLock;
 pub use progress::Reported;
 
