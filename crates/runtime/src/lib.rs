@@ -23,6 +23,7 @@ pub mod clone;
 pub mod console;
 pub mod container;
 pub mod create;
+pub mod criu;
 pub mod devices;
 pub mod error;
 pub mod exec;
