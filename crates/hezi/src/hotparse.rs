@@ -19,16 +19,15 @@ use crate::cli::{
     Cli, Command, CreateArgs, DeleteArgs, ExecArgs, GlobalOpts, IdArgs, KillArgs, RunArgs,
 };
 
-/// Global flags that take a value as the next argument (`--root DIR`).
-const GLOBALS_WITH_VALUE: &[&str] = &["--log", "--log-format", "--root", "--criu", "--store"];
-
-/// Global flags without a value.
-const GLOBAL_SWITCHES: &[&str] = &["--debug", "--systemd-cgroup"];
-
 /// Parses `args` (argv, program name first) with a parser built for its subcommand alone, when
 /// that subcommand is on the start path and the line parses cleanly; `None` otherwise.
 pub fn try_parse(args: &[OsString]) -> Option<Cli> {
-    let name = subcommand_name(args)?;
+    let globals = GlobalOpts::augment_args(
+        clap::Command::new("hezi")
+            .disable_version_flag(true)
+            .disable_help_subcommand(true),
+    );
+    let name = subcommand_name(&globals, args)?;
     let sub = match name {
         "create" => CreateArgs::augment_args(clap::Command::new("create")),
         "run" => RunArgs::augment_args(clap::Command::new("run")),
@@ -39,13 +38,7 @@ pub fn try_parse(args: &[OsString]) -> Option<Cli> {
         "state" => IdArgs::augment_args(clap::Command::new("state")),
         _ => return None,
     };
-    let root = GlobalOpts::augment_args(
-        clap::Command::new("hezi")
-            .disable_version_flag(true)
-            .disable_help_subcommand(true),
-    )
-    .subcommand(sub);
-    let matches = root.try_get_matches_from(args).ok()?;
+    let matches = globals.subcommand(sub).try_get_matches_from(args).ok()?;
     let global = GlobalOpts::from_arg_matches(&matches).ok()?;
     let (_, m) = matches.subcommand()?;
     let command = match name {
@@ -69,22 +62,26 @@ pub fn try_parse(args: &[OsString]) -> Option<Cli> {
 }
 
 /// The first argument that is not a global flag (or its value), if it can be told without a
-/// parser: every flag before it is a known global one.
-fn subcommand_name(args: &[OsString]) -> Option<&str> {
+/// parser: every flag before it is a long flag of `globals` (GlobalOpts, so the flags that
+/// take a value are read from their definitions, never listed twice).
+fn subcommand_name<'a>(globals: &clap::Command, args: &'a [OsString]) -> Option<&'a str> {
     let mut rest = args.iter().skip(1);
     while let Some(arg) = rest.next() {
         let arg = arg.to_str()?;
-        if !arg.starts_with('-') {
-            return Some(arg);
-        }
-        let flag = arg.split_once('=').map_or(arg, |(f, _)| f);
-        if GLOBALS_WITH_VALUE.contains(&flag) {
-            if !arg.contains('=') {
-                rest.next()?;
-            }
-        } else if !GLOBAL_SWITCHES.contains(&flag) {
-            // `-v`, `--help`, `--rootless`, `--`, or something unknown: the full parser decides.
-            return None;
+        let Some(long) = arg.strip_prefix("--") else {
+            // A short flag (`-v`) or the subcommand; short flags go to the full parser.
+            return (!arg.starts_with('-')).then_some(arg);
+        };
+        let (flag, inline_value) = match long.split_once('=') {
+            Some((flag, _)) => (flag, true),
+            None => (long, false),
+        };
+        // `--help`, `--` or an unknown flag: the full parser decides.
+        let def = globals
+            .get_arguments()
+            .find(|a| a.get_long() == Some(flag))?;
+        if def.get_action().takes_values() && !inline_value {
+            rest.next()?;
         }
     }
     None
@@ -125,6 +122,8 @@ mod tests {
             "start c",
             "state c",
             "--store /s --criu /usr/sbin/criu state c",
+            "--rootless true run c",
+            "--rootless=auto --log-format=json delete c",
         ];
         for line in accepted {
             let args = argv(line);
@@ -147,7 +146,6 @@ mod tests {
             "run",
             "run --no-such-flag c",
             "kill c NOSUCHSIG extra",
-            "--rootless true run c",
             "--unknown run c",
             "list",
             "image ls",
@@ -161,9 +159,13 @@ mod tests {
 
     #[test]
     fn subcommand_found_after_global_values() {
-        let args = argv("--root run --log create exec c");
-        assert_eq!(subcommand_name(&args), Some("exec"));
-        assert_eq!(subcommand_name(&argv("--debug list")), Some("list"));
-        assert_eq!(subcommand_name(&argv("--help run c")), None);
+        let globals = GlobalOpts::augment_args(clap::Command::new("hezi"));
+        let name = |line: &str| subcommand_name(&globals, &argv(line)).map(str::to_string);
+        assert_eq!(
+            name("--root run --log create exec c").as_deref(),
+            Some("exec")
+        );
+        assert_eq!(name("--debug list").as_deref(), Some("list"));
+        assert_eq!(name("--help run c"), None);
     }
 }

@@ -184,16 +184,16 @@ fn is_empty_dir(dir: &Path) -> bool {
 }
 
 /// Removes everything inside `dir`, keeping `dir` itself (its owner and mode are the
-/// caller's).
+/// caller's), through the unpacker's own no-follow removal ([`root::empty_dir_at`]).
 fn empty_dir(dir: &Path) -> std::io::Result<()> {
-    for entry in std::fs::read_dir(dir)? {
-        let entry = entry?;
-        let path = entry.path();
-        if entry.file_type()?.is_dir() {
-            std::fs::remove_dir_all(&path)?;
-        } else {
-            std::fs::remove_file(&path)?;
-        }
-    }
-    Ok(())
+    use std::os::fd::AsFd;
+    let parent = match dir.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    };
+    let name = dir
+        .file_name()
+        .ok_or_else(|| std::io::Error::other(format!("{}: not a directory name", dir.display())))?;
+    let parent_fd = std::fs::File::open(parent)?;
+    root::empty_dir_at(parent_fd.as_fd(), name, &mut |_| true).map_err(std::io::Error::from)
 }

@@ -68,10 +68,11 @@ pub fn criu_binary(explicit: Option<&Path>) -> PathBuf {
 
 /// Ask CRIU for its version; fails with CRIU's message when CRIU cannot work on this host.
 pub fn version(criu: &Path) -> Result<rpc::CriuVersion, CriuError> {
-    let resp = Swrk::start(criu)?.request(&rpc::CriuReq {
+    let req = rpc::CriuReq {
         r#type: rpc::ReqType::Version as i32,
         ..Default::default()
-    })?;
+    };
+    let resp = Swrk::start(criu)?.request(&req, None)?;
     resp.version.ok_or_else(|| CriuError::Failed {
         request: "VERSION".into(),
         errno: 0,
@@ -82,53 +83,26 @@ pub fn version(criu: &Path) -> Result<rpc::CriuVersion, CriuError> {
 /// Ask CRIU whether it can checkpoint on this host (`CHECK` request); on failure the error
 /// carries CRIU's own `Error` log lines.
 pub fn check(criu: &Path) -> Result<(), CriuError> {
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_nanos());
-    let dir = std::env::temp_dir().join(format!("hezi-criu-check-{}-{nanos}", std::process::id()));
-    let images = open_dir(&dir)?;
-    let result = Swrk::start_with(criu, &[&images]).and_then(|swrk| {
-        swrk.request(&rpc::CriuReq {
-            r#type: rpc::ReqType::Check as i32,
-            opts: Some(rpc::CriuOpts {
-                images_dir_fd: images.as_raw_fd(),
-                log_file: Some("check.log".into()),
-                log_level: Some(2),
-                ..Default::default()
-            }),
-        })
-    });
-    let result = result
-        .map(|_| ())
-        .map_err(|e| with_log(e, &dir.join("check.log")));
-    let _ = std::fs::remove_dir_all(&dir);
-    result
-}
-
-/// Replace a bare failure's message with the `Error` lines of CRIU's log.
-fn with_log(err: CriuError, log: &Path) -> CriuError {
-    match err {
-        CriuError::Failed {
-            request,
-            errno,
-            msg,
-        } if msg.contains("see the criu log") => {
-            let text = std::fs::read_to_string(log).unwrap_or_default();
-            let lines: Vec<&str> = text.lines().filter(|l| l.contains("Error")).collect();
-            let start = lines.len().saturating_sub(3);
-            let msg = if lines.is_empty() {
-                msg
-            } else {
-                lines[start..].join("; ")
-            };
-            CriuError::Failed {
-                request,
-                errno,
-                msg,
-            }
-        }
-        other => other,
-    }
+    // Removed when dropped, whatever CRIU left in it.
+    let dir = tempfile::Builder::new()
+        .prefix("hezi-criu-check-")
+        .tempdir()
+        .map_err(|source| CriuError::Dir {
+            path: std::env::temp_dir(),
+            source,
+        })?;
+    let images = open_dir(dir.path())?;
+    let req = rpc::CriuReq {
+        r#type: rpc::ReqType::Check as i32,
+        opts: Some(rpc::CriuOpts {
+            images_dir_fd: images.as_raw_fd(),
+            log_file: Some("check.log".into()),
+            log_level: Some(2),
+            ..Default::default()
+        }),
+    };
+    Swrk::start_with(criu, &[&images])?.request(&req, Some(&dir.path().join("check.log")))?;
+    Ok(())
 }
 
 /// Options of one dump (runc's `checkpoint` flags).
@@ -177,6 +151,11 @@ pub fn dump(criu: &Path, pid: i32, opts: &DumpOptions) -> Result<(), CriuError> 
         inherit.push(w);
     }
     let swrk = Swrk::start_with(criu, &inherit)?;
+    let log_name = if opts.pre_dump {
+        "predump.log"
+    } else {
+        "dump.log"
+    };
     let req = rpc::CriuReq {
         r#type: if opts.pre_dump {
             rpc::ReqType::PreDump
@@ -195,25 +174,13 @@ pub fn dump(criu: &Path, pid: i32, opts: &DumpOptions) -> Result<(), CriuError> 
             auto_dedup: Some(opts.auto_dedup),
             track_mem: Some(opts.pre_dump),
             parent_img: opts.parent_path.clone(),
-            log_file: Some(
-                if opts.pre_dump {
-                    "predump.log"
-                } else {
-                    "dump.log"
-                }
-                .into(),
-            ),
+            log_file: Some(log_name.into()),
             log_level: Some(4),
             ..Default::default()
         }),
     };
-    let log = opts.work_path.as_deref().unwrap_or(&opts.image_path);
-    let name = if opts.pre_dump {
-        "predump.log"
-    } else {
-        "dump.log"
-    };
-    swrk.request(&req)
-        .map(|_| ())
-        .map_err(|e| with_log(e, &log.join(name)))
+    // CRIU writes its log in the work directory (the image directory without one).
+    let log_dir = opts.work_path.as_deref().unwrap_or(&opts.image_path);
+    swrk.request(&req, Some(&log_dir.join(log_name)))?;
+    Ok(())
 }

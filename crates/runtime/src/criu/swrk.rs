@@ -26,15 +26,31 @@ fn keep_across_exec(fd: impl AsFd) -> Result<(), CriuError> {
         .map_err(|e| CriuError::Io(e.into()))
 }
 
-/// The last error lines criu wrote to stderr (read until criu closes it).
+/// The last three non-empty lines of `text` that `keep` accepts, joined with `; `.
+pub(super) fn last_lines(text: &str, keep: impl Fn(&str) -> bool) -> String {
+    let lines: Vec<&str> = text
+        .lines()
+        .filter(|l| !l.trim().is_empty() && keep(l))
+        .collect();
+    lines[lines.len().saturating_sub(3)..].join("; ")
+}
+
+/// The last lines criu wrote to stderr (read until criu closes it).
 fn stderr_tail(child: &mut Child) -> String {
     let mut log = String::new();
     if let Some(mut err) = child.stderr.take() {
+        // A stderr that cannot be read only loses the hint; the caller's error stands.
         let _ = err.read_to_string(&mut log);
     }
-    let lines: Vec<&str> = log.lines().filter(|l| !l.trim().is_empty()).collect();
-    let start = lines.len().saturating_sub(3);
-    lines[start..].join("; ")
+    last_lines(&log, |_| true)
+}
+
+/// The `Error` lines of CRIU's log file (none when it is missing: CRIU failed before
+/// opening it, and its stderr is used instead).
+fn log_errors(log: &Path) -> String {
+    std::fs::read_to_string(log)
+        .map(|text| last_lines(&text, |l| l.contains("Error")))
+        .unwrap_or_default()
 }
 
 impl Swrk {
@@ -71,8 +87,10 @@ impl Swrk {
         Self::start_with(criu, &[])
     }
 
-    /// Send one request and read CRIU's answer; a failed answer becomes [`CriuError::Failed`].
-    pub fn request(mut self, req: &CriuReq) -> Result<CriuResp, CriuError> {
+    /// Send one request and read CRIU's answer; a failed answer becomes [`CriuError::Failed`]
+    /// carrying CRIU's message, else the `Error` lines of `log` (the request's log file, if
+    /// it names one), else criu's stderr.
+    pub fn request(mut self, req: &CriuReq, log: Option<&Path>) -> Result<CriuResp, CriuError> {
         let sock = UnixDatagram::from(self.sock.try_clone()?);
         // A criu that died before reading gives EPIPE here; the answer read below reports why.
         let sent = sock.send(&req.encode_to_vec());
@@ -87,7 +105,8 @@ impl Swrk {
         let resp = CriuResp::decode(&buf[..n])?;
         drop(sock);
         drop(self.sock);
-        let log = stderr_tail(&mut self.child);
+        let stderr = stderr_tail(&mut self.child);
+        // The answer is in; how criu exits after it adds nothing.
         let _ = self.child.wait();
         if resp.success {
             return Ok(resp);
@@ -101,7 +120,8 @@ impl Swrk {
             errno: resp.cr_errno.unwrap_or(0),
             msg: resp
                 .cr_errmsg
-                .or_else(|| (!log.is_empty()).then_some(log))
+                .or_else(|| Some(log_errors(log?)).filter(|m| !m.is_empty()))
+                .or_else(|| (!stderr.is_empty()).then_some(stderr))
                 .unwrap_or_else(|| "see the criu log in the work directory".into()),
         })
     }
