@@ -45,7 +45,9 @@ die() {
 }
 
 # Modules the initramfs needs (dependencies are added automatically).
-WANTED_MODULES=(virtio_pci virtio_console virtio_blk 9pnet_virtio 9p overlay)
+# nf_tables and the *_diag modules: CRIU (checkpoint/restore tests) probes nftables
+# at start-up and dumps sockets through sock_diag; veth and tun for its net checks.
+WANTED_MODULES=(virtio_pci virtio_console virtio_blk 9pnet_virtio 9p overlay nf_tables unix_diag inet_diag tcp_diag udp_diag netlink_diag af_packet_diag veth tun nf_conntrack_netlink)
 
 mkdir -p "$CACHE" || die "cannot create cache dir $CACHE"
 exec 9>"$CACHE/.lock"
@@ -134,6 +136,19 @@ resolve_one() {
 	deps=$(decompress_ko "$moddir/$file" | tr '\0' '\n' | grep -a '^depends=' | head -n1 | cut -d= -f2)
 	for dep in ${deps//,/ }; do
 		resolve_one "$moddir" "$dep"
+	done
+	# "softdep=pre: crc32c": modules the init function needs loaded first (libcrc32c
+	# fails with ENOENT without a crc32c provider). Only the names that map to a
+	# module of the same name (with _generic for crypto algorithms) are followed.
+	local soft
+	soft=$(decompress_ko "$moddir/$file" | tr '\0' '\n' | grep -a '^softdep=pre:' | head -n1 | cut -d: -f2 | sed 's/post:.*//' || true)
+	for dep in $soft; do
+		dep=${dep//-/_}
+		if [ -n "${KO_PATH[$dep]:-}" ]; then
+			resolve_one "$moddir" "$dep"
+		elif [ -n "${KO_PATH[${dep}_generic]:-}" ]; then
+			resolve_one "$moddir" "${dep}_generic"
+		fi
 	done
 	ORDER+=("$file")
 }

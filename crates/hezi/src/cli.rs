@@ -52,8 +52,8 @@ pub struct GlobalOpts {
     /// $XDG_RUNTIME_DIR/hezi for a user other than root (as runc).
     #[arg(long, global = true, default_value_os_t = default_root(), env = "HEZI_ROOT")]
     pub root: PathBuf,
-    /// Path to criu (accepted for compatibility; checkpoint/restore is not supported).
-    #[arg(long, global = true, hide = true)]
+    /// Path to criu, for checkpoint and restore (default: criu from PATH).
+    #[arg(long, global = true, value_name = "PATH")]
     pub criu: Option<PathBuf>,
     /// Manage cgroups through systemd (cgroupsPath is "slice:prefix:name").
     #[arg(long = "systemd-cgroup", global = true)]
@@ -102,6 +102,10 @@ pub enum Command {
     Events(EventsArgs),
     /// Write a default config.json into the bundle.
     Spec(SpecArgs),
+    /// Checkpoint a running container with CRIU (the container stops unless --leave-running).
+    Checkpoint(CheckpointArgs),
+    /// Restore a container from a CRIU checkpoint.
+    Restore(RestoreArgs),
     /// Print the runtime-spec features JSON of this build.
     Features,
     /// Validate a bundle's config.json and report every problem with its JSON path.
@@ -117,6 +121,94 @@ pub enum Command {
     Completion(CompletionArgs),
     /// Write the man pages, one per command (hezi.1, hezi-run.1, ...), into a directory.
     Man(ManArgs),
+}
+
+/// CRIU options shared by `checkpoint` and `restore` (runc's flags).
+#[derive(Debug, Args, Clone)]
+pub struct CriuCommonArgs {
+    /// Directory of the checkpoint images (default: ./checkpoint).
+    #[arg(long = "image-path", value_name = "DIR")]
+    pub image_path: Option<PathBuf>,
+    /// Directory for CRIU's log and work files (default: the image path).
+    #[arg(long = "work-path", value_name = "DIR")]
+    pub work_path: Option<PathBuf>,
+    /// Allow open TCP connections.
+    #[arg(long = "tcp-established")]
+    pub tcp_established: bool,
+    /// Allow external unix sockets.
+    #[arg(long = "ext-unix-sk")]
+    pub ext_unix_sk: bool,
+    /// Allow a shell job (a terminal outside the container).
+    #[arg(long = "shell-job")]
+    pub shell_job: bool,
+    /// Handle file locks.
+    #[arg(long = "file-locks")]
+    pub file_locks: bool,
+    /// How CRIU handles cgroups: soft, full, strict or ignore.
+    #[arg(long = "manage-cgroups-mode", value_name = "MODE")]
+    pub manage_cgroups_mode: Option<String>,
+    /// Create this namespace empty instead of restoring it (only "network").
+    #[arg(long = "empty-ns", value_name = "NS")]
+    pub empty_ns: Option<String>,
+    /// Deduplicate images against their parent.
+    #[arg(long = "auto-dedup")]
+    pub auto_dedup: bool,
+    /// Lazy migration through a page server (not supported by hezi; refused).
+    #[arg(long = "lazy-pages")]
+    pub lazy_pages: bool,
+}
+
+/// `hezi checkpoint`.
+#[derive(Debug, Args)]
+pub struct CheckpointArgs {
+    /// The container id.
+    pub id: String,
+    /// Options shared with restore.
+    #[command(flatten)]
+    pub common: CriuCommonArgs,
+    /// Directory of a previous pre-dump, relative to the image path.
+    #[arg(long = "parent-path", value_name = "DIR")]
+    pub parent_path: Option<String>,
+    /// Leave the container running after the checkpoint.
+    #[arg(long = "leave-running")]
+    pub leave_running: bool,
+    /// Dump memory only, for a later incremental checkpoint (the container keeps running).
+    #[arg(long = "pre-dump")]
+    pub pre_dump: bool,
+    /// Send the images to a CRIU page server at ADDRESS:PORT (not supported by hezi; refused).
+    #[arg(long = "page-server", value_name = "ADDRESS:PORT")]
+    pub page_server: Option<String>,
+    /// Fd to signal when the lazy-pages server is ready (not supported by hezi; refused).
+    #[arg(long = "status-fd", value_name = "FD")]
+    pub status_fd: Option<i32>,
+}
+
+/// `hezi restore`.
+#[derive(Debug, Args)]
+pub struct RestoreArgs {
+    /// The id of the restored container.
+    pub id: String,
+    /// Options shared with checkpoint.
+    #[command(flatten)]
+    pub common: CriuCommonArgs,
+    /// The bundle (default: the current directory).
+    #[arg(short, long, value_name = "DIR", default_value = ".")]
+    pub bundle: PathBuf,
+    /// Detach from the restored container.
+    #[arg(short, long)]
+    pub detach: bool,
+    /// Write the restored init's pid here.
+    #[arg(long = "pid-file", value_name = "FILE")]
+    pub pid_file: Option<PathBuf>,
+    /// Unix socket that receives the terminal master of a `terminal: true` container.
+    #[arg(long = "console-socket", value_name = "PATH")]
+    pub console_socket: Option<PathBuf>,
+    /// Do not make hezi a child subreaper while it waits (without --detach).
+    #[arg(long = "no-subreaper")]
+    pub no_subreaper: bool,
+    /// Accepted as runc does: CRIU always restores the mount namespace with pivot_root.
+    #[arg(long = "no-pivot")]
+    pub no_pivot: bool,
 }
 
 /// `hezi completion`.

@@ -104,6 +104,8 @@ fn dispatch(g: &cli::GlobalOpts, command: Command) -> anyhow::Result<u8> {
         Command::Update(a) => update::run(g, &a),
         Command::Events(a) => events::run(g, &a),
         Command::Spec(a) => spec::run(g, &a),
+        Command::Checkpoint(a) => checkpoint::checkpoint(g, &a),
+        Command::Restore(a) => checkpoint::restore(g, &a),
         Command::Features => features::run(g),
         Command::Validate(a) => validate::run(g, &a),
         Command::Image(c) => image::run(g, c),

@@ -83,6 +83,9 @@ pub enum RuntimeError {
     /// `RootfsError` lands here.
     #[error(transparent)]
     RootfsSetup(#[from] RootfsError),
+    /// A checkpoint or restore request to CRIU failed; the message carries CRIU's.
+    #[error(transparent)]
+    Criu(#[from] crate::criu::CriuError),
     /// The state file is missing fields or malformed.
     #[error("state of container {id}: {msg}")]
     State {

@@ -1,6 +1,7 @@
 //! One module per subcommand; each turns parsed flags into calls on the library crates.
 //! Every handler returns the process exit code (`run` and `exec` pass the container's on).
 
+pub mod checkpoint;
 pub mod create;
 pub mod delete;
 pub mod docs;

@@ -17,6 +17,8 @@ pub enum ReqType {
     Check = 3,
     /// Memory-only pre-dump.
     PreDump = 4,
+    /// A notification (CRIU to client) or its acknowledgement (client to CRIU).
+    Notify = 6,
     /// Feature check.
     FeatureCheck = 9,
     /// Version query.
@@ -41,6 +43,9 @@ pub struct CriuOpts {
     /// Allow established TCP connections.
     #[prost(bool, optional, tag = "5")]
     pub tcp_established: Option<bool>,
+    /// Allow device files CRIU cannot name (restore opens them by device number).
+    #[prost(bool, optional, tag = "6")]
+    pub evasive_devices: Option<bool>,
     /// Shell job.
     #[prost(bool, optional, tag = "7")]
     pub shell_job: Option<bool>,
@@ -53,6 +58,9 @@ pub struct CriuOpts {
     /// Log file name inside the work directory.
     #[prost(string, optional, tag = "10")]
     pub log_file: Option<String>,
+    /// Send notifications (`setup-namespaces`, `post-restore`, ...) and wait for each answer.
+    #[prost(bool, optional, tag = "12")]
+    pub notify_scripts: Option<bool>,
     /// Root directory of the tree on restore.
     #[prost(string, optional, tag = "13")]
     pub root: Option<String>,
@@ -68,6 +76,114 @@ pub struct CriuOpts {
     /// Work directory fd.
     #[prost(int32, optional, tag = "17")]
     pub work_dir_fd: Option<i32>,
+    /// External mounts: mount point in the container to a key (dump) or host path (restore).
+    #[prost(message, repeated, tag = "23")]
+    pub ext_mnt: Vec<ExtMountMap>,
+    /// Let CRIU dump and restore cgroups.
+    #[prost(bool, optional, tag = "24")]
+    pub manage_cgroups: Option<bool>,
+    /// Where a controller's cgroups are restored (v1: one per controller).
+    #[prost(message, repeated, tag = "25")]
+    pub cg_root: Vec<CgroupRoot>,
+    /// Restore the tree as a sibling of criu (a child of the caller), `swrk` only.
+    #[prost(bool, optional, tag = "26")]
+    pub rst_sibling: Option<bool>,
+    /// Files the restored tree gets from the caller's fds instead of from the image.
+    #[prost(message, repeated, tag = "27")]
+    pub inherit_fd: Vec<InheritFd>,
+    /// How cgroups are handled ([`CgMode`]).
+    #[prost(enumeration = "CgMode", optional, tag = "34")]
+    pub manage_cgroups_mode: Option<i32>,
+    /// External resources (`net[<inode>]:<key>`, ...).
+    #[prost(string, repeated, tag = "37")]
+    pub external: Vec<String>,
+    /// Namespaces (clone flags) CRIU creates empty on restore.
+    #[prost(uint32, optional, tag = "38")]
+    pub empty_ns: Option<u32>,
+    /// The cgroup to freeze the tree through (a paused container).
+    #[prost(string, optional, tag = "44")]
+    pub freeze_cgroup: Option<String>,
+    /// Lazy migration (pages served on demand).
+    #[prost(bool, optional, tag = "48")]
+    pub lazy_pages: Option<bool>,
+    /// An fd CRIU writes a byte to when the lazy-pages server is ready.
+    #[prost(int32, optional, tag = "49")]
+    pub status_fd: Option<i32>,
+    /// Send the master of a terminal whose other end is in the tree (`orphan-pts-master`).
+    #[prost(bool, optional, tag = "50")]
+    pub orphan_pts_master: Option<bool>,
+}
+
+/// `ext_mount_map`.
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct ExtMountMap {
+    /// Mount point (dump) or key (restore).
+    #[prost(string, required, tag = "1")]
+    pub key: String,
+    /// Key (dump) or host path (restore).
+    #[prost(string, required, tag = "2")]
+    pub val: String,
+}
+
+/// `inherit_fd`.
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct InheritFd {
+    /// What the image calls the file (e.g. `pipe:[1234]`).
+    #[prost(string, required, tag = "1")]
+    pub key: String,
+    /// The caller's fd that replaces it.
+    #[prost(int32, required, tag = "2")]
+    pub fd: i32,
+}
+
+/// `cgroup_root`.
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct CgroupRoot {
+    /// The controller (v1), none for all.
+    #[prost(string, optional, tag = "1")]
+    pub ctrl: Option<String>,
+    /// The cgroup path.
+    #[prost(string, required, tag = "2")]
+    pub path: String,
+}
+
+/// `criu_cg_mode`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, prost::Enumeration)]
+#[repr(i32)]
+pub enum CgMode {
+    /// Leave cgroups alone.
+    Ignore = 0,
+    /// No mode given.
+    CgNone = 1,
+    /// Restore properties only.
+    Props = 2,
+    /// Restore properties where the cgroup is new (CRIU's default).
+    Soft = 3,
+    /// Restore all properties.
+    Full = 4,
+    /// Fail when a cgroup exists with other properties.
+    Strict = 5,
+    /// CRIU's default.
+    Default = 6,
+}
+
+/// `criu_notify`.
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct CriuNotify {
+    /// The notification's name (`setup-namespaces`, `post-restore`, `orphan-pts-master`, ...).
+    #[prost(string, optional, tag = "1")]
+    pub script: Option<String>,
+    /// The restored tree's root pid, where the notification has one.
+    #[prost(int32, optional, tag = "2")]
+    pub pid: Option<i32>,
+}
+
+/// `criu_restore_resp`.
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct CriuRestoreResp {
+    /// Host pid of the restored tree's root.
+    #[prost(int32, required, tag = "1")]
+    pub pid: i32,
 }
 
 /// `criu_version`.
@@ -96,6 +212,9 @@ pub struct CriuReq {
     /// Options.
     #[prost(message, optional, tag = "2")]
     pub opts: Option<CriuOpts>,
+    /// The answer to a notification.
+    #[prost(bool, optional, tag = "3")]
+    pub notify_success: Option<bool>,
 }
 
 /// `criu_resp`.
@@ -107,6 +226,12 @@ pub struct CriuResp {
     /// Whether it succeeded.
     #[prost(bool, required, tag = "2")]
     pub success: bool,
+    /// The restored tree, for a RESTORE answer.
+    #[prost(message, optional, tag = "4")]
+    pub restore: Option<CriuRestoreResp>,
+    /// A notification (type NOTIFY).
+    #[prost(message, optional, tag = "5")]
+    pub notify: Option<CriuNotify>,
     /// CRIU's errno on failure.
     #[prost(int32, optional, tag = "7")]
     pub cr_errno: Option<i32>,

@@ -13,6 +13,51 @@ use prost::Message;
 use super::rpc::{CriuReq, CriuResp, ReqType};
 use super::CriuError;
 
+/// One notification CRIU sent during a request.
+#[derive(Debug)]
+pub struct Notification {
+    /// Its name: `setup-namespaces`, `post-restore`, `orphan-pts-master`, `post-dump`, ...
+    pub script: String,
+    /// The restored tree's root pid, where CRIU gives one.
+    pub pid: Option<i32>,
+    /// The fd CRIU passed with it (the terminal master for `orphan-pts-master`).
+    pub fd: Option<OwnedFd>,
+}
+
+/// Receives one message and the fd passed with it, if any; `None` when criu closed its end.
+fn recv_with_fd(sock: &UnixDatagram) -> Result<Option<(CriuResp, Option<OwnedFd>)>, CriuError> {
+    use nix::sys::socket::{recvmsg, ControlMessageOwned, MsgFlags};
+    use std::os::fd::FromRawFd;
+    let mut buf = vec![0u8; 1 << 16];
+    let mut cmsg = nix::cmsg_space!([std::os::fd::RawFd; 1]);
+    let (n, fd) = {
+        let mut iov = [std::io::IoSliceMut::new(&mut buf)];
+        let msg = recvmsg::<()>(
+            sock.as_raw_fd(),
+            &mut iov,
+            Some(&mut cmsg),
+            MsgFlags::MSG_CMSG_CLOEXEC,
+        )
+        .map_err(|e| CriuError::Io(e.into()))?;
+        let mut fd = None;
+        for c in msg.cmsgs().map_err(|e| CriuError::Io(e.into()))? {
+            if let ControlMessageOwned::ScmRights(fds) = c {
+                for raw in fds {
+                    // SAFETY: the kernel just installed `raw` in our table for this message;
+                    // nothing else owns it.
+                    let owned = unsafe { OwnedFd::from_raw_fd(raw) };
+                    fd.get_or_insert(owned);
+                }
+            }
+        }
+        (msg.bytes, fd)
+    };
+    if n == 0 {
+        return Ok(None);
+    }
+    Ok(Some((CriuResp::decode(&buf[..n])?, fd)))
+}
+
 /// A running `criu swrk` and hezi's end of its socketpair.
 #[derive(Debug)]
 pub struct Swrk {
@@ -56,6 +101,16 @@ fn log_errors(log: &Path) -> String {
 impl Swrk {
     /// Start `criu swrk`; `inherit` are fds criu must see under the same numbers (image dirs).
     pub fn start_with(criu: &Path, inherit: &[&dyn AsFd]) -> Result<Self, CriuError> {
+        Self::spawn(criu, inherit, false)
+    }
+
+    /// [`Self::start_with`], criu getting this process's stdin, stdout and stderr (a restore
+    /// hands them to the tree through `inherit_fd`; its messages then go to its log only).
+    pub fn start_inheriting_stdio(criu: &Path, inherit: &[&dyn AsFd]) -> Result<Self, CriuError> {
+        Self::spawn(criu, inherit, true)
+    }
+
+    fn spawn(criu: &Path, inherit: &[&dyn AsFd], stdio: bool) -> Result<Self, CriuError> {
         let (ours, theirs) = socketpair(
             AddressFamily::Unix,
             SockType::SeqPacket,
@@ -70,9 +125,21 @@ impl Swrk {
         let child = Command::new(criu)
             .arg("swrk")
             .arg(theirs.as_raw_fd().to_string())
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
+            .stdin(if stdio {
+                Stdio::inherit()
+            } else {
+                Stdio::null()
+            })
+            .stdout(if stdio {
+                Stdio::inherit()
+            } else {
+                Stdio::null()
+            })
+            .stderr(if stdio {
+                Stdio::inherit()
+            } else {
+                Stdio::piped()
+            })
             .spawn()
             .map_err(|source| CriuError::Spawn {
                 path: criu.to_path_buf(),
@@ -90,24 +157,66 @@ impl Swrk {
     /// Send one request and read CRIU's answer; a failed answer becomes [`CriuError::Failed`]
     /// carrying CRIU's message, else the `Error` lines of `log` (the request's log file, if
     /// it names one), else criu's stderr.
-    pub fn request(mut self, req: &CriuReq, log: Option<&Path>) -> Result<CriuResp, CriuError> {
+    pub fn request(self, req: &CriuReq, log: Option<&Path>) -> Result<CriuResp, CriuError> {
+        self.converse(req, log, |_| Ok(()))
+    }
+
+    /// The host pid of the `criu swrk` process (restore moves it into the container's
+    /// cgroup before sending the request, so that the restored tree lands there).
+    pub fn pid(&self) -> i32 {
+        // A child's pid always fits; std keeps it as u32.
+        i32::try_from(self.child.id()).unwrap_or(-1)
+    }
+
+    /// [`Self::request`] with notifications (`notify_scripts`): each NOTIFY message CRIU sends
+    /// is handed to `on_notify` (with the fd CRIU passed along, for `orphan-pts-master`) and
+    /// answered with its success; a handler's error is returned once CRIU has given up.
+    pub fn converse(
+        mut self,
+        req: &CriuReq,
+        log: Option<&Path>,
+        mut on_notify: impl FnMut(Notification) -> Result<(), String>,
+    ) -> Result<CriuResp, CriuError> {
         let sock = UnixDatagram::from(self.sock.try_clone()?);
         // A criu that died before reading gives EPIPE here; the answer read below reports why.
-        let sent = sock.send(&req.encode_to_vec());
-        let mut buf = vec![0u8; 1 << 16];
-        let n = match sent {
-            Ok(_) => sock.recv(&mut buf)?,
-            Err(_) => 0,
-        };
-        if n == 0 {
+        if sock.send(&req.encode_to_vec()).is_err() {
             return Err(self.no_answer());
         }
-        let resp = CriuResp::decode(&buf[..n])?;
+        let mut notify_error: Option<CriuError> = None;
+        let resp = loop {
+            let Some((resp, fd)) = recv_with_fd(&sock)? else {
+                return Err(self.no_answer());
+            };
+            if resp.r#type != ReqType::Notify as i32 {
+                break resp;
+            }
+            let note = resp.notify.unwrap_or_default();
+            let script = note.script.unwrap_or_default();
+            tracing::debug!(%script, pid = ?note.pid, "criu notification");
+            let result = on_notify(Notification {
+                script: script.clone(),
+                pid: note.pid,
+                fd,
+            });
+            let ok = result.is_ok();
+            if let Err(msg) = result {
+                notify_error.get_or_insert(CriuError::Notify { script, msg });
+            }
+            let ack = CriuReq {
+                r#type: ReqType::Notify as i32,
+                notify_success: Some(ok),
+                ..Default::default()
+            };
+            sock.send(&ack.encode_to_vec())?;
+        };
         drop(sock);
         drop(self.sock);
         let stderr = stderr_tail(&mut self.child);
         // The answer is in; how criu exits after it adds nothing.
         let _ = self.child.wait();
+        if let Some(e) = notify_error {
+            return Err(e);
+        }
         if resp.success {
             return Ok(resp);
         }

@@ -1,0 +1,633 @@
+//! Checkpoint and restore of a whole container (`hezi checkpoint`, `hezi restore`), on top of
+//! the RPC requests of [`super`]: what CRIU must be told about a container (its root, the
+//! bind mounts that come from the host, a network namespace joined by path, its cgroup, a
+//! terminal) and what hezi keeps around it (the state record, hooks, `descriptors.json`).
+//! The choices follow runc's, so that images written by one restore with the other.
+
+use std::fs;
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
+use std::os::unix::fs::{DirBuilderExt, MetadataExt};
+use std::os::unix::net::UnixStream;
+use std::path::{Path, PathBuf};
+
+use hezi_cgroups::{CgroupConfig, CgroupManager, FreezerState};
+use nix::mount::{mount, umount2, MntFlags, MsFlags};
+use nix::sys::signal::{kill, Signal};
+use nix::unistd::Pid;
+use oci_spec::runtime::{LinuxNamespaceType, Mount, Spec};
+
+use super::rpc::CgMode;
+use super::{CriuError, DumpOptions, Notification};
+use crate::container::Container;
+use crate::error::{Result, RuntimeError};
+use crate::hooks::{run_hooks, HookKind};
+use crate::id::validate_id;
+use crate::lock::DirLock;
+use crate::procinfo;
+use crate::state::{ensure_root, now_rfc3339, user_name, write_atomic, ContainerRecord, Status};
+
+/// The file in the image directory that records what the init's fds 0-2 were (runc's name
+/// and format: a JSON array of `readlink /proc/<pid>/fd/N`), so that a restore can hand
+/// pipes back through `inherit_fd`.
+pub const DESCRIPTORS_FILE: &str = "descriptors.json";
+
+/// The key under which a network namespace joined by path is recorded (runc's).
+const EXT_NETNS_KEY: &str = "extRootNetNS";
+
+/// `hezi checkpoint` options (runc's flags).
+#[derive(Debug, Default, Clone)]
+pub struct CheckpointOptions {
+    /// The criu binary.
+    pub criu: PathBuf,
+    /// Where the images go (created if missing).
+    pub image_path: PathBuf,
+    /// Where CRIU's log and work files go (default: the image path).
+    pub work_path: Option<PathBuf>,
+    /// A previous pre-dump, relative to the image path.
+    pub parent_path: Option<String>,
+    /// Keep the container running afterwards.
+    pub leave_running: bool,
+    /// Allow open TCP connections.
+    pub tcp_established: bool,
+    /// Allow external unix sockets.
+    pub ext_unix_sk: bool,
+    /// Allow a shell job.
+    pub shell_job: bool,
+    /// Dump file locks.
+    pub file_locks: bool,
+    /// Only dump memory (the container keeps running).
+    pub pre_dump: bool,
+    /// How CRIU records cgroups.
+    pub manage_cgroups_mode: Option<CgMode>,
+    /// Deduplicate parent images.
+    pub auto_dedup: bool,
+}
+
+/// `hezi restore` options (runc's flags).
+#[derive(Debug, Default, Clone)]
+pub struct RestoreOptions {
+    /// The state root (`--root`).
+    pub root: PathBuf,
+    /// The new container's id (need not be the checkpointed one).
+    pub id: String,
+    /// The bundle whose config and rootfs the container is restored with.
+    pub bundle: PathBuf,
+    /// The criu binary.
+    pub criu: PathBuf,
+    /// Where the images are.
+    pub image_path: PathBuf,
+    /// Where CRIU's log and work files go (default: the image path).
+    pub work_path: Option<PathBuf>,
+    /// `--pid-file`.
+    pub pid_file: Option<PathBuf>,
+    /// `--console-socket`: receives the terminal master of a `terminal: true` container.
+    pub console_socket: Option<PathBuf>,
+    /// `--systemd-cgroup`.
+    pub systemd_cgroup: bool,
+    /// Allow open TCP connections.
+    pub tcp_established: bool,
+    /// Allow external unix sockets.
+    pub ext_unix_sk: bool,
+    /// A shell job.
+    pub shell_job: bool,
+    /// Restore file locks.
+    pub file_locks: bool,
+    /// How CRIU restores cgroups.
+    pub manage_cgroups_mode: Option<CgMode>,
+    /// Namespaces (clone flags) created empty instead of restored.
+    pub empty_ns: u32,
+    /// Deduplicate images while restoring.
+    pub auto_dedup: bool,
+}
+
+/// Parses runc's `--manage-cgroups-mode` values.
+pub fn parse_cg_mode(s: &str) -> Result<CgMode> {
+    match s {
+        "soft" => Ok(CgMode::Soft),
+        "full" => Ok(CgMode::Full),
+        "strict" => Ok(CgMode::Strict),
+        "ignore" => Ok(CgMode::Ignore),
+        other => Err(RuntimeError::Unsupported {
+            setting: "--manage-cgroups-mode".into(),
+            msg: format!(
+                "invalid manage cgroups mode {other:?} (want soft, full, strict or ignore)"
+            ),
+        }),
+    }
+}
+
+/// Parses runc's `--empty-ns` value: only `network` is supported (as in runc).
+pub fn parse_empty_ns(s: &str) -> Result<u32> {
+    match s {
+        "network" => Ok(libc::CLONE_NEWNET as u32),
+        other => Err(RuntimeError::Unsupported {
+            setting: "--empty-ns".into(),
+            msg: format!("namespace {other:?} is not supported (only network)"),
+        }),
+    }
+}
+
+fn is_bind(m: &Mount) -> bool {
+    m.typ().as_deref() == Some("bind")
+        || m.options()
+            .as_ref()
+            .is_some_and(|o| o.iter().any(|x| x == "bind" || x == "rbind"))
+}
+
+/// The mounts CRIU must treat as external: binds of host paths (key: the destination, as
+/// runc records them) and, when paths are masked, `/dev/null`.
+fn external_mounts(spec: &Spec, bundle: &Path, for_restore: bool) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    for m in spec.mounts().as_deref().unwrap_or(&[]) {
+        if !is_bind(m) {
+            continue;
+        }
+        let dest = m.destination().to_string_lossy().into_owned();
+        let val = if for_restore {
+            let src = m.source().clone().unwrap_or_default();
+            let src = if src.is_absolute() {
+                src
+            } else {
+                bundle.join(src)
+            };
+            src.to_string_lossy().into_owned()
+        } else {
+            dest.clone()
+        };
+        out.push((dest, val));
+    }
+    let masked = spec
+        .linux()
+        .as_ref()
+        .and_then(|l| l.masked_paths().as_ref())
+        .is_some_and(|m| !m.is_empty());
+    if masked {
+        out.push(("/dev/null".into(), "/dev/null".into()));
+    }
+    out
+}
+
+/// The network namespace path the config joins, if any.
+fn joined_netns(spec: &Spec) -> Option<PathBuf> {
+    spec.linux()
+        .as_ref()?
+        .namespaces()
+        .as_deref()?
+        .iter()
+        .find(|n| n.typ() == LinuxNamespaceType::Network)?
+        .path()
+        .clone()
+}
+
+fn criu_err(e: CriuError) -> RuntimeError {
+    RuntimeError::Criu(e)
+}
+
+/// Checkpoints the container: its process tree goes into `opts.image_path`; unless
+/// `leave_running` or `pre_dump`, the container is then deleted (as runc does), poststop
+/// hooks included. A paused container is dumped frozen.
+pub fn checkpoint(c: &Container, opts: &CheckpointOptions) -> Result<()> {
+    let _lock = DirLock::acquire(c.dir())?;
+    let status = c.status();
+    if !matches!(status, Status::Running | Status::Paused) {
+        return Err(RuntimeError::WrongStatus(format!(
+            "container {} is not running: {status}",
+            c.id()
+        )));
+    }
+    let record = c.record();
+    let pid = record.pid;
+    fs::create_dir_all(&opts.image_path)
+        .map_err(|e| RuntimeError::io(format!("create {}", opts.image_path.display()), e))?;
+    write_descriptors(pid, &opts.image_path)?;
+    let mut external = Vec::new();
+    if let Some(ns) = joined_netns(&record.config) {
+        let ino = fs::metadata(&ns)
+            .map_err(|e| RuntimeError::io(format!("network namespace {}", ns.display()), e))?
+            .ino();
+        external.push(format!("net[{ino}]:{EXT_NETNS_KEY}"));
+    }
+    let freeze_cgroup = if status == Status::Paused {
+        let cg = c.cgroup()?;
+        let paths = cg.paths();
+        paths.get("freezer").or_else(|| paths.get("")).cloned()
+    } else {
+        None
+    };
+    let terminal = record
+        .config
+        .process()
+        .as_ref()
+        .and_then(|p| p.terminal())
+        .unwrap_or(false);
+    let dump = DumpOptions {
+        image_path: opts.image_path.clone(),
+        work_path: opts.work_path.clone(),
+        parent_path: opts.parent_path.clone(),
+        leave_running: opts.leave_running,
+        tcp_established: opts.tcp_established,
+        ext_unix_sk: opts.ext_unix_sk,
+        shell_job: opts.shell_job,
+        file_locks: opts.file_locks,
+        pre_dump: opts.pre_dump,
+        auto_dedup: opts.auto_dedup,
+        root: Some(record.rootfs.clone()),
+        ext_mounts: external_mounts(&record.config, &record.bundle, false),
+        external,
+        manage_cgroups_mode: opts.manage_cgroups_mode,
+        freeze_cgroup,
+        orphan_pts_master: terminal,
+    };
+    super::dump(&opts.criu, pid, &dump).map_err(criu_err)?;
+    if opts.leave_running || opts.pre_dump {
+        return Ok(());
+    }
+    drop(_lock);
+    // CRIU has killed the tree; what is left is a stopped container, deleted as runc does.
+    Container::load(c.dir().parent().unwrap_or_else(|| Path::new("/")), c.id())?.delete(true)
+}
+
+fn write_descriptors(pid: i32, image_path: &Path) -> Result<()> {
+    let fds: Vec<String> = (0..3)
+        .map(|n| {
+            fs::read_link(format!("/proc/{pid}/fd/{n}"))
+                .map(|p| p.to_string_lossy().into_owned())
+                // A closed fd is recorded as runc does for one it cannot read: /dev/null.
+                .unwrap_or_else(|_| "/dev/null".into())
+        })
+        .collect();
+    let json = serde_json::to_vec(&fds).map_err(|e| RuntimeError::State {
+        id: pid.to_string(),
+        msg: format!("descriptors: {e}"),
+    })?;
+    write_atomic(&image_path.join(DESCRIPTORS_FILE), &json)
+}
+
+fn read_descriptors(image_path: &Path) -> Result<Vec<String>> {
+    let path = image_path.join(DESCRIPTORS_FILE);
+    match fs::read(&path) {
+        Ok(data) => serde_json::from_slice(&data).map_err(|e| {
+            RuntimeError::io(
+                format!("parse {}", path.display()),
+                std::io::Error::new(std::io::ErrorKind::InvalidData, e),
+            )
+        }),
+        // Images written by CRIU alone have none: nothing is inherited then.
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Vec::new()),
+        Err(e) => Err(RuntimeError::io(format!("read {}", path.display()), e)),
+    }
+}
+
+/// Undo of a failed restore, in reverse order, unless disarmed.
+#[derive(Default)]
+struct Undo {
+    pid: Option<i32>,
+    cgroup: Option<Box<dyn CgroupManager>>,
+    dir: Option<PathBuf>,
+}
+
+impl Drop for Undo {
+    fn drop(&mut self) {
+        if let Some(pid) = self.pid.take() {
+            let _ = kill(Pid::from_raw(pid), Signal::SIGKILL);
+            let _ = nix::sys::wait::waitpid(Pid::from_raw(pid), None);
+        }
+        if let Some(cg) = self.cgroup.take() {
+            if let Err(e) = cg.destroy() {
+                tracing::warn!("restore cleanup: cgroup: {e}");
+            }
+        }
+        if let Some(dir) = self.dir.take() {
+            let _ = fs::remove_dir_all(dir);
+        }
+    }
+}
+
+/// The rootfs bind-mounted at `<state dir>/criu-root` for CRIU's `root` (runc does the
+/// same: CRIU wants a mount point it can pivot into); unmounted and removed on drop.
+struct CriuRoot(PathBuf);
+
+impl CriuRoot {
+    fn bind(rootfs: &Path, dir: &Path) -> Result<Self> {
+        let at = dir.join("criu-root");
+        fs::DirBuilder::new()
+            .mode(0o755)
+            .create(&at)
+            .map_err(|e| RuntimeError::io(format!("create {}", at.display()), e))?;
+        if let Err(e) = mount(
+            Some(rootfs),
+            &at,
+            None::<&str>,
+            MsFlags::MS_BIND | MsFlags::MS_REC,
+            None::<&str>,
+        ) {
+            let _ = fs::remove_dir(&at);
+            return Err(RuntimeError::sys(
+                format!("bind {} to {}", rootfs.display(), at.display()),
+                e,
+            ));
+        }
+        Ok(CriuRoot(at))
+    }
+}
+
+impl Drop for CriuRoot {
+    fn drop(&mut self) {
+        if let Err(e) = umount2(&self.0, MntFlags::MNT_DETACH) {
+            tracing::warn!("restore: unmount {}: {e}", self.0.display());
+        }
+        let _ = fs::remove_dir(&self.0);
+    }
+}
+
+/// Where CRIU must put the restored tree's cgroups: the cgroups `pid` (CRIU, already moved
+/// into the container's cgroup) is in, as `cg_root` entries. With v1 controllers, one per
+/// hierarchy (as runc); on a pure v2 host one entry without controller, so that the tree
+/// lands in the new container's cgroup and not in the one recorded at dump time (runc 1.1
+/// leaves it there; a restore under a new id then has `ps` show nothing).
+fn cgroup_roots(pid: i32) -> std::result::Result<Vec<(Option<String>, String)>, String> {
+    let path = format!("/proc/{pid}/cgroup");
+    let text = fs::read_to_string(&path).map_err(|e| format!("read {path}: {e}"))?;
+    Ok(roots_from_proc_cgroup(&text))
+}
+
+fn roots_from_proc_cgroup(text: &str) -> Vec<(Option<String>, String)> {
+    let mut v1 = Vec::new();
+    let mut unified = None;
+    for l in text.lines() {
+        let mut parts = l.splitn(3, ':');
+        let (Some(_id), Some(ctrls), Some(cg)) = (parts.next(), parts.next(), parts.next()) else {
+            continue;
+        };
+        if ctrls.is_empty() {
+            unified = Some(cg.to_string());
+        } else {
+            v1.push((Some(ctrls.to_string()), cg.to_string()));
+        }
+    }
+    if v1.is_empty() {
+        unified.map(|u| vec![(None, u)]).unwrap_or_default()
+    } else {
+        v1
+    }
+}
+
+/// Restores the container `opts.id` from `opts.image_path` with the bundle's config and
+/// rootfs: the state directory and cgroup are made as by `create`, CRIU is moved into the
+/// cgroup and restores the tree as this process's child, prestart and createRuntime hooks
+/// run when CRIU has set up the namespaces (runc's order), and the container is recorded
+/// running. On failure nothing is left: no state, cgroup, mount or process.
+pub fn restore(opts: &RestoreOptions) -> Result<Container> {
+    validate_id(&opts.id)?;
+    if !nix::unistd::geteuid().is_root() {
+        return Err(RuntimeError::Unsupported {
+            setting: "restore".into(),
+            msg: "checkpoint/restore needs root (CRIU does)".into(),
+        });
+    }
+    let dir = opts.root.join(&opts.id);
+    if dir.exists() {
+        return Err(RuntimeError::Exists(opts.id.clone()));
+    }
+    let bundle = fs::canonicalize(&opts.bundle)
+        .map_err(|e| RuntimeError::io(format!("bundle {}", opts.bundle.display()), e))?;
+    let spec = crate::create::load_config(&bundle)?;
+    let rootfs = spec
+        .root()
+        .as_ref()
+        .map(|r| r.path().clone())
+        .unwrap_or_else(|| PathBuf::from("rootfs"));
+    let rootfs = if rootfs.is_absolute() {
+        rootfs
+    } else {
+        bundle.join(rootfs)
+    };
+    let rootfs = fs::canonicalize(&rootfs)
+        .map_err(|e| RuntimeError::io(format!("root.path {}", rootfs.display()), e))?;
+    let terminal = spec
+        .process()
+        .as_ref()
+        .and_then(|p| p.terminal())
+        .unwrap_or(false);
+    if terminal && opts.console_socket.is_none() {
+        return Err(RuntimeError::Unsupported {
+            setting: "process.terminal".into(),
+            msg: "cannot restore a terminal container without --console-socket".into(),
+        });
+    }
+    let image_path = fs::canonicalize(&opts.image_path)
+        .map_err(|e| RuntimeError::io(format!("--image-path {}", opts.image_path.display()), e))?;
+    let descriptors = read_descriptors(&image_path)?;
+    let linux = spec.linux().clone().unwrap_or_default();
+    let resources = crate::devices::with_default_devices(
+        &linux.resources().clone().unwrap_or_default(),
+        linux.devices().as_deref().unwrap_or(&[]),
+    );
+    let mut cg_cfg = CgroupConfig::new(opts.id.clone());
+    cg_cfg.cgroups_path = linux
+        .cgroups_path()
+        .as_ref()
+        .map(|p| p.to_string_lossy().into_owned());
+    cg_cfg.systemd = opts.systemd_cgroup;
+    let cg = hezi_cgroups::manager_for(&cg_cfg).map_err(RuntimeError::Cgroup)?;
+    cg.validate(&resources).map_err(RuntimeError::Cgroup)?;
+    let console = opts
+        .console_socket
+        .as_ref()
+        .filter(|_| terminal)
+        .map(|p| {
+            UnixStream::connect(p).map_err(|e| {
+                RuntimeError::io(format!("--console-socket: connect {}", p.display()), e)
+            })
+        })
+        .transpose()?;
+    let netns: Option<OwnedFd> = joined_netns(&spec)
+        .map(|p| {
+            fs::File::open(&p)
+                .map(OwnedFd::from)
+                .map_err(|e| RuntimeError::io(format!("network namespace {}", p.display()), e))
+        })
+        .transpose()?;
+
+    let mut undo = Undo::default();
+    ensure_root(&opts.root)?;
+    match fs::DirBuilder::new().mode(0o711).create(&dir) {
+        Ok(()) => undo.dir = Some(dir.clone()),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+            return Err(RuntimeError::Exists(opts.id.clone()))
+        }
+        Err(e) => return Err(RuntimeError::io(format!("create {}", dir.display()), e)),
+    }
+    let _lock = DirLock::acquire(&dir)?;
+    let mut record = ContainerRecord {
+        id: opts.id.clone(),
+        pid: 0,
+        pid_start_time: 0,
+        bundle: bundle.clone(),
+        rootfs: rootfs.clone(),
+        created: now_rfc3339(),
+        owner: user_name(0),
+        cgroup_path: cg_cfg.cgroups_path.clone(),
+        systemd_cgroup: opts.systemd_cgroup,
+        cgroup_disabled: false,
+        complete: false,
+        config: spec.clone(),
+    };
+    record.save(&dir)?;
+    cg.create().map_err(RuntimeError::Cgroup)?;
+    undo.cgroup = Some(cg);
+    let criu_root = CriuRoot::bind(&rootfs, &dir)?;
+
+    let mut inherit_fds: Vec<(String, i32)> = descriptors
+        .iter()
+        .enumerate()
+        .filter(|(_, d)| d.contains("pipe:"))
+        .map(|(i, d)| (d.clone(), i as i32))
+        .collect();
+    if let Some(ns) = &netns {
+        inherit_fds.push((EXT_NETNS_KEY.into(), ns.as_raw_fd()));
+    }
+    let restore_opts = super::RestoreOptions {
+        image_path: image_path.clone(),
+        work_path: opts.work_path.clone(),
+        root: criu_root.0.clone(),
+        ext_mounts: external_mounts(&spec, &bundle, true),
+        inherit_fds,
+        cgroup_roots: Vec::new(),
+        manage_cgroups_mode: opts.manage_cgroups_mode,
+        tcp_established: opts.tcp_established,
+        ext_unix_sk: opts.ext_unix_sk,
+        shell_job: opts.shell_job,
+        file_locks: opts.file_locks,
+        empty_ns: opts.empty_ns,
+        auto_dedup: opts.auto_dedup,
+    };
+    let cg_ref = undo.cgroup.as_deref();
+    let prepare = |criu_pid: i32| -> std::result::Result<Vec<(Option<String>, String)>, String> {
+        let Some(cg) = cg_ref else {
+            return Ok(Vec::new());
+        };
+        // CRIU restores the tree into the cgroups it runs in (runc moves it the same way).
+        cg.add_task(criu_pid).map_err(|e| e.to_string())?;
+        cg.apply(&resources).map_err(|e| e.to_string())?;
+        cgroup_roots(criu_pid)
+    };
+    let mut restored_pid: Option<i32> = None;
+    let hooks = spec.hooks().as_ref();
+    let on_notify = |n: Notification| -> std::result::Result<(), String> {
+        match n.script.as_str() {
+            "setup-namespaces" => {
+                let mut state = record.oci_state(Status::Creating);
+                state.pid = n.pid.unwrap_or(0);
+                let json = serde_json::to_vec(&state).map_err(|e| e.to_string())?;
+                run_hooks(hooks, HookKind::Prestart, &json).map_err(|e| e.to_string())?;
+                run_hooks(hooks, HookKind::CreateRuntime, &json).map_err(|e| e.to_string())
+            }
+            "orphan-pts-master" => {
+                let (Some(sock), Some(fd)) = (console.as_ref(), n.fd.as_ref()) else {
+                    return Err("no console socket or no terminal master from criu".into());
+                };
+                crate::console::send_fd(sock.as_fd(), "/dev/ptmx", fd.as_fd())
+                    .map_err(|e| e.to_string())
+            }
+            "post-restore" => {
+                restored_pid = n.pid;
+                Ok(())
+            }
+            _ => Ok(()),
+        }
+    };
+    let result = super::restore(&opts.criu, &restore_opts, prepare, on_notify);
+    drop(criu_root);
+    let pid = match result {
+        Ok(pid) => pid,
+        Err(e) => {
+            if let Some(p) = restored_pid {
+                undo.pid = Some(p);
+            }
+            return Err(criu_err(e));
+        }
+    };
+    undo.pid = Some(pid);
+    record.pid = pid;
+    record.pid_start_time = procinfo::stat(pid).map(|s| s.start_time).unwrap_or(0);
+    record.complete = true;
+    record.save(&dir)?;
+    if let Some(pf) = &opts.pid_file {
+        write_atomic(pf, pid.to_string().as_bytes())?;
+    }
+    // A paused container was dumped frozen; CRIU thaws the tree it restores.
+    if let Some(cg) = undo.cgroup.as_deref() {
+        if matches!(cg.freezer_state(), Ok(FreezerState::Frozen)) {
+            tracing::debug!("restored container's cgroup is frozen");
+        }
+    }
+    undo.pid = None;
+    undo.cgroup = None;
+    undo.dir = None;
+    Ok(Container::from_record(&opts.root, record))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn spec(json: serde_json::Value) -> Spec {
+        serde_json::from_value(json).expect("spec")
+    }
+
+    #[test]
+    fn bind_mounts_and_masked_paths_are_external() {
+        let s = spec(serde_json::json!({
+            "ociVersion": "1.0.2",
+            "mounts": [
+                {"destination": "/proc", "type": "proc", "source": "proc"},
+                {"destination": "/data", "type": "bind", "source": "/srv/data", "options": ["rbind"]},
+                {"destination": "/etc/hosts", "source": "hosts", "options": ["bind", "ro"]}
+            ],
+            "linux": {"maskedPaths": ["/proc/kcore"]}
+        }));
+        let dump = external_mounts(&s, Path::new("/b"), false);
+        assert_eq!(
+            dump,
+            vec![
+                ("/data".to_string(), "/data".to_string()),
+                ("/etc/hosts".into(), "/etc/hosts".into()),
+                ("/dev/null".into(), "/dev/null".into()),
+            ]
+        );
+        let restore = external_mounts(&s, Path::new("/b"), true);
+        assert_eq!(restore[0], ("/data".into(), "/srv/data".into()));
+        assert_eq!(restore[1], ("/etc/hosts".into(), "/b/hosts".into()));
+    }
+
+    #[test]
+    fn runc_flag_values_parse_and_bad_ones_are_named() {
+        assert_eq!(parse_cg_mode("full").expect("full"), CgMode::Full);
+        let err = parse_cg_mode("hard").expect_err("hard");
+        assert!(err.to_string().contains("\"hard\""), "{err}");
+        assert_eq!(
+            parse_empty_ns("network").expect("net"),
+            libc::CLONE_NEWNET as u32
+        );
+        assert!(parse_empty_ns("pid").is_err());
+    }
+
+    #[test]
+    fn proc_cgroup_lines_become_roots() {
+        let hybrid = "12:pids:/hezi/c\n3:cpu,cpuacct:/hezi/c\n1:name=systemd:/x\n0::/u\n";
+        assert_eq!(
+            roots_from_proc_cgroup(hybrid),
+            vec![
+                (Some("pids".into()), "/hezi/c".into()),
+                (Some("cpu,cpuacct".into()), "/hezi/c".into()),
+                (Some("name=systemd".into()), "/x".into()),
+            ]
+        );
+        assert_eq!(
+            roots_from_proc_cgroup("0::/hezi/c2\n"),
+            vec![(None, "/hezi/c2".to_string())]
+        );
+        assert!(roots_from_proc_cgroup("").is_empty());
+    }
+}
