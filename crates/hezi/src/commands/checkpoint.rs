@@ -60,6 +60,7 @@ pub fn checkpoint(g: &GlobalOpts, a: &CheckpointArgs) -> anyhow::Result<u8> {
         // runc applies --empty-ns on restore only; on checkpoint it is accepted and unused.
         tracing::debug!("--empty-ns has no effect on checkpoint (as in runc)");
     }
+    let manage_cgroups_mode = cg_mode(&a.common)?;
     let c = hezi_runtime::Container::load(&g.root, &a.id)?;
     let opts = cr::CheckpointOptions {
         criu: criu(g),
@@ -72,7 +73,7 @@ pub fn checkpoint(g: &GlobalOpts, a: &CheckpointArgs) -> anyhow::Result<u8> {
         shell_job: a.common.shell_job,
         file_locks: a.common.file_locks,
         pre_dump: a.pre_dump,
-        manage_cgroups_mode: cg_mode(&a.common)?,
+        manage_cgroups_mode,
         auto_dedup: a.common.auto_dedup,
     };
     cr::checkpoint(&c, &opts).with_context(|| format!("checkpoint container {}", a.id))?;
