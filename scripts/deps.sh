@@ -5,7 +5,7 @@ set -euo pipefail
 pkgs=(busybox-static runc crun umoci skopeo libseccomp-dev jq cpio hyperfine
       qemu-system-x86 iproute2 attr procps time openssl systemd dbus-daemon
       podman conmon catatonit containerd containernetworking-plugins docker.io python3
-      docker-registry apache2-utils apparmor uidmap
+      docker-registry apache2-utils apparmor uidmap criu iptables
       python3-grpcio python3-protobuf protobuf-compiler)
 if [ "$(id -u)" -ne 0 ]; then
     echo "deps: not root, not installing packages (${pkgs[*]})" >&2

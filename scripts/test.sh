@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # hezi's test command (the README's): installs what the tests need, checks formatting and
-# lints, builds, runs the cgroup v2 suite and the systemd driver suite (systemd as init, unified
+# lints, builds, runs the cgroup v2 suite, the checkpoint/restore (CRIU) suite and the systemd driver suite (systemd as init, unified
 # and hybrid cgroups) in throwaway VMs (as root), the engine suites (podman, containerd and
 # docker with runc and with hezi, as root), a bounded run of every fuzz target, and every unit and
 # integration test. Without root, root-only tests skip themselves with a message.
@@ -37,6 +37,8 @@ cargo build -q -p hezi-image --no-default-features --features registry
 if [ "$(id -u)" -eq 0 ] && [ "${HEZI_SKIP_VM:-0}" != 1 ] && [ -x scripts/vm/run.sh ] && [ -f tests/vm/v2-suite.sh ]; then
     step "cgroup v2 suite in a throwaway VM"
     scripts/vm/run.sh --timeout 1200 -- bash "$PWD/tests/vm/v2-suite.sh"
+    step "checkpoint/restore with CRIU in a throwaway VM (Debian's kernel), beside runc"
+    scripts/vm/run.sh --timeout 900 -- bash "$PWD/tests/vm/criu-suite.sh"
     for layout in unified hybrid; do
         step "systemd cgroup driver in a throwaway VM booted with systemd ($layout cgroups)"
         scripts/vm/run.sh --init systemd --cgroup "$layout" --timeout 900 -- bash "$PWD/tests/vm/systemd-suite.sh"

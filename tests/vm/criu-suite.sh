@@ -157,11 +157,17 @@ basic() {
 	else
 		fail "$n: restored process is still pid 1 in its pid namespace" "$(cat "$b/rootfs/cnt")"
 	fi
-	[ "$(status_of "$rt" c1)" = running ] && pass "$n: state says running after restore" ||
+	if [ "$(status_of "$rt" c1)" = running ]; then
+		pass "$n: state says running after restore"
+	else
 		fail "$n: state says running after restore" "$(status_of "$rt" c1)"
+	fi
 	after=$("$rt" --root "$r" ps c1 2>&1 | grep -c 'while')
-	[ "$after" -ge 1 ] && pass "$n: ps lists the restored process" ||
+	if [ "$after" -ge 1 ]; then
+		pass "$n: ps lists the restored process"
+	else
 		fail "$n: ps lists the restored process" "$("$rt" --root "$r" ps c1 2>&1)"
+	fi
 	if "$rt" --root "$r" delete -f c1 && [ -z "$("$rt" --root "$r" list -q)" ]; then
 		pass "$n: delete -f removes the restored container"
 	else
@@ -219,9 +225,11 @@ pre_dump() {
 		"$rt" --root "$r" delete -f pd
 		return
 	fi
-	[ "$(status_of "$rt" pd)" = running ] && advances "$b" &&
-		pass "$n: --pre-dump leaves the container running" ||
+	if [ "$(status_of "$rt" pd)" = running ] && advances "$b"; then
+		pass "$n: --pre-dump leaves the container running"
+	else
 		fail "$n: --pre-dump leaves the container running"
+	fi
 	if "$rt" --root "$r" checkpoint --parent-path ../pre --image-path "$img/full" pd 2>"$WORK/err" &&
 		[ -L "$img/full/parent" ]; then
 		pass "$n: dump with --parent-path ../pre links to the pre-dump"
@@ -309,7 +317,7 @@ terminal() {
 		advances "$b" && [ "$(wc -l <"$sock.got")" = 2 ]; then
 		pass "$n: a terminal container restored; its master sent to --console-socket again"
 	else
-		fail "$n: terminal container restored" "$(cat "$WORK/err"; grep Error "$img/restore.log" | tail -3) masters $(cat "$sock.got" 2>/dev/null | wc -l)"
+		fail "$n: terminal container restored" "$(cat "$WORK/err"; grep Error "$img/restore.log" | tail -3) masters $(wc -l <"$sock.got" 2>/dev/null)"
 	fi
 	"$rt" --root "$r" delete -f tty 2>/dev/null
 }
@@ -320,8 +328,9 @@ bad_input() {
 	r=$(root_of "$HEZI")
 	b=$WORK/bad
 	bundle "$b"
-	out=$("$HEZI" --root "$r" restore -d --image-path "$WORK/no-such-dir" --bundle "$b" bad 2>&1)
-	if [ $? -ne 0 ] && grep -q "no-such-dir" <<<"$out" && [ ! -e "$r/bad" ] &&
+	if out=$("$HEZI" --root "$r" restore -d --image-path "$WORK/no-such-dir" --bundle "$b" bad 2>&1); then
+		fail "hezi: restore from a missing image dir" "succeeded"
+	elif grep -q "no-such-dir" <<<"$out" && [ ! -e "$r/bad" ] &&
 		[ ! -e /sys/fs/cgroup/hezi/bad ]; then
 		pass "hezi: restore from a missing image dir names it and leaves nothing"
 	else
@@ -335,12 +344,18 @@ bad_input() {
 	else
 		fail "hezi: restore from an empty image dir" "$out; state: $(ls "$r" 2>&1)"
 	fi
-	out=$("$HEZI" --root "$r" checkpoint --manage-cgroups-mode hard --image-path "$WORK/x" nosuch 2>&1)
-	[ $? -ne 0 ] && grep -q 'invalid manage cgroups mode.*hard' <<<"$out" && pass "hezi: a bad --manage-cgroups-mode is named" ||
+	if ! out=$("$HEZI" --root "$r" checkpoint --manage-cgroups-mode hard --image-path "$WORK/x" nosuch 2>&1) &&
+		grep -q 'invalid manage cgroups mode.*hard' <<<"$out"; then
+		pass "hezi: a bad --manage-cgroups-mode is named"
+	else
 		fail "hezi: bad --manage-cgroups-mode" "$out"
-	out=$("$HEZI" --root "$r" checkpoint --lazy-pages --image-path "$WORK/x" nosuch 2>&1)
-	[ $? -ne 0 ] && grep -q 'lazy-pages is not supported' <<<"$out" && pass "hezi: --lazy-pages is refused by name" ||
+	fi
+	if ! out=$("$HEZI" --root "$r" checkpoint --lazy-pages --image-path "$WORK/x" nosuch 2>&1) &&
+		grep -q 'lazy-pages is not supported' <<<"$out"; then
+		pass "hezi: --lazy-pages is refused by name"
+	else
 		fail "hezi: --lazy-pages refused" "$out"
+	fi
 }
 
 # --- runc's images restored by hezi -----------------------------------------------------
@@ -378,6 +393,6 @@ done
 cross
 bad_input
 left=$(find /sys/fs/cgroup -mindepth 1 -maxdepth 2 -type d \( -path '*/hezi/*' -o -name c1 -o -name pz -o -name pd \) 2>/dev/null)
-[ -z "$left" ] && pass "no container cgroups left behind" || fail "no container cgroups left behind" "$left"
+if [ -z "$left" ]; then pass "no container cgroups left behind"; else fail "no container cgroups left behind" "$left"; fi
 echo "criu suite took $(($(date +%s) - T0)) s"
 summary "criu suite"

@@ -47,11 +47,17 @@ fn checkpoint_names_criu_problem_or_succeeds_and_leaves_the_container_running() 
     ]);
     let stderr = String::from_utf8_lossy(&o.stderr);
     if works {
-        assert!(o.status.success(), "criu works here, checkpoint must too: {stderr}");
+        assert!(
+            o.status.success(),
+            "criu works here, checkpoint must too: {stderr}"
+        );
         assert!(images.join("descriptors.json").exists());
         assert!(images.join("inventory.img").exists());
     } else {
-        assert!(!o.status.success(), "checkpoint cannot succeed without a working criu");
+        assert!(
+            !o.status.success(),
+            "checkpoint cannot succeed without a working criu"
+        );
         assert!(
             stderr.contains(&format!("checkpoint container {id}")) && stderr.contains("criu"),
             "the error names the container and criu: {stderr}"
@@ -99,7 +105,10 @@ fn unsupported_and_bad_flags_are_named_before_anything_happens() {
             vec!["checkpoint", "--page-server", "1.2.3.4:5", "x"],
             "--page-server is not supported",
         ),
-        (vec!["checkpoint", "--lazy-pages", "x"], "--lazy-pages is not supported"),
+        (
+            vec!["checkpoint", "--lazy-pages", "x"],
+            "--lazy-pages is not supported",
+        ),
         (
             vec!["checkpoint", "--manage-cgroups-mode", "hard", "x"],
             "invalid manage cgroups mode",
@@ -118,4 +127,33 @@ fn unsupported_and_bad_flags_are_named_before_anything_happens() {
         !w.root().join("x").exists(),
         "no state left by refused flags"
     );
+}
+
+#[test]
+fn features_report_checkpoint_support_and_criu() {
+    let w = World::new("ckpt-features");
+    let o = w.out(&["--criu", "/nonexistent/criu", "features"]);
+    assert!(o.status.success());
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).expect("features json");
+    let a = &v["annotations"];
+    assert_eq!(a["org.opencontainers.runc.checkpoint.enabled"], "false");
+    let criu = a["io.github.hezi.checkpoint.criu"].as_str().unwrap_or("");
+    assert!(
+        criu.starts_with("unavailable: ") && criu.contains("/nonexistent/criu"),
+        "{criu}"
+    );
+    if criu_works().is_some() {
+        let o = w.out(&["features"]);
+        let v: serde_json::Value = serde_json::from_slice(&o.stdout).expect("features json");
+        let a = &v["annotations"];
+        assert_eq!(
+            a["org.opencontainers.runc.checkpoint.enabled"], "true",
+            "{a}"
+        );
+        let version = a["io.github.hezi.checkpoint.criu"].as_str().unwrap_or("");
+        assert!(
+            version.starts_with('3') || version.starts_with('4'),
+            "{version}"
+        );
+    }
 }

@@ -116,11 +116,39 @@ pub fn features(imp: &Implemented<'_>) -> Features {
 }
 
 /// Runs `hezi features`.
-pub fn run(_g: &GlobalOpts) -> anyhow::Result<u8> {
-    let doc = features(&Implemented::from_crates());
+pub fn run(g: &GlobalOpts) -> anyhow::Result<u8> {
+    let mut doc = features(&Implemented::from_crates());
+    let (enabled, criu) = checkpoint_annotation(g);
+    // runc's key, which engines read to offer checkpoint/restore, and what CRIU says here.
+    doc.annotations.insert(
+        "org.opencontainers.runc.checkpoint.enabled".into(),
+        enabled.into(),
+    );
+    doc.annotations
+        .insert("io.github.hezi.checkpoint.criu".into(), criu);
     let text = serde_json::to_string_pretty(&doc)?;
     println!("{text}");
     Ok(0)
+}
+
+/// Whether checkpoint/restore is available (`"true"` when a CRIU binary answers; runc says
+/// `"true"` whenever it is built with CRIU support) and CRIU's version or why it did not
+/// answer. Only VERSION is asked (fast); whether CRIU can dump on this kernel shows at
+/// `checkpoint`, with CRIU's own reason.
+fn checkpoint_annotation(g: &GlobalOpts) -> (&'static str, String) {
+    let bin = hezi_runtime::criu::criu_binary(g.criu.as_deref());
+    match hezi_runtime::criu::version(&bin) {
+        Ok(v) => (
+            "true",
+            format!(
+                "{}.{}{}",
+                v.major_number,
+                v.minor_number,
+                v.sublevel.map(|s| format!(".{s}")).unwrap_or_default()
+            ),
+        ),
+        Err(e) => ("false", format!("unavailable: {e}")),
+    }
 }
 
 #[cfg(test)]

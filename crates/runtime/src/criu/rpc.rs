@@ -242,3 +242,153 @@ pub struct CriuResp {
     #[prost(message, optional, tag = "10")]
     pub version: Option<CriuVersion>,
 }
+
+#[cfg(test)]
+mod tests {
+    //! The field numbers above are CRIU's: checked against the `rpc.proto` Debian's criu
+    //! package installs (skipped with a message where it is absent).
+    use std::collections::BTreeMap;
+
+    const PROTO: &str = "/usr/include/criu/rpc.proto";
+
+    /// `message name { ... type field = N; }` -> name -> field -> N (also enum values).
+    fn proto_fields(text: &str) -> BTreeMap<String, BTreeMap<String, i64>> {
+        let mut out: BTreeMap<String, BTreeMap<String, i64>> = BTreeMap::new();
+        let mut current: Option<String> = None;
+        for line in text.lines() {
+            let line = line.split("//").next().unwrap_or("").trim();
+            if line.starts_with("/*") || line.starts_with('*') {
+                continue;
+            }
+            if let Some(rest) = line
+                .strip_prefix("message ")
+                .or_else(|| line.strip_prefix("enum "))
+            {
+                current = rest.split_whitespace().next().map(str::to_string);
+                continue;
+            }
+            if line.starts_with('}') {
+                current = None;
+                continue;
+            }
+            let (Some(msg), Some((lhs, rhs))) = (current.as_ref(), line.split_once('=')) else {
+                continue;
+            };
+            let name = lhs.split_whitespace().last().unwrap_or("").to_string();
+            let num: String = rhs
+                .trim()
+                .chars()
+                .take_while(|c| c.is_ascii_digit())
+                .collect();
+            if let Ok(n) = num.parse() {
+                out.entry(msg.clone()).or_default().insert(name, n);
+            }
+        }
+        out
+    }
+
+    /// Our structs: `pub struct Name` / `pub enum Name`, `tag = "N"` then `pub field:`, or
+    /// `Variant = N,` in enums; names converted to the proto's (snake case, upper case).
+    fn our_fields() -> BTreeMap<String, BTreeMap<String, i64>> {
+        let src = include_str!("rpc.rs");
+        let src = src.split("#[cfg(test)]").next().unwrap_or(src);
+        let mut out: BTreeMap<String, BTreeMap<String, i64>> = BTreeMap::new();
+        let mut current: Option<(String, bool)> = None;
+        let mut tag: Option<i64> = None;
+        for line in src.lines().map(str::trim) {
+            if let Some(rest) = line.strip_prefix("pub struct ") {
+                current = Some((
+                    proto_name(rest.split_whitespace().next().unwrap_or("")),
+                    false,
+                ));
+            } else if let Some(rest) = line.strip_prefix("pub enum ") {
+                current = Some((
+                    proto_name(rest.split_whitespace().next().unwrap_or("")),
+                    true,
+                ));
+            } else if let Some(pos) = line.find("tag = \"") {
+                let num: String = line[pos + 7..]
+                    .chars()
+                    .take_while(|c| c.is_ascii_digit())
+                    .collect();
+                tag = num.parse().ok();
+            } else if let (Some((msg, false)), Some(n)) = (&current, tag) {
+                if let Some(rest) = line.strip_prefix("pub ") {
+                    let field = rest
+                        .split(':')
+                        .next()
+                        .unwrap_or("")
+                        .trim_start_matches("r#");
+                    out.entry(msg.clone())
+                        .or_default()
+                        .insert(field.to_string(), n);
+                    tag = None;
+                }
+            } else if let Some((msg, true)) = &current {
+                if let Some((variant, n)) = line.trim_end_matches(',').split_once(" = ") {
+                    if let Ok(n) = n.parse() {
+                        out.entry(msg.clone())
+                            .or_default()
+                            .insert(proto_name(variant).to_uppercase(), n);
+                    }
+                }
+            }
+        }
+        out
+    }
+
+    /// `CriuOpts` -> `criu_opts`; enums by their proto names.
+    fn proto_name(rust: &str) -> String {
+        match rust {
+            "ReqType" => return "criu_req_type".into(),
+            "CgMode" => return "criu_cg_mode".into(),
+            _ => {}
+        }
+        let mut s = String::new();
+        for (i, c) in rust.chars().enumerate() {
+            if c.is_ascii_uppercase() && i > 0 {
+                s.push('_');
+            }
+            s.push(c.to_ascii_lowercase());
+        }
+        s
+    }
+
+    #[test]
+    fn field_numbers_match_criu_rpc_proto() {
+        let Ok(text) = std::fs::read_to_string(PROTO) else {
+            eprintln!("skipped: {PROTO} not installed (Debian's criu package has it)");
+            return;
+        };
+        let theirs = proto_fields(&text);
+        let ours = our_fields();
+        assert!(ours.len() >= 10, "parsed too few messages: {ours:?}");
+        let mut checked = 0;
+        for (msg, fields) in &ours {
+            let Some(proto) = theirs.get(msg) else {
+                panic!("{msg} is not a message or enum of {PROTO}");
+            };
+            for (field, n) in fields {
+                assert_eq!(
+                    proto.get(field),
+                    Some(n),
+                    "{msg}.{field} = {n} here, {:?} in {PROTO}",
+                    proto.get(field)
+                );
+                checked += 1;
+            }
+        }
+        assert!(checked >= 40, "only {checked} fields checked");
+    }
+
+    #[test]
+    fn a_wrong_number_would_be_caught() {
+        let proto = "message criu_opts {\n required int32 images_dir_fd = 1;\n optional int32 pid = 3;\n}\n";
+        let theirs = proto_fields(proto);
+        assert_eq!(theirs["criu_opts"]["pid"], 3);
+        assert_ne!(
+            Some(&theirs["criu_opts"]["pid"]),
+            our_fields()["criu_opts"].get("pid")
+        );
+    }
+}
