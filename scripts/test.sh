@@ -37,8 +37,10 @@ cargo build -q -p hezi-image --no-default-features --features registry
 if [ "$(id -u)" -eq 0 ] && [ "${HEZI_SKIP_VM:-0}" != 1 ] && [ -x scripts/vm/run.sh ] && [ -f tests/vm/v2-suite.sh ]; then
     step "cgroup v2 suite in a throwaway VM"
     scripts/vm/run.sh --timeout 1200 -- bash "$PWD/tests/vm/v2-suite.sh"
-    step "checkpoint/restore with CRIU in a throwaway VM (Debian's kernel), beside runc"
+    step "checkpoint/restore with CRIU in a throwaway VM (Debian's kernel), beside runc (pure v2)"
     scripts/vm/run.sh --timeout 900 -- bash "$PWD/tests/vm/criu-suite.sh"
+    step "checkpoint/restore with CRIU in a throwaway VM, beside runc (hybrid: v1 controllers)"
+    scripts/vm/run.sh --init systemd --cgroup hybrid --timeout 900 -- bash "$PWD/tests/vm/criu-suite.sh"
     for layout in unified hybrid; do
         step "systemd cgroup driver in a throwaway VM booted with systemd ($layout cgroups)"
         scripts/vm/run.sh --init systemd --cgroup "$layout" --timeout 900 -- bash "$PWD/tests/vm/systemd-suite.sh"

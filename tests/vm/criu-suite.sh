@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # Checkpoint/restore suite; runs INSIDE the VM (Debian's 6.1 kernel, on which Debian's
-# criu works; on the 6.18 development host criu fails on the vDSO):
+# criu works; on the 6.18 development host criu fails on the vDSO), on pure v2 and on the
+# hybrid layout (v1 controllers: the container's cgroup mounts are external binds):
 #
 #   cargo build -p hezi
 #   scripts/vm/run.sh --timeout 900 -- bash "$PWD/tests/vm/criu-suite.sh"
+#   scripts/vm/run.sh --init systemd --cgroup hybrid --timeout 900 -- bash "$PWD/tests/vm/criu-suite.sh"
 #
 # Every case runs with hezi and with Debian's runc on the same kind of bundle (a busybox
 # counter that writes "<its pid> <count>" to /cnt in its rootfs every 0.1 s), so a failure
@@ -392,7 +394,8 @@ for rt in "$HEZI" $RUNC; do
 done
 cross
 bad_input
-left=$(find /sys/fs/cgroup -mindepth 1 -maxdepth 2 -type d \( -path '*/hezi/*' -o -name c1 -o -name pz -o -name pd \) 2>/dev/null)
+# Pure v2: /sys/fs/cgroup/hezi/<id>; v1 and hybrid: /sys/fs/cgroup/<controller>/hezi/<id>.
+left=$(find /sys/fs/cgroup -mindepth 1 -maxdepth 3 -type d \( -path '*/hezi/*' -o -name c1 -o -name pz -o -name pd -o -name lr -o -name other-id -o -name x \) 2>/dev/null)
 if [ -z "$left" ]; then pass "no container cgroups left behind"; else fail "no container cgroups left behind" "$left"; fi
 echo "criu suite took $(($(date +%s) - T0)) s"
 summary "criu suite"

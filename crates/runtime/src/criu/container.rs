@@ -17,7 +17,7 @@ use nix::unistd::Pid;
 use oci_spec::runtime::{LinuxNamespaceType, Mount, Spec};
 
 use super::rpc::CgMode;
-use super::{CriuError, DumpOptions, Notification};
+use super::{CriuError, DumpOptions, Notification, Prepared};
 use crate::container::Container;
 use crate::error::{Result, RuntimeError};
 use crate::hooks::{run_hooks, HookKind};
@@ -167,6 +167,58 @@ fn external_mounts(spec: &Spec, bundle: &Path, for_restore: bool) -> Vec<(String
     out
 }
 
+/// On a v1 or hybrid host, the container's cgroup mount is one bind of a host cgroup
+/// directory per hierarchy (`<dest>/<name>`), whose propagation peers are outside the
+/// container: CRIU must treat each as external, as runc does. Returns (mount point in the
+/// container, hierarchy). Empty on a pure v2 host, where the cgroup2 mount is the
+/// container's own (CRIU dumps it).
+fn legacy_cgroup_mounts(spec: &Spec) -> Vec<(String, crate::rootfs::cgroup::CgroupHierarchy)> {
+    let dests: Vec<String> = spec
+        .mounts()
+        .as_deref()
+        .unwrap_or(&[])
+        .iter()
+        .filter(|m| m.typ().as_deref() == Some("cgroup"))
+        .map(|m| m.destination().to_string_lossy().into_owned())
+        .collect();
+    if dests.is_empty() {
+        return Vec::new();
+    }
+    let Ok(crate::rootfs::cgroup::CgroupLayout::Legacy { hierarchies, .. }) =
+        crate::rootfs::cgroup::host_layout()
+    else {
+        return Vec::new();
+    };
+    dests
+        .iter()
+        .flat_map(|d| {
+            hierarchies
+                .iter()
+                .map(move |h| (format!("{}/{}", d.trim_end_matches('/'), h.name), h.clone()))
+        })
+        .collect()
+}
+
+/// The host directories to bind at the v1 cgroup mount points on restore: each hierarchy's
+/// host mount point plus the cgroup `pid` (CRIU, moved into the container's cgroup) is in.
+fn legacy_cgroup_sources(
+    mounts: &[(String, crate::rootfs::cgroup::CgroupHierarchy)],
+    proc_cgroup: &str,
+) -> Vec<(String, String)> {
+    mounts
+        .iter()
+        .filter_map(|(dest, h)| {
+            let path = proc_cgroup.lines().find_map(|l| {
+                let mut parts = l.splitn(3, ':');
+                let (_, ctrls, path) = (parts.next()?, parts.next()?, parts.next()?);
+                (ctrls == h.key).then_some(path)
+            })?;
+            let src = h.host_mountpoint.join(path.trim_start_matches('/'));
+            Some((dest.clone(), src.to_string_lossy().into_owned()))
+        })
+        .collect()
+}
+
 /// The network namespace path the config joins, if any.
 fn joined_netns(spec: &Spec) -> Option<PathBuf> {
     spec.linux()
@@ -232,7 +284,15 @@ pub fn checkpoint(c: &Container, opts: &CheckpointOptions) -> Result<()> {
         pre_dump: opts.pre_dump,
         auto_dedup: opts.auto_dedup,
         root: Some(record.rootfs.clone()),
-        ext_mounts: external_mounts(&record.config, &record.bundle, false),
+        ext_mounts: {
+            let mut m = external_mounts(&record.config, &record.bundle, false);
+            m.extend(
+                legacy_cgroup_mounts(&record.config)
+                    .into_iter()
+                    .map(|(dest, _)| (dest.clone(), dest)),
+            );
+            m
+        },
         external,
         manage_cgroups_mode: opts.manage_cgroups_mode,
         freeze_cgroup,
@@ -340,17 +400,11 @@ impl Drop for CriuRoot {
     }
 }
 
-/// Where CRIU must put the restored tree's cgroups: the cgroups `pid` (CRIU, already moved
-/// into the container's cgroup) is in, as `cg_root` entries. With v1 controllers, one per
+/// Where CRIU must put the restored tree's cgroups, from the `/proc/<pid>/cgroup` of CRIU
+/// once it is in the container's cgroup, as `cg_root` entries. With v1 controllers, one per
 /// hierarchy (as runc); on a pure v2 host one entry without controller, so that the tree
 /// lands in the new container's cgroup and not in the one recorded at dump time (runc 1.1
 /// leaves it there; a restore under a new id then has `ps` show nothing).
-fn cgroup_roots(pid: i32) -> std::result::Result<Vec<(Option<String>, String)>, String> {
-    let path = format!("/proc/{pid}/cgroup");
-    let text = fs::read_to_string(&path).map_err(|e| format!("read {path}: {e}"))?;
-    Ok(roots_from_proc_cgroup(&text))
-}
-
 fn roots_from_proc_cgroup(text: &str) -> Vec<(Option<String>, String)> {
     let mut v1 = Vec::new();
     let mut unified = None;
@@ -503,14 +557,20 @@ pub fn restore(opts: &RestoreOptions) -> Result<Container> {
         auto_dedup: opts.auto_dedup,
     };
     let cg_ref = undo.cgroup.as_deref();
-    let prepare = |criu_pid: i32| -> std::result::Result<Vec<(Option<String>, String)>, String> {
+    let cgroup_mounts = legacy_cgroup_mounts(&spec);
+    let prepare = |criu_pid: i32| -> std::result::Result<Prepared, String> {
         let Some(cg) = cg_ref else {
-            return Ok(Vec::new());
+            return Ok(Prepared::default());
         };
         // CRIU restores the tree into the cgroups it runs in (runc moves it the same way).
         cg.add_task(criu_pid).map_err(|e| e.to_string())?;
         cg.apply(&resources).map_err(|e| e.to_string())?;
-        cgroup_roots(criu_pid)
+        let path = format!("/proc/{criu_pid}/cgroup");
+        let text = fs::read_to_string(&path).map_err(|e| format!("read {path}: {e}"))?;
+        Ok(Prepared {
+            cgroup_roots: roots_from_proc_cgroup(&text),
+            ext_mounts: legacy_cgroup_sources(&cgroup_mounts, &text),
+        })
     };
     let mut restored_pid: Option<i32> = None;
     let hooks = spec.hooks().as_ref();
@@ -611,6 +671,47 @@ mod tests {
             libc::CLONE_NEWNET as u32
         );
         assert!(parse_empty_ns("pid").is_err());
+    }
+
+    #[test]
+    fn legacy_cgroup_mounts_bind_the_containers_own_cgroups() {
+        use crate::rootfs::cgroup::CgroupHierarchy;
+        let h = |name: &str, key: &str, mp: &str| CgroupHierarchy {
+            name: name.into(),
+            host_mountpoint: mp.into(),
+            fstype: "cgroup".into(),
+            params: Vec::new(),
+            key: key.into(),
+        };
+        let mounts = vec![
+            (
+                "/sys/fs/cgroup/cpu,cpuacct".to_string(),
+                h("cpu,cpuacct", "cpu,cpuacct", "/sys/fs/cgroup/cpu,cpuacct"),
+            ),
+            (
+                "/sys/fs/cgroup/systemd".to_string(),
+                h("systemd", "name=systemd", "/sys/fs/cgroup/systemd"),
+            ),
+            (
+                "/sys/fs/cgroup/pids".to_string(),
+                h("pids", "pids", "/sys/fs/cgroup/pids"),
+            ),
+        ];
+        let proc_cgroup = "4:cpu,cpuacct:/hezi/c2\n1:name=systemd:/x.scope\n0::/\n";
+        assert_eq!(
+            legacy_cgroup_sources(&mounts, proc_cgroup),
+            vec![
+                (
+                    "/sys/fs/cgroup/cpu,cpuacct".to_string(),
+                    "/sys/fs/cgroup/cpu,cpuacct/hezi/c2".to_string()
+                ),
+                (
+                    "/sys/fs/cgroup/systemd".into(),
+                    "/sys/fs/cgroup/systemd/x.scope".into()
+                ),
+            ],
+            "a hierarchy the process is not in is left out"
+        );
     }
 
     #[test]

@@ -259,17 +259,26 @@ pub struct RestoreOptions {
     pub auto_dedup: bool,
 }
 
+/// What a restore's `prepare` step adds once CRIU runs in the container's cgroup.
+#[derive(Debug, Default, Clone)]
+pub struct Prepared {
+    /// Cgroup roots (controller, path), see [`RestoreOptions::cgroup_roots`].
+    pub cgroup_roots: Vec<(Option<String>, String)>,
+    /// External mounts (key, host path), see [`RestoreOptions::ext_mounts`].
+    pub ext_mounts: Vec<(String, String)>,
+}
+
 /// Restore the tree in `opts.image_path` as a child of the calling process (CRIU's
 /// `rst_sibling`). `prepare` runs once `criu swrk` exists and before the request is sent,
 /// with its pid (to move it into the container's cgroup: the tree is restored where CRIU
 /// runs); `on_notify` gets CRIU's notifications (`setup-namespaces`, `orphan-pts-master`,
-/// `post-restore`, ...). `prepare` returns more cgroup roots (v1: where it moved CRIU).
-/// Returns the host pid of the restored tree's root. CRIU's stdio is this process's, so
-/// inherited fds 0-2 are this process's stdio.
+/// `post-restore`, ...). `prepare` returns what depends on where it moved CRIU (cgroup roots,
+/// the host directories of v1 cgroup mounts). Returns the host pid of the restored tree's
+/// root. CRIU's stdio is this process's, so inherited fds 0-2 are this process's stdio.
 pub fn restore(
     criu: &Path,
     opts: &RestoreOptions,
-    prepare: impl FnOnce(i32) -> Result<Vec<(Option<String>, String)>, String>,
+    prepare: impl FnOnce(i32) -> Result<Prepared, String>,
     on_notify: impl FnMut(Notification) -> Result<(), String>,
 ) -> Result<i32, CriuError> {
     let images = open_dir(&opts.image_path)?;
@@ -279,10 +288,12 @@ pub fn restore(
         inherit.push(w);
     }
     let swrk = Swrk::start_inheriting_stdio(criu, &inherit)?;
-    let more_roots = prepare(swrk.pid()).map_err(|msg| CriuError::Notify {
+    let more = prepare(swrk.pid()).map_err(|msg| CriuError::Notify {
         script: "prepare".into(),
         msg,
     })?;
+    let mut ext_mnt = ext_mounts(&opts.ext_mounts);
+    ext_mnt.extend(ext_mounts(&more.ext_mounts));
     let req = rpc::CriuReq {
         r#type: rpc::ReqType::Restore as i32,
         opts: Some(rpc::CriuOpts {
@@ -300,13 +311,13 @@ pub fn restore(
             cg_root: opts
                 .cgroup_roots
                 .iter()
-                .chain(more_roots.iter())
+                .chain(more.cgroup_roots.iter())
                 .map(|(ctrl, path)| rpc::CgroupRoot {
                     ctrl: ctrl.clone(),
                     path: path.clone(),
                 })
                 .collect(),
-            ext_mnt: ext_mounts(&opts.ext_mounts),
+            ext_mnt,
             inherit_fd: opts
                 .inherit_fds
                 .iter()
