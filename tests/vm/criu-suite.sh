@@ -57,6 +57,8 @@ cleanup() {
 		done
 	done
 	pkill -f "$WORK/" 2>/dev/null
+	# Deepest first; only cgroups this suite's containers left (see RUNC_LEFT below).
+	for d in $(echo "${RUNC_LEFT:-}" | tr ' ' '\n' | sort -r); do rmdir "$d" 2>/dev/null; done
 	rm -rf "$WORK"
 }
 trap cleanup EXIT
@@ -324,6 +326,42 @@ terminal() {
 	"$rt" --root "$r" delete -f tty 2>/dev/null
 }
 
+# --- hooks: prestart and createRuntime run again on restore (runc's order) ----------------
+hooks() {
+	local rt=$1 n b img r log
+	n=$(name_of "$rt")
+	b=$WORK/hooks-$n
+	img=$WORK/img-hooks-$n
+	r=$(root_of "$rt")
+	log=$WORK/hooks-$n.log
+	bundle "$b"
+	python3 - "$b/config.json" "$log" <<'EOF'
+import json, sys
+path, log = sys.argv[1], sys.argv[2]
+c = json.load(open(path))
+hook = lambda kind: {"path": "/bin/sh", "args": ["sh", "-c",
+    'printf "%s " ' + kind + ' >> ' + log + '; cat >> ' + log + '; echo >> ' + log]}
+c["hooks"] = {"prestart": [hook("prestart")], "createRuntime": [hook("createRuntime")]}
+json.dump(c, open(path, "w"))
+EOF
+	started "$rt" hk "$b" || {
+		fail "$n: run with hooks" "$(cat "$WORK/err")"
+		return
+	}
+	"$rt" --root "$r" checkpoint --image-path "$img" hk 2>"$WORK/err" || {
+		fail "$n: checkpoint with hooks" "$(cat "$WORK/err")"
+		return
+	}
+	: >"$log"
+	if with_pipes "$rt" --root "$r" restore -d --image-path "$img" --bundle "$b" hk &&
+		grep -q '^prestart .*"pid": *[1-9]' "$log" && grep -q '^createRuntime ' "$log"; then
+		pass "$n: prestart and createRuntime hooks run on restore with the restored pid"
+	else
+		fail "$n: hooks on restore" "$(cat "$WORK/err"; cat "$log")"
+	fi
+	"$rt" --root "$r" delete -f hk 2>/dev/null
+}
+
 # --- bad input --------------------------------------------------------------------------
 bad_input() {
 	local r b out
@@ -391,11 +429,16 @@ for rt in "$HEZI" $RUNC; do
 	pre_dump "$rt"
 	paused "$rt"
 	terminal "$rt"
+	hooks "$rt"
 done
 cross
 bad_input
 # Pure v2: /sys/fs/cgroup/hezi/<id>; v1 and hybrid: /sys/fs/cgroup/<controller>/hezi/<id>.
-left=$(find /sys/fs/cgroup -mindepth 1 -maxdepth 3 -type d \( -path '*/hezi/*' -o -name c1 -o -name pz -o -name pd -o -name lr -o -name other-id -o -name x \) 2>/dev/null)
-if [ -z "$left" ]; then pass "no container cgroups left behind"; else fail "no container cgroups left behind" "$left"; fi
+left=$(find /sys/fs/cgroup -mindepth 1 -maxdepth 3 -type d -path '*/hezi/*' 2>/dev/null)
+if [ -z "$left" ]; then pass "hezi left no container cgroups behind"; else fail "hezi left no container cgroups behind" "$left"; fi
+# runc 1.1 restores into the cgroup recorded at dump time, so after a restore under another
+# id (leave_running) the old one stays; reported, and removed by the cleanup.
+RUNC_LEFT=$(find /sys/fs/cgroup -mindepth 1 -maxdepth 3 -type d \( -name c1 -o -name pz -o -name pd -o -name lr -o -name x -o -name hk -o -name tty \) 2>/dev/null)
+[ -z "$RUNC_LEFT" ] || echo "note: runc left these cgroups: ${RUNC_LEFT//$'\n'/ }"
 echo "criu suite took $(($(date +%s) - T0)) s"
 summary "criu suite"

@@ -401,12 +401,13 @@ impl Drop for CriuRoot {
 }
 
 /// Where CRIU must put the restored tree's cgroups, from the `/proc/<pid>/cgroup` of CRIU
-/// once it is in the container's cgroup, as `cg_root` entries. With v1 controllers, one per
-/// hierarchy (as runc); on a pure v2 host one entry without controller, so that the tree
-/// lands in the new container's cgroup and not in the one recorded at dump time (runc 1.1
-/// leaves it there; a restore under a new id then has `ps` show nothing).
+/// once it is in the container's cgroup, as `cg_root` entries: one per v1 hierarchy (as
+/// runc) and, for the cgroup2 hierarchy, one without controller (CRIU's default root for
+/// every hierarchy not named). Without that entry, a restore under a new id lands in the
+/// cgroup2 path recorded at dump time (runc 1.1 does that on v2: its `ps` then shows
+/// nothing, and on hybrid hosts the old id's directory under `unified/` comes back).
 fn roots_from_proc_cgroup(text: &str) -> Vec<(Option<String>, String)> {
-    let mut v1 = Vec::new();
+    let mut roots = Vec::new();
     let mut unified = None;
     for l in text.lines() {
         let mut parts = l.splitn(3, ':');
@@ -416,14 +417,11 @@ fn roots_from_proc_cgroup(text: &str) -> Vec<(Option<String>, String)> {
         if ctrls.is_empty() {
             unified = Some(cg.to_string());
         } else {
-            v1.push((Some(ctrls.to_string()), cg.to_string()));
+            roots.push((Some(ctrls.to_string()), cg.to_string()));
         }
     }
-    if v1.is_empty() {
-        unified.map(|u| vec![(None, u)]).unwrap_or_default()
-    } else {
-        v1
-    }
+    roots.extend(unified.map(|u| (None, u)));
+    roots
 }
 
 /// Restores the container `opts.id` from `opts.image_path` with the bundle's config and
@@ -723,6 +721,7 @@ mod tests {
                 (Some("pids".into()), "/hezi/c".into()),
                 (Some("cpu,cpuacct".into()), "/hezi/c".into()),
                 (Some("name=systemd".into()), "/x".into()),
+                (None, "/u".into()),
             ]
         );
         assert_eq!(
