@@ -405,6 +405,10 @@ pub struct RunArgs {
     /// bundle), tmpfs, or none.
     #[arg(long, value_name = "MODE", default_value = "bind", requires = "image")]
     pub volumes: hezi_image::VolumeMode,
+    /// With --image: refuse a layer whose uncompressed tar stream is larger than SIZE (bytes,
+    /// or K, M, G, T); checked when a layer is unpacked into the layer cache (or the copy).
+    #[arg(long = "max-layer-size", value_name = "SIZE", value_parser = parse_size, requires = "image")]
+    pub max_layer_size: Option<u64>,
     /// With --image: how to reach the registry.
     #[command(flatten)]
     pub registry: RegistryOpts,

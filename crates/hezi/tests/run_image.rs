@@ -345,3 +345,65 @@ fn volumes_home_and_a_missing_command_follow_the_conversion_rules() {
         bundles(&store)
     );
 }
+
+/// Entries of the store's layer cache (unpacked layers and temp dirs).
+fn cached_layers(store: &std::path::Path) -> Vec<String> {
+    std::fs::read_dir(store.join("layers"))
+        .map(|d| {
+            d.filter_map(|e| e.ok())
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+#[test]
+fn max_layer_size_refuses_a_big_layer_and_leaves_nothing() {
+    require_root!();
+    let (w, store) = world_with_image();
+    let s = store.display().to_string();
+    for mode in [&[][..], &["--copy"][..]] {
+        let id = w.id("imgbig");
+        let mut args = vec!["--store", &s, "run", "--image", "busybox:latest"];
+        args.extend_from_slice(mode);
+        args.extend_from_slice(&["--max-layer-size", "64K", &id, "--", "true"]);
+        let o = w.out(&args);
+        let stderr = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(1), "{mode:?}: {stderr}");
+        assert!(
+            stderr.contains("65536") && stderr.contains("--max-layer-size"),
+            "{mode:?}: the error names the limit: {stderr}"
+        );
+        assert!(bundles(&store).is_empty(), "{mode:?}: bundle left");
+        assert!(!w.root().join(&id).exists(), "{mode:?}: state left");
+        assert!(
+            cached_layers(&store).is_empty(),
+            "{mode:?}: layer cache holds {:?}",
+            cached_layers(&store)
+        );
+    }
+    // Within the limit (and without one) the same image runs.
+    let id = w.id("imgok");
+    let o = w.out(&[
+        "--store",
+        &s,
+        "run",
+        "--image",
+        "busybox:latest",
+        "--max-layer-size",
+        "1G",
+        &id,
+        "--",
+        "true",
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(!cached_layers(&store).is_empty(), "the layer is cached now");
+}
+
+#[test]
+fn max_layer_size_needs_an_image() {
+    let w = World::new("hezi-run-image-flag");
+    let o = w.out(&["run", "--max-layer-size", "1M", "x"]);
+    assert_eq!(o.status.code(), Some(2), "a usage error, as clap's");
+    assert!(String::from_utf8_lossy(&o.stderr).contains("--image"));
+}

@@ -148,6 +148,17 @@ impl Store {
     /// `trusted.overlay.opaque=y`), built in a temp dir and renamed into place. Returns the
     /// layer directories base first; [`overlay_lowerdir`] turns them into a mount option.
     pub fn overlay_layers(&self, image: &Image) -> Result<Vec<PathBuf>, ImageError> {
+        self.overlay_layers_limited(image, None)
+    }
+
+    /// [`Self::overlay_layers`], refusing to cache a layer whose uncompressed tar stream is
+    /// larger than `max_layer_size` ([`ImageError::LayerTooLarge`]; nothing of it stays in
+    /// the cache). A layer cached earlier is used as it is: it is on disk already.
+    pub fn overlay_layers_limited(
+        &self,
+        image: &Image,
+        max_layer_size: Option<u64>,
+    ) -> Result<Vec<PathBuf>, ImageError> {
         let base = self.path().join("layers");
         std::fs::create_dir_all(&base).map_err(ImageError::io_with("create directory", &base))?;
         let mut out = Vec::new();
@@ -163,6 +174,7 @@ impl Store {
                     .map_err(ImageError::io_with("create temp dir in", &base))?;
                 let opts = UnpackOptions {
                     whiteouts: WhiteoutMode::Overlay,
+                    max_layer_size,
                     ..UnpackOptions::default()
                 };
                 let mut u = unpack::Unpacker::new(tmp.path(), opts)?;

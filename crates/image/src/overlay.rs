@@ -60,7 +60,7 @@ pub fn create_overlay_bundle(
         )));
     }
     let image = store.image(reference, opts.platform.as_ref())?;
-    let layers = store.overlay_layers(&image)?;
+    let layers = store.overlay_layers_limited(&image, opts.unpack.max_layer_size)?;
     let made = (|| {
         let rootfs = dest.join("rootfs");
         let upper = dest.join("upper");

@@ -18,6 +18,17 @@ use crate::cli::GlobalOpts;
 /// Annotation set on configs of bundles hezi made from an image; its value is the bundle dir.
 pub const OWNED_BUNDLE: &str = "io.github.hezi.image-bundle";
 
+/// How `run --image` makes its bundle.
+#[derive(Debug, Clone, Copy)]
+pub struct MakeOptions {
+    /// A full unpacked copy instead of an overlay of the cached layers.
+    pub copy: bool,
+    /// What the image's Volumes become.
+    pub volumes: hezi_image::VolumeMode,
+    /// Refuse a layer that expands beyond this many bytes (copy or layer cache).
+    pub max_layer_size: Option<u64>,
+}
+
 /// Makes the bundle for container `id` from image `reference` (with `command` replacing the
 /// image's Cmd when non-empty) and returns its directory: an overlay of the cached layers, or
 /// a full copy with `copy` (or when the overlay cannot be mounted here, which is logged).
@@ -26,9 +37,13 @@ pub fn make(
     id: &str,
     reference: &str,
     command: &[String],
-    copy: bool,
-    volumes: hezi_image::VolumeMode,
+    how: MakeOptions,
 ) -> anyhow::Result<PathBuf> {
+    let MakeOptions {
+        copy,
+        volumes,
+        max_layer_size,
+    } = how;
     hezi_runtime::id::validate_id(id)?;
     let store = super::image::open_store(g)?;
     let dir = g.store.join("bundles").join(id);
@@ -43,6 +58,10 @@ pub fn make(
         volumes,
         annotations: [(OWNED_BUNDLE.to_string(), dir.display().to_string())].into(),
         writable_root: true,
+        unpack: hezi_image::unpack::UnpackOptions {
+            max_layer_size,
+            ..Default::default()
+        },
         ..Default::default()
     };
     let context = || format!("making a bundle of image {reference} for container {id}");

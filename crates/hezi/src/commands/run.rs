@@ -18,8 +18,12 @@ pub fn run(g: &GlobalOpts, a: &RunArgs) -> anyhow::Result<u8> {
             }
             let store = super::image::open_store(g)?;
             let reference = super::registry::image_for_run(&store, reference, a.pull, &a.registry)?;
-            let dir =
-                super::image_bundle::make(g, &a.id, &reference, &a.command, a.copy, a.volumes)?;
+            let how = super::image_bundle::MakeOptions {
+                copy: a.copy,
+                volumes: a.volumes,
+                max_layer_size: a.max_layer_size,
+            };
+            let dir = super::image_bundle::make(g, &a.id, &reference, &a.command, how)?;
             opts.bundle = dir.clone();
             Some(dir)
         }
