@@ -177,3 +177,131 @@ fn run_pulls_a_missing_image() {
     let ls = ok(&store, &["image", "ls", "-q"]);
     assert_eq!(ls.trim(), format!("{}/run/busybox:v1", reg.addr));
 }
+
+/// `hezi <args>` with `dir` first on PATH (where the fake credential helpers are).
+fn hezi_with_path(store: &Path, dir: &Path, args: &[&str]) -> Output {
+    let path = format!(
+        "{}:{}",
+        dir.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    Command::new(env!("CARGO_BIN_EXE_hezi"))
+        .arg("--store")
+        .arg(store)
+        .args(args)
+        .env_remove("REGISTRY_AUTH_FILE")
+        .env("PATH", path)
+        .stdin(Stdio::null())
+        .output()
+        .unwrap()
+}
+
+/// Writes an executable `docker-credential-<name>` into `dir` that answers `get` for
+/// `server` with `user`/`secret` and says "credentials not found" for any other server.
+fn fake_helper(dir: &Path, name: &str, server: &str, user: &str, secret: &str) {
+    let script = format!(
+        "#!/bin/sh\n[ \"$1\" = get ] || exit 1\nread -r server\nif [ \"$server\" = '{server}' ]; then\n  printf '{{\"ServerURL\":\"%s\",\"Username\":\"{user}\",\"Secret\":\"{secret}\"}}' \"$server\"\nelse\n  echo 'credentials not found in native keychain'; exit 1\nfi\n"
+    );
+    let p = dir.join(format!("docker-credential-{name}"));
+    fs::write(&p, script).unwrap();
+    fs::set_permissions(&p, fs::Permissions::from_mode(0o755)).unwrap();
+}
+
+#[test]
+fn credential_helpers_from_docker_config() {
+    require_tool!("docker-registry");
+    require_tool!("htpasswd");
+    let t = tempfile::tempdir().unwrap();
+    let pw = t.path().join("htpasswd");
+    htpasswd(&pw, "alice", "s3cret").unwrap();
+    let reg = DockerRegistry::start(Some(&pw)).unwrap();
+    let addr = reg.addr.as_str();
+    let layout = t.path().join("layout");
+    let digest = hezi_testsupport::busybox_oci_layout(&layout, "busybox:latest").unwrap();
+    let src = t.path().join("src");
+    ok(&src, &["image", "import", layout.to_str().unwrap()]);
+    let image = format!("docker://{addr}/hezi/helper:v1");
+    ok(
+        &src,
+        &[
+            "image",
+            "push",
+            "busybox:latest",
+            &image,
+            "--creds",
+            "alice:s3cret",
+        ],
+    );
+
+    let bin = t.path().join("bin");
+    fs::create_dir_all(&bin).unwrap();
+    fake_helper(&bin, "fake", addr, "alice", "s3cret");
+    fake_helper(&bin, "wrong", addr, "alice", "nope");
+    fake_helper(&bin, "token", addr, "<token>", "refresh");
+    fake_helper(&bin, "elsewhere", "other.example:1", "alice", "s3cret");
+    let config = |name: &str, doc: serde_json::Value| {
+        let p = t.path().join(format!("{name}.json"));
+        fs::write(&p, doc.to_string()).unwrap();
+        p.display().to_string()
+    };
+    let pull = |n: &str, cfg: &str| {
+        hezi_with_path(
+            &t.path().join(format!("store-{n}")),
+            &bin,
+            &["image", "pull", &image, "--authfile", cfg],
+        )
+    };
+    // credsStore (with Docker's empty placeholder entry) and credHelpers both pull.
+    for (n, doc) in [
+        (
+            "store",
+            serde_json::json!({"credsStore": "fake", "auths": {addr: {}}}),
+        ),
+        (
+            "helpers",
+            serde_json::json!({"credHelpers": {addr: "fake"}}),
+        ),
+        (
+            "helper-wins",
+            serde_json::json!({"credHelpers": {addr: "fake"},
+                               "auths": {addr: {"auth": "YWxpY2U6bm9wZQ=="}}}),
+        ),
+    ] {
+        let o = pull(n, &config(n, doc));
+        assert!(
+            o.status.success(),
+            "{n}: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+        assert!(String::from_utf8_lossy(&o.stdout).contains(&digest), "{n}");
+    }
+    // A helper with the wrong secret, a helper with nothing for this registry, a missing
+    // helper and an identity token: each a clear error.
+    for (n, doc, needle) in [
+        (
+            "wrong",
+            serde_json::json!({"credHelpers": {addr: "wrong"}}),
+            "authentication required",
+        ),
+        (
+            "notfound",
+            serde_json::json!({"credsStore": "elsewhere"}),
+            "authentication required",
+        ),
+        (
+            "missing",
+            serde_json::json!({"credsStore": "no-such-helper"}),
+            "docker-credential-no-such-helper",
+        ),
+        (
+            "token",
+            serde_json::json!({"credHelpers": {addr: "token"}}),
+            "identity token",
+        ),
+    ] {
+        let o = pull(n, &config(n, doc));
+        let e = String::from_utf8_lossy(&o.stderr);
+        assert!(!o.status.success(), "{n} succeeded");
+        assert!(e.contains(needle), "{n}: {e}");
+    }
+}

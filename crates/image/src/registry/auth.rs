@@ -152,6 +152,34 @@ pub fn lookup_in(
     let Some(doc) = read_auth_file(path)? else {
         return Ok(None);
     };
+    // Docker's order: a helper named for this registry, then a stored entry, then the
+    // default store (whose `auths` entries are empty placeholders).
+    if let Some(helpers) = doc.get("credHelpers").and_then(Value::as_object) {
+        let want = normalize_key(registry);
+        if let Some(h) = helpers
+            .iter()
+            .find(|(k, _)| normalize_key(k) == want)
+            .and_then(|(_, v)| v.as_str())
+        {
+            return super::credhelper::get(h, registry, path);
+        }
+    }
+    if let Some(c) = lookup_entry(&doc, path, registry, repository)? {
+        return Ok(Some(c));
+    }
+    match doc.get("credsStore").and_then(Value::as_str) {
+        Some(store) if !store.is_empty() => super::credhelper::get(store, registry, path),
+        _ => Ok(None),
+    }
+}
+
+/// The `auths` entry for `registry`/`repository` in an auth file's document.
+fn lookup_entry(
+    doc: &Map<String, Value>,
+    path: &Path,
+    registry: &str,
+    repository: &str,
+) -> Result<Option<Credentials>, RegistryError> {
     let Some(auths) = doc.get("auths").and_then(Value::as_object) else {
         return Ok(None);
     };
@@ -189,9 +217,6 @@ pub fn lookup_in(
                 password: p.to_string(),
             }));
         }
-    }
-    if doc.get("credsStore").is_some() || doc.get("credHelpers").is_some() {
-        tracing::debug!(file = %path.display(), "credential helpers are not supported; ignored");
     }
     Ok(None)
 }

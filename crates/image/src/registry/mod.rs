@@ -13,6 +13,7 @@
 
 pub mod auth;
 mod client;
+pub mod credhelper;
 mod error;
 mod pull;
 mod push;
