@@ -694,6 +694,57 @@ fn tls_with_a_certs_d_ca_without_it_and_unverified() {
 }
 
 #[test]
+fn tls_client_certificate_from_certs_d() {
+    require_tool!("docker-registry");
+    require_tool!("openssl");
+    let t = tempfile::tempdir().unwrap();
+    let pki = t.path().join("pki");
+    let (ca, cert, key) = hezi_testsupport::registry::test_certs(&pki).unwrap();
+    let (client_cert, client_key) = hezi_testsupport::registry::test_client_cert(&pki).unwrap();
+    let reg = Registry::start_mtls(&cert, &key, &ca).unwrap();
+    let (src, digest) = store_with_image(t.path());
+    let dest = Reference::parse(&format!("{}/mtls/img:v1", reg.addr)).unwrap();
+    let certs_d = t.path().join("certs.d");
+    let host = certs_d.join(&reg.addr);
+    fs::create_dir_all(&host).unwrap();
+    fs::copy(&ca, host.join("ca.crt")).unwrap();
+    let with = |dirs: Vec<std::path::PathBuf>| ClientOptions {
+        plain_http: Some(false),
+        certs_dirs: dirs,
+        ..opts()
+    };
+
+    // The CA alone is not enough: the registry wants a client certificate, and the error
+    // names the registry.
+    let e = match registry::connect(&dest, &with(vec![certs_d.clone()])) {
+        Err(e) => e.to_string(),
+        Ok(c) => registry::push(&src, &c, "img:v1", &dest, &PushOptions::default())
+            .expect_err("no client certificate")
+            .to_string(),
+    };
+    eprintln!("without a client certificate: {e}");
+    assert!(e.contains(&reg.addr) && e.contains("client.cert"), "{e}");
+
+    // client.cert + client.key beside ca.crt (podman's and Docker's certs.d layout): push
+    // and pull work.
+    fs::copy(&client_cert, host.join("client.cert")).unwrap();
+    fs::copy(&client_key, host.join("client.key")).unwrap();
+    let c = registry::connect(&dest, &with(vec![certs_d.clone()])).unwrap();
+    registry::push(&src, &c, "img:v1", &dest, &PushOptions::default()).unwrap();
+    let fresh = Store::open(t.path().join("fresh")).unwrap();
+    let p = registry::pull(&fresh, &c, &dest, &PullOptions::default()).unwrap();
+    assert_eq!(p.descriptor.digest.to_string(), digest);
+
+    // A certificate without its key is named, not ignored.
+    fs::remove_file(host.join("client.key")).unwrap();
+    let e = registry::connect(&dest, &with(vec![certs_d.clone()]))
+        .expect_err("cert without key")
+        .to_string();
+    eprintln!("certificate without key: {e}");
+    assert!(e.contains("client.cert") || e.contains("client.key"), "{e}");
+}
+
+#[test]
 fn an_index_is_pushed_with_its_manifests_and_pulled_per_platform() {
     require_tool!("docker-registry");
     let reg = Registry::start(None).unwrap();

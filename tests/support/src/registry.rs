@@ -45,15 +45,25 @@ impl DockerRegistry {
     /// Starts one (with htpasswd basic auth when `htpasswd` is given) and waits until it
     /// listens.
     pub fn start(htpasswd: Option<&Path>) -> io::Result<DockerRegistry> {
-        DockerRegistry::launch(htpasswd, None)
+        DockerRegistry::launch(htpasswd, None, None)
     }
 
     /// Starts one serving HTTPS with the PEM certificate and key `tls`.
     pub fn start_tls(cert: &Path, key: &Path) -> io::Result<DockerRegistry> {
-        DockerRegistry::launch(None, Some((cert, key)))
+        DockerRegistry::launch(None, Some((cert, key)), None)
     }
 
-    fn launch(htpasswd: Option<&Path>, tls: Option<(&Path, &Path)>) -> io::Result<DockerRegistry> {
+    /// Starts one serving HTTPS that also requires a client certificate signed by
+    /// `client_ca` (docker-registry's `http.tls.clientcas`).
+    pub fn start_mtls(cert: &Path, key: &Path, client_ca: &Path) -> io::Result<DockerRegistry> {
+        DockerRegistry::launch(None, Some((cert, key)), Some(client_ca))
+    }
+
+    fn launch(
+        htpasswd: Option<&Path>,
+        tls: Option<(&Path, &Path)>,
+        client_ca: Option<&Path>,
+    ) -> io::Result<DockerRegistry> {
         let dir = std::env::temp_dir().join(crate::unique_id("hezi-registry"));
         fs::create_dir_all(&dir)?;
         let port = TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
@@ -65,9 +75,12 @@ impl DockerRegistry {
             ),
             None => String::new(),
         };
+        let clientcas = client_ca
+            .map(|ca| format!("    clientcas:\n      - {}\n", ca.display()))
+            .unwrap_or_default();
         let tls = match tls {
             Some((c, k)) => format!(
-                "  tls:\n    certificate: {}\n    key: {}\n",
+                "  tls:\n    certificate: {}\n    key: {}\n{clientcas}",
                 c.display(),
                 k.display()
             ),
@@ -201,4 +214,58 @@ pub fn test_certs(dir: &Path) -> io::Result<(PathBuf, PathBuf, PathBuf)> {
         dir.join("server.crt"),
         dir.join("server.key"),
     ))
+}
+
+/// Makes a client certificate (`client.cert`, `client.key`, EC P-256, `clientAuth`) signed by
+/// the CA that [`test_certs`] made in `dir`; returns (certificate, key).
+pub fn test_client_cert(dir: &Path) -> io::Result<(PathBuf, PathBuf)> {
+    let run = |args: &[&str]| -> io::Result<()> {
+        let st = Command::new("openssl")
+            .args(args)
+            .current_dir(dir)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()?;
+        if st.success() {
+            Ok(())
+        } else {
+            Err(io::Error::other(format!("openssl {args:?}: {st}")))
+        }
+    };
+    run(&[
+        "req",
+        "-subj",
+        "/CN=hezi test client",
+        "-newkey",
+        "ec",
+        "-pkeyopt",
+        "ec_paramgen_curve:prime256v1",
+        "-nodes",
+        "-keyout",
+        "client.key",
+        "-out",
+        "client.csr",
+    ])?;
+    fs::write(
+        dir.join("client-ext.cnf"),
+        "basicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature\nextendedKeyUsage=clientAuth\n",
+    )?;
+    run(&[
+        "x509",
+        "-req",
+        "-in",
+        "client.csr",
+        "-CA",
+        "ca.crt",
+        "-CAkey",
+        "ca.key",
+        "-CAcreateserial",
+        "-days",
+        "2",
+        "-out",
+        "client.cert",
+        "-extfile",
+        "client-ext.cnf",
+    ])?;
+    Ok((dir.join("client.cert"), dir.join("client.key")))
 }

@@ -536,10 +536,19 @@ impl Client {
     fn transport(&self, url: &str, t: &ureq::Transport) -> RegistryError {
         // ureq's message starts with the URL when it knows it.
         let message = t.to_string();
-        let message = match message.strip_prefix(url) {
+        let mut message = match message.strip_prefix(url) {
             Some(rest) => rest.trim_start_matches([':', ' ']).to_string(),
             None => message,
         };
+        // The server's TLS alert when it wants a client certificate it did not get (or
+        // refused the one sent): say where hezi looks for one.
+        if message.contains("BadCertificate") || message.contains("CertificateRequired") {
+            message.push_str(&format!(
+                " (the registry refused the TLS client certificate, or wants one: put client.cert and client.key in {}/{})",
+                super::tls::CERTS_DIRS[0],
+                self.registry
+            ));
+        }
         RegistryError::Transport {
             registry: self.registry.clone(),
             url: url.to_string(),
