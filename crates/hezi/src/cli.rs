@@ -727,6 +727,9 @@ pub struct ImagePullArgs {
     /// Name to give the image in the store (default: `HOST/REPO:TAG`).
     #[arg(long)]
     pub name: Option<String>,
+    /// Of an index, pull every platform's manifest and name the index (skopeo's --all).
+    #[arg(long = "all-platforms", conflicts_with = "platform")]
+    pub all_platforms: bool,
     /// How to reach the registry.
     #[command(flatten)]
     pub registry: RegistryOpts,
@@ -748,6 +751,10 @@ pub struct ImagePushArgs {
     /// Upload blobs in chunks of this many bytes (PATCH) instead of one PUT each.
     #[arg(long = "chunk-size", value_name = "BYTES")]
     pub chunk_size: Option<u64>,
+    /// Of an index, push every platform's manifest and fail if the store lacks one
+    /// (default: push the index with the manifests the store has).
+    #[arg(long = "all-platforms")]
+    pub all_platforms: bool,
     /// How to reach the registry.
     #[command(flatten)]
     pub registry: RegistryOpts,

@@ -305,3 +305,26 @@ fn credential_helpers_from_docker_config() {
         assert!(e.contains(needle), "{n}: {e}");
     }
 }
+
+#[test]
+fn all_platforms_and_platform_exclude_each_other() {
+    let t = tempfile::tempdir().unwrap();
+    let o = hezi(
+        t.path(),
+        &[
+            "image",
+            "pull",
+            "--all-platforms",
+            "--platform",
+            "linux/arm64",
+            "127.0.0.1:1/x:y",
+        ],
+        None,
+    );
+    assert_eq!(o.status.code(), Some(2));
+    let e = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        e.contains("--all-platforms") && e.contains("--platform"),
+        "{e}"
+    );
+}

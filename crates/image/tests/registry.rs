@@ -744,12 +744,10 @@ fn tls_client_certificate_from_certs_d() {
     assert!(e.contains("client.cert") || e.contains("client.key"), "{e}");
 }
 
-#[test]
-fn an_index_is_pushed_with_its_manifests_and_pulled_per_platform() {
-    require_tool!("docker-registry");
-    let reg = Registry::start(None).unwrap();
-    let t = tempfile::tempdir().unwrap();
-    let layout = t.path().join("layout");
+/// A store in `dir` holding a two-platform index (linux/amd64, linux/arm64) named
+/// `multi:v1`; returns the store, the index blob and the two manifests' digests.
+fn multi_arch_store(dir: &Path) -> (Store, hezi_image::BlobInfo, Vec<String>) {
+    let layout = dir.join("layout");
     let mut digests = Vec::new();
     for (name, content) in [
         ("amd", b"amd64 bits".as_slice()),
@@ -768,7 +766,7 @@ fn an_index_is_pushed_with_its_manifests_and_pulled_per_platform() {
             hezi_testsupport::layout_from_layers(&layout, name, &[(gz, diff)], &["sh"]).unwrap(),
         );
     }
-    let src = Store::open(t.path().join("src")).unwrap();
+    let src = Store::open(dir.join("src")).unwrap();
     import(&src, &layout, Some(Format::OciDir), None).unwrap();
     let mut manifests = Vec::new();
     for (d, arch) in digests.iter().zip(["amd64", "arm64"]) {
@@ -789,6 +787,15 @@ fn an_index_is_pushed_with_its_manifests_and_pulled_per_platform() {
     let idesc =
         hezi_image::Descriptor::new(hezi_image::media::OCI_INDEX, info.digest.clone(), info.size);
     src.set_name("multi:v1", &idesc).unwrap();
+    (src, info, digests)
+}
+
+#[test]
+fn an_index_is_pushed_with_its_manifests_and_pulled_per_platform() {
+    require_tool!("docker-registry");
+    let reg = Registry::start(None).unwrap();
+    let t = tempfile::tempdir().unwrap();
+    let (src, info, digests) = multi_arch_store(t.path());
 
     let dest = Reference::parse(&format!("{}/multi/img:v1", reg.addr)).unwrap();
     let c = registry::connect(&dest, &opts()).unwrap();
@@ -824,6 +831,101 @@ fn an_index_is_pushed_with_its_manifests_and_pulled_per_platform() {
     let e = registry::pull(&fresh, &c, &dest, &s390).unwrap_err();
     assert!(matches!(e, ImageError::NoPlatform { .. }), "{e}");
     assert!(e.to_string().contains("linux/s390x"), "{e}");
+}
+
+#[test]
+fn all_platforms_pull_and_push_a_whole_index_as_skopeo_copy_all_does() {
+    require_tool!("docker-registry");
+    let reg = Registry::start(None).unwrap();
+    let t = tempfile::tempdir().unwrap();
+    let (src, info, digests) = multi_arch_store(t.path());
+    let dest = Reference::parse(&format!("{}/all/img:v1", reg.addr)).unwrap();
+    let c = registry::connect(&dest, &opts()).unwrap();
+    let all_push = PushOptions {
+        all_platforms: true,
+        ..PushOptions::default()
+    };
+    registry::push(&src, &c, "multi:v1", &dest, &all_push).unwrap();
+
+    // Pull every platform: the index gets the name, both manifests and all blobs are in.
+    let fresh = Store::open(t.path().join("fresh")).unwrap();
+    let all = PullOptions {
+        all_platforms: true,
+        ..PullOptions::default()
+    };
+    let p = registry::pull(&fresh, &c, &dest, &all).unwrap();
+    assert_eq!(
+        p.descriptor.digest, info.digest,
+        "the name points at the index"
+    );
+    assert_eq!(fresh.resolve(&p.name).unwrap().digest, info.digest);
+    for d in &digests {
+        assert!(fresh.contains(&d.parse().unwrap()), "manifest {d} pulled");
+    }
+    let mut want = stored_blobs(&src);
+    want.sort();
+    let mut got = stored_blobs(&fresh);
+    got.sort();
+    assert_eq!(got, want, "the same blobs as the source store");
+
+    // What was pulled pushes back whole to another repository.
+    let again = Reference::parse(&format!("{}/all/again:v1", reg.addr)).unwrap();
+    registry::push(&fresh, &c, &p.name, &again, &all_push).unwrap();
+    assert_eq!(
+        c.fetch_manifest("all/again", "v1").unwrap().digest,
+        info.digest
+    );
+
+    // A store that has the index without one of its manifests cannot push --all-platforms,
+    // and says which manifest is missing.
+    let one = Store::open(t.path().join("one")).unwrap();
+    let arm = PullOptions {
+        platform: Some(hezi_image::Platform::parse("linux/arm64").unwrap()),
+        ..PullOptions::default()
+    };
+    registry::pull(&one, &c, &dest, &arm).unwrap();
+    let index_bytes = src.read_bytes(&info.digest).unwrap();
+    let idx = one.put_bytes(&index_bytes).unwrap();
+    one.set_name(
+        "partial:v1",
+        &hezi_image::Descriptor::new(hezi_image::media::OCI_INDEX, idx.digest, idx.size),
+    )
+    .unwrap();
+    let e = registry::push(&one, &c, "partial:v1", &again, &all_push)
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains(&digests[0]) && e.contains("linux/amd64"), "{e}");
+
+    // skopeo copy --all reads the same index back (and what skopeo pushes, hezi pulls whole).
+    if hezi_testsupport::registry::have_tool("skopeo") {
+        let oci = t.path().join("skopeo-oci");
+        let st = Command::new("skopeo")
+            .args(["copy", "-q", "--all", "--src-tls-verify=false"])
+            .arg(format!("docker://{}/all/img:v1", reg.addr))
+            .arg(format!("oci:{}:v1", oci.display()))
+            .status()
+            .unwrap();
+        assert!(st.success());
+        let index: serde_json::Value =
+            serde_json::from_slice(&fs::read(oci.join("index.json")).unwrap()).unwrap();
+        assert_eq!(index["manifests"][0]["digest"], info.digest.to_string());
+        let st = Command::new("skopeo")
+            .args(["copy", "-q", "--all", "--dest-tls-verify=false"])
+            .arg(format!("oci:{}:v1", oci.display()))
+            .arg(format!("docker://{}/all/from-skopeo:v1", reg.addr))
+            .status()
+            .unwrap();
+        assert!(st.success());
+        let from = Reference::parse(&format!("{}/all/from-skopeo:v1", reg.addr)).unwrap();
+        let back = Store::open(t.path().join("back")).unwrap();
+        let p = registry::pull(&back, &c, &from, &all).unwrap();
+        assert_eq!(p.descriptor.digest, info.digest);
+        for d in &digests {
+            assert!(back.contains(&d.parse().unwrap()));
+        }
+    } else {
+        eprintln!("skopeo missing: the skopeo half of this test is skipped");
+    }
 }
 
 #[test]

@@ -59,6 +59,7 @@ pub fn pull_into(
     platform: Option<&str>,
     jobs: usize,
     name: Option<&str>,
+    all_platforms: bool,
 ) -> anyhow::Result<registry::Pulled> {
     let r = parse_ref(reference)?;
     let client = connect(o, &r).with_context(|| format!("pulling {r}"))?;
@@ -66,6 +67,7 @@ pub fn pull_into(
         platform: platform.map(Platform::parse).transpose()?,
         jobs: jobs.max(1),
         name: name.map(str::to_string),
+        all_platforms,
     };
     registry::pull(store, &client, &r, &opts).with_context(|| format!("pulling {r}"))
 }
@@ -107,7 +109,7 @@ pub fn image_for_run(
     let r = parsed
         .with_context(|| format!("image {reference} is not in the store and cannot be pulled"))?;
     tracing::info!(image = %r, ?policy, "pulling for run");
-    let p = pull_into(store, &r.to_string(), o, None, 3, None)?;
+    let p = pull_into(store, &r.to_string(), o, None, 3, None, false)?;
     Ok(p.name)
 }
 
@@ -132,6 +134,7 @@ pub fn pull(store: &Store, a: &ImagePullArgs) -> anyhow::Result<()> {
         a.platform.as_deref(),
         a.jobs,
         a.name.as_deref(),
+        a.all_platforms,
     )?;
     tracing::info!(fetched = p.fetched, skipped = p.skipped, "pulled");
     println!("{}\t{}", p.name, p.descriptor.digest);
@@ -159,6 +162,7 @@ pub fn push(store: &Store, a: &ImagePushArgs) -> anyhow::Result<()> {
         jobs: a.jobs.max(1),
         mount_from: a.mount_from.clone(),
         chunk_size: a.chunk_size,
+        all_platforms: a.all_platforms,
     };
     let p = registry::push(store, &client, &a.source, &r, &opts)
         .with_context(|| format!("pushing {} to {r}", a.source))?;

@@ -30,6 +30,9 @@ pub struct PullOptions {
     pub jobs: usize,
     /// The name to give the image in the store (the reference's full name when `None`).
     pub name: Option<String>,
+    /// From an index, pull every manifest and name the index itself (skopeo's `--all`)
+    /// instead of one platform's manifest.
+    pub all_platforms: bool,
 }
 
 impl Default for PullOptions {
@@ -38,6 +41,7 @@ impl Default for PullOptions {
             platform: None,
             jobs: 3,
             name: None,
+            all_platforms: false,
         }
     }
 }
@@ -337,6 +341,9 @@ pub fn pull(
     let want = opts.platform.clone().unwrap_or_else(Platform::host);
     let mut top = client.fetch_manifest(repo, &reference.reference())?;
     let mut index_digest = None;
+    if opts.all_platforms && media::is_index(&top.media_type) {
+        return pull_all_platforms(store, client, reference, &top, opts);
+    }
     if media::is_index(&top.media_type) {
         let index: Index = document::parse(&top.bytes, &format!("index {}", top.digest))?;
         let chosen = select_platform(&index, &want).ok_or_else(|| ImageError::NoPlatform {
@@ -392,6 +399,66 @@ pub fn pull(
         name,
         descriptor,
         index: index_digest,
+        fetched: todo.len(),
+        skipped: have.len(),
+    })
+}
+
+/// `pull` of a whole index: every manifest it lists (each verified against its descriptor
+/// and stored), the blobs of all of them, then the index, which gets the name. Nested
+/// indexes are refused by name, as in a single-platform pull.
+fn pull_all_platforms(
+    store: &Store,
+    client: &Client,
+    reference: &Reference,
+    top: &Fetched,
+    opts: &PullOptions,
+) -> Result<Pulled, ImageError> {
+    let repo = reference.repository.as_str();
+    let index: Index = document::parse(&top.bytes, &format!("index {}", top.digest))?;
+    let mut children = Vec::new();
+    let mut wanted: Vec<Descriptor> = Vec::new();
+    for entry in &index.manifests {
+        let child = client.fetch_manifest(repo, entry.digest.as_ref())?;
+        if !media::is_manifest(&child.media_type) {
+            return Err(ImageError::Unsupported(format!(
+                "index {} entry {} is a {} (nested indexes are not pulled)",
+                top.digest, entry.digest, child.media_type
+            )));
+        }
+        let manifest: Manifest =
+            document::parse(&child.bytes, &format!("manifest {}", child.digest))?;
+        for d in std::iter::once(&manifest.config).chain(manifest.layers.iter()) {
+            if !wanted.iter().any(|w| w.digest == d.digest) {
+                wanted.push(d.clone());
+            }
+        }
+        children.push(child);
+    }
+    let (have, todo): (Vec<Descriptor>, Vec<Descriptor>) = wanted
+        .into_iter()
+        .partition(|d| store.info(&d.digest).is_ok_and(|i| i.size == d.size));
+    tracing::info!(reference = %reference, manifests = children.len(), fetch = todo.len(), skip = have.len(), "pulling every platform");
+    download_all(store, client, repo, &todo, opts.jobs)?;
+    for child in &children {
+        store.ingest(
+            child.bytes.as_slice(),
+            &child.digest,
+            Some(child.bytes.len() as u64),
+        )?;
+    }
+    let info = store.ingest(
+        top.bytes.as_slice(),
+        &top.digest,
+        Some(top.bytes.len() as u64),
+    )?;
+    let descriptor = Descriptor::new(&top.media_type, info.digest.clone(), info.size);
+    let name = opts.name.clone().unwrap_or_else(|| reference.to_string());
+    store.set_name(&name, &descriptor)?;
+    Ok(Pulled {
+        name,
+        descriptor,
+        index: Some(info.digest),
         fetched: todo.len(),
         skipped: have.len(),
     })

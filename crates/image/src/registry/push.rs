@@ -22,6 +22,9 @@ pub struct PushOptions {
     /// Upload blobs in PATCH chunks of this many bytes (then a closing PUT) instead of one
     /// monolithic PUT.
     pub chunk_size: Option<u64>,
+    /// Of an index, every manifest must be in the store and is pushed (skopeo's `--all`);
+    /// without it, entries the store lacks are left out.
+    pub all_platforms: bool,
 }
 
 impl Default for PushOptions {
@@ -30,6 +33,7 @@ impl Default for PushOptions {
             jobs: 3,
             mount_from: None,
             chunk_size: None,
+            all_platforms: false,
         }
     }
 }
@@ -246,6 +250,17 @@ pub fn push(
         let index: Index = document::parse(&bytes, &format!("index {}", desc.digest))?;
         for child in &index.manifests {
             if !store.contains(&child.digest) {
+                if opts.all_platforms {
+                    return Err(ImageError::InvalidArgument(format!(
+                        "--all-platforms: index {} lists manifest {} ({}) which the store does not have (pull it with --all-platforms first)",
+                        desc.digest,
+                        child.digest,
+                        child
+                            .platform
+                            .as_ref()
+                            .map_or_else(|| "no platform".to_string(), |p| p.to_string())
+                    )));
+                }
                 tracing::info!(digest = %child.digest, "index entry not in the store; not pushed");
                 continue;
             }
