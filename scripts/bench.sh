@@ -27,7 +27,11 @@ hezi_bin=$(scripts/build-release.sh)
 cargo build --release -q --examples -p hezi-digest -p hezi-image 2>/dev/null || true
 rel=${CARGO_TARGET_DIR:-$root_dir/target}/release
 work=$(mktemp -d /dev/shm/hezi-bench.XXXXXX)
-trap 'rm -rf "$work"' EXIT
+# podman's storage (image section) mounts under $work: reset it and unmount what is left
+# before removing the directory, whatever happened.
+pod_cleanup() { :; }
+unmount_work() { grep " $work" /proc/self/mountinfo | awk '{print $5}' | sort -r | xargs -r -n1 umount -l 2>/dev/null || true; }
+trap 'pod_cleanup; unmount_work; rm -rf "$work"' EXIT
 out=$work/results.md
 runs=${HEZI_BENCH_RUNS:-30}
 cpu=$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//')
@@ -277,8 +281,18 @@ PY
         mkdir -p "$work/pod"
         P="podman --root $work/pod/storage --runroot $work/pod/run --tmpdir $work/pod/tmp --cgroup-manager cgroupfs --events-backend file"
         [ -d /sys/fs/cgroup/memory/libpod_parent ] || [ -d /sys/fs/cgroup/libpod_parent ] || own_libpod=1
-        podimg=$($P pull -q "oci:$work/img/layout:debian:bench" 2>/dev/null | tail -n1)
-        if [ -n "$podimg" ] && $P tag "$podimg" localhost/debian:bench >&2; then
+        pod_cleanup() {
+            $P system reset -f >/dev/null 2>&1 || true
+            if [ -n "${own_libpod:-}" ]; then
+                for d in /sys/fs/cgroup/*/libpod_parent /sys/fs/cgroup/libpod_parent; do
+                    [ -d "$d" ] && find "$d" -depth -type d -exec rmdir {} \; 2>/dev/null
+                done
+            fi
+            unmount_work
+        }
+        # skopeo names the image itself (podman pull oci: derives a name from the path).
+        if skopeo copy -q "oci:$work/img/layout:debian:bench" \
+            "containers-storage:[overlay@$work/pod/storage+$work/pod/run]localhost/debian:bench" >&2; then
             PR="run --rm --network none --ulimit nofile=1024:1024 --ulimit nproc=4096:4096 localhost/debian:bench true"
             podrows=(-n "podman run --rm (runc)" "$P --runtime runc $PR"
                 -n "podman run --rm (hezi)" "$P --runtime $hezi_bin $PR")
@@ -293,15 +307,7 @@ PY
         "${podrows[@]}"
     table "\`run\` of \`true\` from the Debian image (hezi's ways, and podman with runc and with hezi)" \
         "$work/run --image (overlay, warm layer cache).json"
-    if [ ${#podrows[@]} -gt 0 ]; then
-        $P system reset -f >/dev/null 2>&1 || true
-        if [ -n "${own_libpod:-}" ]; then
-            for d in /sys/fs/cgroup/*/libpod_parent /sys/fs/cgroup/libpod_parent; do
-                [ -d "$d" ] && find "$d" -depth -type d -exec rmdir {} \; 2>/dev/null
-            done
-        fi
-        grep " $work/pod" /proc/self/mountinfo | awk '{print $5}' | sort -r | xargs -r -n1 umount -l 2>/dev/null || true
-    fi
+    pod_cleanup
 fi
 
 if want registry && command -v docker-registry >/dev/null && command -v skopeo >/dev/null; then
