@@ -39,7 +39,7 @@ impl Implemented<'static> {
     pub fn from_crates() -> Self {
         Implemented {
             hooks: hezi_spec::names::HOOKS,
-            mount_options: hezi_runtime::rootfs::options::KNOWN_MOUNT_OPTIONS,
+            mount_options: hezi_runtime::features::MOUNT_OPTIONS,
             capabilities: hezi_spec::names::CAPABILITIES,
             cgroup: Some(CgroupFeatures {
                 v1: true,
@@ -49,7 +49,7 @@ impl Implemented<'static> {
                 systemd_user: false,
                 rdma: true,
             }),
-            namespaces: hezi_runtime::namespaces::JOIN_ORDER
+            namespaces: hezi_runtime::features::NAMESPACES
                 .iter()
                 .filter_map(|t| serde_json::to_value(t).ok())
                 .filter_map(|v| v.as_str().map(str::to_string))
@@ -59,8 +59,8 @@ impl Implemented<'static> {
             seccomp_archs: hezi_seccomp::SUPPORTED_ARCHS,
             seccomp_flags: hezi_seccomp::SUPPORTED_FLAGS,
             memory_policy: (
-                hezi_runtime::process::plan::MEMORY_POLICY_MODES,
-                hezi_runtime::process::plan::MEMORY_POLICY_FLAGS,
+                hezi_runtime::features::MEMORY_POLICY_MODES,
+                hezi_runtime::features::MEMORY_POLICY_FLAGS,
             ),
         }
     }
@@ -81,7 +81,7 @@ pub fn features(imp: &Implemented<'_>) -> Features {
         b = b.hooks(imp.hooks);
     }
     // Profiles are applied wherever the AppArmor LSM is on (and refused clearly elsewhere).
-    if hezi_runtime::apparmor::enabled() {
+    if hezi_runtime::features::apparmor_enabled() {
         b = b.apparmor(true);
     }
     if !imp.mount_options.is_empty() {
