@@ -634,7 +634,7 @@ pub fn default_root() -> PathBuf {
     };
     let honour = if !nix::unistd::geteuid().is_root() {
         true
-    } else if hezi_runtime::rootless::in_user_namespace() {
+    } else if hezi_runtime::in_user_namespace() {
         std::env::var("USER").map_or(true, |u| u != "root")
     } else {
         false

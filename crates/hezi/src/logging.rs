@@ -120,7 +120,7 @@ fn format_line(format: LogFormat, level: Level, msg: &str, fields: &[(String, St
 /// The current UTC time as RFC 3339 with nanoseconds (hezi-runtime's one formatter, as
 /// in state.json).
 pub fn rfc3339_now() -> String {
-    hezi_runtime::state::now_rfc3339()
+    hezi_runtime::now_rfc3339()
 }
 
 /// Installs the global subscriber. Without `--log`, only warnings and errors reach stderr
@@ -153,7 +153,7 @@ mod tests {
 
     #[test]
     fn rfc3339_known_dates() {
-        let at = |s: u64, n: u32| hezi_runtime::state::rfc3339(std::time::Duration::new(s, n));
+        let at = |s: u64, n: u32| hezi_runtime::rfc3339(std::time::Duration::new(s, n));
         assert_eq!(at(0, 0), "1970-01-01T00:00:00.000000000Z");
         assert_eq!(at(951_782_400, 5), "2000-02-29T00:00:00.000000005Z");
         assert_eq!(at(1_795_392_000, 0), "2026-11-23T00:00:00.000000000Z");

@@ -3,7 +3,6 @@
 
 mod cli;
 mod commands;
-mod exeseal;
 mod hotparse;
 mod logging;
 
@@ -42,8 +41,8 @@ fn main() -> ExitCode {
         command,
         Command::Create(_) | Command::Run(_) | Command::Exec(_)
     ) {
-        if let Err(e) = exeseal::ensure_sealed() {
-            eprintln!("hezi: {}", error_line(&e));
+        if let Err(e) = hezi_runtime::ensure_sealed() {
+            eprintln!("hezi: {}", error_line(&anyhow::Error::from(e)));
             return ExitCode::from(1);
         }
     }

@@ -14,7 +14,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use helpers::World;
-use hezi_runtime::create::FAULT_STAGES;
+use hezi_runtime::FAULT_STAGES;
 use hezi_testsupport::{require_root, unique_id};
 
 /// Mount points of every cgroup hierarchy of this host (v1 controllers, named hierarchies

@@ -14,6 +14,8 @@ pub fn format_map(maps: &[LinuxIdMapping]) -> String {
 }
 
 /// Maps `id` (inside the container) to the host id, if a mapping covers it.
+// Only the unit tests map ids this way; the runtime hands whole maps to the kernel.
+#[cfg(test)]
 pub fn to_host(maps: &[LinuxIdMapping], id: u32) -> Option<u32> {
     maps.iter().find_map(|m| {
         let off = id.checked_sub(m.container_id())?;

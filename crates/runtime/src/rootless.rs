@@ -12,6 +12,8 @@ pub fn in_user_namespace() -> bool {
 }
 
 /// True when hezi runs without real root: a non-zero effective uid, or a user namespace.
+// Only the unit tests ask; the runtime decides from the euid and in_user_namespace.
+#[cfg(test)]
 pub fn is_rootless() -> bool {
     !nix::unistd::geteuid().is_root() || in_user_namespace()
 }

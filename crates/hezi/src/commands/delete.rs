@@ -21,7 +21,7 @@ pub fn run(g: &GlobalOpts, a: &DeleteArgs) -> anyhow::Result<u8> {
         Err(hezi_runtime::RuntimeError::NotExist(id)) if a.force => {
             // A directory without a record (a create killed before its first write) goes,
             // with the id's default cgroup; nothing at all is fine too (runc).
-            if hezi_runtime::id::validate_id(&id).is_ok() {
+            if hezi_runtime::validate_id(&id).is_ok() {
                 hezi_runtime::Container::remove_orphan(&g.root, &id)
                     .with_context(|| format!("delete container {id}"))?;
             }

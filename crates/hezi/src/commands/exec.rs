@@ -109,7 +109,7 @@ pub fn run(g: &GlobalOpts, a: &ExecArgs) -> anyhow::Result<u8> {
             .or_else(|| local.as_ref().map(|l| l.path().to_path_buf())),
         preserve_fds: a.preserve_fds,
         ignore_paused: a.ignore_paused,
-        sub_cgroups: hezi_runtime::exec::parse_sub_cgroups(&a.cgroup)?,
+        sub_cgroups: hezi_runtime::parse_sub_cgroups(&a.cgroup)?,
         pidfd_socket: a.pidfd_socket.clone(),
     };
     let pid =

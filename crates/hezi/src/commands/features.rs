@@ -39,7 +39,7 @@ impl Implemented<'static> {
     pub fn from_crates() -> Self {
         Implemented {
             hooks: hezi_spec::names::HOOKS,
-            mount_options: hezi_runtime::rootfs::options::KNOWN_MOUNT_OPTIONS,
+            mount_options: hezi_runtime::features::MOUNT_OPTIONS,
             capabilities: hezi_spec::names::CAPABILITIES,
             cgroup: Some(CgroupFeatures {
                 v1: true,
@@ -49,7 +49,7 @@ impl Implemented<'static> {
                 systemd_user: false,
                 rdma: true,
             }),
-            namespaces: hezi_runtime::namespaces::JOIN_ORDER
+            namespaces: hezi_runtime::features::NAMESPACES
                 .iter()
                 .filter_map(|t| serde_json::to_value(t).ok())
                 .filter_map(|v| v.as_str().map(str::to_string))
@@ -59,8 +59,8 @@ impl Implemented<'static> {
             seccomp_archs: hezi_seccomp::SUPPORTED_ARCHS,
             seccomp_flags: hezi_seccomp::SUPPORTED_FLAGS,
             memory_policy: (
-                hezi_runtime::process::plan::MEMORY_POLICY_MODES,
-                hezi_runtime::process::plan::MEMORY_POLICY_FLAGS,
+                hezi_runtime::features::MEMORY_POLICY_MODES,
+                hezi_runtime::features::MEMORY_POLICY_FLAGS,
             ),
         }
     }
@@ -81,7 +81,7 @@ pub fn features(imp: &Implemented<'_>) -> Features {
         b = b.hooks(imp.hooks);
     }
     // Profiles are applied wherever the AppArmor LSM is on (and refused clearly elsewhere).
-    if hezi_runtime::apparmor::enabled() {
+    if hezi_runtime::features::apparmor_enabled() {
         b = b.apparmor(true);
     }
     if !imp.mount_options.is_empty() {
@@ -126,9 +126,58 @@ pub fn run(g: &GlobalOpts) -> anyhow::Result<u8> {
     );
     doc.annotations
         .insert("io.github.hezi.checkpoint.criu".into(), criu);
+    for (k, v) in rootless_annotations(std::path::Path::new("/")) {
+        doc.annotations.insert(k, v);
+    }
     let text = serde_json::to_string_pretty(&doc)?;
     println!("{text}");
     Ok(0)
+}
+
+/// What rootless mode can do on this host (`root` is `/` outside tests): whether an
+/// ordinary user may create user namespaces, whether the shadow-utils id-map helpers for
+/// multi-id mappings are installed, and what happens to cgroups.
+fn rootless_annotations(root: &std::path::Path) -> Vec<(String, String)> {
+    let read = |p: &str| std::fs::read_to_string(root.join(p)).map(|s| s.trim().to_string());
+    // Debian's switch (absent elsewhere: allowed) and the global namespace limit.
+    let userns = read("proc/sys/kernel/unprivileged_userns_clone").map_or(true, |v| v != "0")
+        && read("proc/sys/user/max_user_namespaces").map_or(true, |v| v != "0");
+    let helpers: Vec<&str> = ["newuidmap", "newgidmap"]
+        .into_iter()
+        .filter(|h| {
+            ["usr/bin", "bin", "usr/sbin"]
+                .iter()
+                .any(|d| root.join(d).join(h).exists())
+        })
+        .collect();
+    let cgroups = match hezi_cgroups::hierarchy::detect(&root.join("sys/fs/cgroup")) {
+        Ok(hezi_cgroups::hierarchy::Hierarchy::Unified) => {
+            "v2: in a subtree delegated to the user (its systemd manager with --systemd-cgroup, or a directory it owns); elsewhere none, and resource limits are refused"
+        }
+        Ok(_) => {
+            "v1/hybrid: nothing can be delegated; containers run without a cgroup and resource limits are refused (as runc)"
+        }
+        Err(_) => "unknown: the cgroup hierarchy could not be read",
+    };
+    vec![
+        (
+            "io.github.hezi.rootless.userns".to_string(),
+            userns.to_string(),
+        ),
+        (
+            "io.github.hezi.rootless.idmap-helpers".to_string(),
+            if helpers.len() == 2 {
+                "newuidmap,newgidmap (multi-id mappings from /etc/subuid and /etc/subgid)"
+                    .to_string()
+            } else {
+                "missing (only the caller's own id can be mapped)".to_string()
+            },
+        ),
+        (
+            "io.github.hezi.rootless.cgroups".to_string(),
+            cgroups.to_string(),
+        ),
+    ]
 }
 
 /// Whether checkpoint/restore is available (`"true"` when a CRIU binary answers; runc says
@@ -154,6 +203,34 @@ fn checkpoint_annotation(g: &GlobalOpts) -> (&'static str, String) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn rootless_annotations_read_the_host() {
+        let t = tempfile::tempdir().expect("tmp");
+        let root = t.path();
+        std::fs::create_dir_all(root.join("proc/sys/kernel")).expect("mkdir");
+        std::fs::write(
+            root.join("proc/sys/kernel/unprivileged_userns_clone"),
+            "0\n",
+        )
+        .expect("write");
+        let a: std::collections::BTreeMap<_, _> = rootless_annotations(root).into_iter().collect();
+        assert_eq!(a["io.github.hezi.rootless.userns"], "false");
+        assert!(a["io.github.hezi.rootless.idmap-helpers"].starts_with("missing"));
+        assert!(a["io.github.hezi.rootless.cgroups"].starts_with("unknown"));
+        std::fs::write(
+            root.join("proc/sys/kernel/unprivileged_userns_clone"),
+            "1\n",
+        )
+        .expect("write");
+        std::fs::create_dir_all(root.join("usr/bin")).expect("mkdir");
+        for h in ["newuidmap", "newgidmap"] {
+            std::fs::write(root.join("usr/bin").join(h), "").expect("write");
+        }
+        let a: std::collections::BTreeMap<_, _> = rootless_annotations(root).into_iter().collect();
+        assert_eq!(a["io.github.hezi.rootless.userns"], "true");
+        assert!(a["io.github.hezi.rootless.idmap-helpers"].starts_with("newuidmap,newgidmap"));
+    }
 
     fn nothing() -> Implemented<'static> {
         Implemented {

@@ -44,7 +44,7 @@ pub fn make(
         volumes,
         max_layer_size,
     } = how;
-    hezi_runtime::id::validate_id(id)?;
+    hezi_runtime::validate_id(id)?;
     let store = super::image::open_store(g)?;
     let dir = g.store.join("bundles").join(id);
     if dir.exists() {

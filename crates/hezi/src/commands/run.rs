@@ -52,7 +52,7 @@ fn run_created(
 ) -> anyhow::Result<u8> {
     // Attached with a terminal and no --console-socket: serve the socket ourselves, as runc does.
     // Load (and validate) config.json once, here, and hand it to create.
-    let spec = hezi_runtime::create::load_config(&opts.bundle)
+    let spec = hezi_runtime::load_config(&opts.bundle)
         .with_context(|| format!("create container {}", a.id))?;
     let terminal = spec
         .process()

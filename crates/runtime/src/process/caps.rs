@@ -31,6 +31,8 @@ pub fn cap_number(c: Capability) -> Result<u8> {
 }
 
 /// The number of a capability given by name (`CAP_NET_ADMIN` or `NET_ADMIN`, any case).
+// Only the unit tests look capabilities up by name; the plan parses them once from the config.
+#[cfg(test)]
 pub fn cap_number_by_name(name: &str) -> Result<u8> {
     let upper = name.to_ascii_uppercase();
     let full = if upper.starts_with("CAP_") {

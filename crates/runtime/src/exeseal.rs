@@ -18,15 +18,24 @@
 //! - where that is not allowed (no CAP_SYS_ADMIN), the binary is copied into a sealed memfd.
 //!
 //! `state`, `kill`, `delete` and the other commands never run container code, so they skip
-//! this and pay nothing.
+//! this and pay nothing. Embedders that start containers from their own binary call
+//! [`ensure_sealed`] first thing in `main`, before any thread exists:
+//!
+//! ```no_run
+//! fn main() -> Result<(), hezi_runtime::RuntimeError> {
+//!     hezi_runtime::ensure_sealed()?; // may re-execute the process once
+//!     // ... hezi_runtime::create(...), exec(...) ...
+//!     Ok(())
+//! }
+//! ```
 
 use std::ffi::{CStr, CString, OsString};
 use std::io;
 use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
 
-use anyhow::{Context, Result};
-use hezi_runtime::rootfs::sys::{mount_setattr, open_tree, MountAttr};
+use crate::error::{Result, RuntimeError};
+use crate::rootfs::sys::{mount_setattr, open_tree, MountAttr};
 
 /// Set in the environment of the re-executed process so it does not seal again.
 const SEALED_MARK: &str = "_HEZI_EXE_SEALED";
@@ -47,27 +56,36 @@ pub fn ensure_sealed() -> Result<()> {
         return Ok(());
     }
     if reexecuted {
-        anyhow::bail!(
-            "hezi re-executed itself from a sealed copy but still runs from a writable binary (CVE-2019-5736 defence)"
-        );
+        return Err(RuntimeError::io(
+            "CVE-2019-5736 defence",
+            io::Error::other(
+                "re-executed from a sealed copy but still running from a writable binary",
+            ),
+        ));
     }
     let exe = match readonly_bind_of_exe() {
         Ok(fd) => fd,
         Err(e) => {
-            tracing::debug!(error = %e, "read-only bind of the hezi binary refused; sealing a memfd copy");
-            sealed_memfd_copy().context("sealing a copy of the hezi binary (CVE-2019-5736)")?
+            tracing::debug!(error = %e, "read-only bind of the binary refused; sealing a memfd copy");
+            sealed_memfd_copy()
+                .map_err(|e| RuntimeError::io("sealing a copy of the binary (CVE-2019-5736)", e))?
         }
     };
-    reexec(&exe).context("re-executing hezi from its sealed binary (CVE-2019-5736)")
+    Err(RuntimeError::io(
+        "re-executing from the sealed binary (CVE-2019-5736)",
+        reexec(&exe),
+    ))
 }
 
 /// True when `/proc/self/exe` is on a read-only mount or is a memfd sealed against writes.
 fn exe_is_unwritable() -> Result<bool> {
-    let st = nix::sys::statvfs::statvfs("/proc/self/exe").context("statvfs /proc/self/exe")?;
+    let st = nix::sys::statvfs::statvfs("/proc/self/exe")
+        .map_err(|e| RuntimeError::sys("statvfs /proc/self/exe", e))?;
     if st.flags().contains(nix::sys::statvfs::FsFlags::ST_RDONLY) {
         return Ok(true);
     }
-    let f = std::fs::File::open("/proc/self/exe").context("open /proc/self/exe")?;
+    let f = std::fs::File::open("/proc/self/exe")
+        .map_err(|e| RuntimeError::io("open /proc/self/exe", e))?;
     // SAFETY: F_GET_SEALS on a valid fd only returns a bit mask (or EINVAL for non-memfds).
     let seals = unsafe { libc::fcntl(f.as_raw_fd(), libc::F_GET_SEALS) };
     Ok(seals >= 0 && seals & libc::F_SEAL_WRITE != 0)
@@ -106,10 +124,19 @@ fn sealed_memfd_copy() -> io::Result<OwnedFd> {
     Ok(OwnedFd::from(dst))
 }
 
-/// `execveat(fd, "", argv, envp + mark, AT_EMPTY_PATH)`; returns only on failure.
-fn reexec(exe: &OwnedFd) -> io::Result<()> {
+/// `execveat(fd, "", argv, envp + mark, AT_EMPTY_PATH)`; returns only on failure, with why.
+fn reexec(exe: &OwnedFd) -> io::Error {
+    match reexec_inner(exe) {
+        Ok(()) => io::Error::last_os_error(),
+        Err(e) => e,
+    }
+}
+
+fn reexec_inner(exe: &OwnedFd) -> io::Result<()> {
     let to_c = |s: OsString| CString::new(s.as_bytes()).map_err(|_| io::ErrorKind::InvalidInput);
-    let argv: Vec<CString> = std::env::args_os().map(to_c).collect::<Result<_, _>>()?;
+    let argv: Vec<CString> = std::env::args_os()
+        .map(to_c)
+        .collect::<std::result::Result<_, _>>()?;
     let mut envp: Vec<CString> = std::env::vars_os()
         .map(|(k, v)| {
             let mut kv = k;
@@ -117,7 +144,7 @@ fn reexec(exe: &OwnedFd) -> io::Result<()> {
             kv.push(v);
             to_c(kv)
         })
-        .collect::<Result<_, _>>()?;
+        .collect::<std::result::Result<_, _>>()?;
     envp.push(CString::new(format!("{SEALED_MARK}=1")).map_err(|_| io::ErrorKind::InvalidInput)?);
     let argv_p: Vec<*const libc::c_char> = argv
         .iter()
