@@ -300,3 +300,107 @@ fn rootless_podman_runs_hezi_as_it_runs_runc() {
         assert_eq!(out.lines().collect::<Vec<_>>(), want, "{rt}: stderr: {err}");
     }
 }
+
+/// A layer owning files by other ids (the kind an unprivileged user cannot chown to), a
+/// setuid file, a symlink and a device node.
+fn foreign_owner_layer() -> Vec<u8> {
+    let mut b = tar::Builder::new(Vec::new());
+    let mut add = |path: &str, kind: tar::EntryType, mode: u32, uid: u64, gid: u64, data: &[u8]| {
+        let mut h = tar::Header::new_gnu();
+        h.set_entry_type(kind);
+        h.set_mode(mode);
+        h.set_uid(uid);
+        h.set_gid(gid);
+        h.set_size(data.len() as u64);
+        h.set_mtime(1_700_000_000);
+        if kind == tar::EntryType::Symlink {
+            h.set_link_name("rootf").expect("link name");
+        }
+        if kind == tar::EntryType::Char {
+            h.set_device_major(1).expect("major");
+            h.set_device_minor(3).expect("minor");
+        }
+        h.set_cksum();
+        b.append_data(&mut h, path, data).expect("append");
+    };
+    add("d", tar::EntryType::Directory, 0o755, 1000, 1001, b"");
+    add("d/f", tar::EntryType::Regular, 0o644, 1000, 1001, b"hi\n");
+    add("rootf", tar::EntryType::Regular, 0o644, 0, 0, b"x\n");
+    add("suid", tar::EntryType::Regular, 0o4755, 0, 5, b"s\n");
+    add("l", tar::EntryType::Symlink, 0o777, 1000, 1000, b"");
+    add("null2", tar::EntryType::Char, 0o666, 0, 0, b"");
+    b.into_inner().expect("tar")
+}
+
+fn rootless_xattr(path: &Path) -> Option<String> {
+    let o = Command::new("getfattr")
+        .args([
+            "--absolute-names",
+            "-n",
+            "user.rootlesscontainers",
+            "-e",
+            "hex",
+        ])
+        .arg(path)
+        .output()
+        .ok()?;
+    String::from_utf8_lossy(&o.stdout)
+        .lines()
+        .find_map(|l| l.split_once('=').map(|(_, v)| v.to_string()))
+}
+
+/// As an ordinary user, `image unpack` records the owners it cannot set in the
+/// `user.rootlesscontainers` xattr exactly as `umoci unpack --rootless` does, keeps the
+/// setuid bit, and skips the device node with a note.
+#[test]
+fn rootless_unpack_records_owners_as_umoci_does() {
+    require_root!();
+    if Command::new("getfattr").arg("--version").output().is_err() {
+        eprintln!("skipped: getfattr (Debian's attr) missing");
+        return;
+    }
+    let h = Home::new();
+    let tar = foreign_owner_layer();
+    let diff = hezi_testsupport::sha256_digest(&tar);
+    let gz = hezi_testsupport::gzip(&tar).expect("gzip");
+    hezi_testsupport::layout_from_layers(&h.dir.join("layout"), "owners", &[(gz, diff)], &["sh"])
+        .expect("layout");
+    chown_to(&h.dir.join("layout"), h.uid);
+    let (code, _, err) = h.sh(
+        "./hezi --store store image import layout >/dev/null && ./hezi --store store image unpack --rootfs-only owners hr",
+    );
+    assert_eq!(code, 0, "unpack as an ordinary user: {err}");
+    let hr = h.dir.join("hr");
+    assert!(err.contains("null2"), "the skipped device is named: {err}");
+    assert!(!hr.join("null2").exists(), "no device node made");
+    let expected = [
+        ("d", Some("0x08e80710e907")),
+        ("d/f", Some("0x08e80710e907")),
+        ("rootf", None),
+        ("suid", Some("0x08ffffffff0f1005")),
+    ];
+    for (p, want) in expected {
+        assert_eq!(rootless_xattr(&hr.join(p)).as_deref(), want, "{p}");
+    }
+    let mode = std::fs::metadata(hr.join("suid"))
+        .expect("suid")
+        .permissions()
+        .mode();
+    assert_eq!(mode & 0o7777, 0o4755, "setuid bit kept");
+    assert!(std::fs::symlink_metadata(hr.join("l"))
+        .expect("symlink")
+        .file_type()
+        .is_symlink());
+    // The same bytes as umoci's own rootless unpack, where umoci is installed.
+    if Command::new("umoci").arg("--version").output().is_ok() {
+        let (code, _, err) = h.sh("umoci unpack --rootless --image layout:owners ub");
+        assert_eq!(code, 0, "umoci: {err}");
+        for (p, _) in expected {
+            assert_eq!(
+                rootless_xattr(&hr.join(p)),
+                rootless_xattr(&h.dir.join("ub/rootfs").join(p)),
+                "{p}: hezi and umoci differ"
+            );
+        }
+    }
+}

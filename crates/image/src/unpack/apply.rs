@@ -103,6 +103,15 @@ fn errno_io(op: &'static str, path: &Path, e: Errno) -> ImageError {
 }
 
 impl Applier {
+    /// The `user.rootlesscontainers` value to record for an entry whose owner could not be
+    /// set (an unprivileged unpack), if any.
+    fn owner_xattr(&self, meta: &Meta) -> Option<Vec<u8>> {
+        if self.opts.preserve_owner || !self.opts.rootless_owner_xattr {
+            return None;
+        }
+        super::rootless_xattr::encode(meta.uid, meta.gid)
+    }
+
     /// Opens `rootfs` (creating it) for writing layers.
     pub fn new(rootfs: &Path, opts: UnpackOptions) -> Result<Applier, ImageError> {
         Ok(Applier {
@@ -145,6 +154,10 @@ impl Applier {
                     Some(Gid::from_raw(meta.gid)),
                 )
                 .map_err(|e| errno_io("chown", &host, e))?;
+            }
+            if let Some(v) = self.owner_xattr(&meta) {
+                set_xattr_fd(self.root.fd(), super::rootless_xattr::NAME, &v, false)
+                    .map_err(|e| xattr_err(&host, super::rootless_xattr::NAME, e))?;
             }
             for (k, v) in &meta.xattrs {
                 set_xattr_fd(self.root.fd(), k, v, self.opts.preserve_owner)
@@ -374,6 +387,10 @@ impl Applier {
             )
             .map_err(|e| errno_io("chown", &host, e))?;
         }
+        if let Some(v) = self.owner_xattr(meta) {
+            set_xattr_fd(file.as_fd(), super::rootless_xattr::NAME, &v, false)
+                .map_err(|e| xattr_err(&host, super::rootless_xattr::NAME, e))?;
+        }
         fchmod(&file, Mode::from_bits_truncate(meta.mode))
             .map_err(|e| errno_io("chmod", &host, e))?;
         for (k, v) in &meta.xattrs {
@@ -387,6 +404,7 @@ impl Applier {
         let host = self.root.host_path(&path.joined);
         let name = OsStr::from_bytes(path.name());
         let preserve = self.opts.preserve_owner;
+        let owner_x = self.owner_xattr(meta);
         let parent = self.parent(path, shown)?;
         match mkdirat(parent, name, Mode::from_bits_truncate(0o700)) {
             Ok(()) => {}
@@ -416,6 +434,10 @@ impl Applier {
                 AtFlags::AT_SYMLINK_NOFOLLOW,
             )
             .map_err(|e| errno_io("chown", &host, e))?;
+        }
+        if let Some(v) = owner_x {
+            set_xattr_at(parent, name, super::rootless_xattr::NAME, &v, false)
+                .map_err(|e| xattr_err(&host, super::rootless_xattr::NAME, e))?;
         }
         if !meta.xattrs.is_empty() {
             let fd = openat(
@@ -461,9 +483,31 @@ impl Applier {
         meta: &Meta,
     ) -> Result<(), ImageError> {
         let host = self.root.host_path(&path.joined);
-        self.replace(path, shown, "mknod", &mut |dir, name| {
-            mknodat(dir, name, kind, Mode::from_bits_truncate(0o600), dev)
+        // Only root may make device nodes; an unprivileged unpack skips them (a rootless
+        // container gets the host's nodes bind-mounted by the runtime), as umoci --rootless.
+        let unprivileged =
+            !self.opts.preserve_owner && matches!(kind, SFlag::S_IFCHR | SFlag::S_IFBLK);
+        let mut denied = false;
+        self.replace(path, shown, "mknod", &mut |dir, name| match mknodat(
+            dir,
+            name,
+            kind,
+            Mode::from_bits_truncate(0o600),
+            dev,
+        ) {
+            Err(Errno::EPERM) if unprivileged => {
+                denied = true;
+                Ok(())
+            }
+            other => other,
         })?;
+        if denied {
+            tracing::warn!(
+                entry = shown,
+                "device node skipped: an unprivileged unpack cannot create it"
+            );
+            return Ok(());
+        }
         self.finish_nofollow(path, shown, &host, meta, true)
     }
 
@@ -477,6 +521,7 @@ impl Applier {
         chmod: bool,
     ) -> Result<(), ImageError> {
         let preserve = self.opts.preserve_owner;
+        let owner_x = self.owner_xattr(meta);
         let name = OsStr::from_bytes(path.name());
         let parent = self.parent(path, shown)?;
         if preserve {
@@ -488,6 +533,11 @@ impl Applier {
                 AtFlags::AT_SYMLINK_NOFOLLOW,
             )
             .map_err(|e| errno_io("chown", host, e))?;
+        }
+        // Not on symlinks: the kernel refuses user.* xattrs there (umoci skips them too).
+        if let (true, Some(v)) = (chmod, owner_x) {
+            set_xattr_at(parent, name, super::rootless_xattr::NAME, &v, false)
+                .map_err(|e| xattr_err(host, super::rootless_xattr::NAME, e))?;
         }
         if chmod {
             // The name was created by us a moment ago and is not a symlink.

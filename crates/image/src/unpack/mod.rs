@@ -15,6 +15,7 @@ mod guard;
 mod limit;
 pub(crate) mod path;
 mod root;
+pub mod rootless_xattr;
 mod stream;
 
 /// The error for a zstd blob in a build without the `zstd` feature.
@@ -48,6 +49,10 @@ pub enum WhiteoutMode {
 pub struct UnpackOptions {
     /// Set owners from the archive (needs root). Default: true when running as root.
     pub preserve_owner: bool,
+    /// Where owners cannot be set (`preserve_owner` false), record each entry's owner in the
+    /// `user.rootlesscontainers` xattr, as `umoci unpack --rootless` does (see
+    /// [`rootless_xattr`](crate::unpack::rootless_xattr)). Default: true when not root.
+    pub rootless_owner_xattr: bool,
     /// How whiteouts are applied.
     pub whiteouts: WhiteoutMode,
     /// The largest uncompressed tar stream accepted for one layer, in bytes (`None`: no
@@ -60,6 +65,7 @@ impl Default for UnpackOptions {
     fn default() -> Self {
         UnpackOptions {
             preserve_owner: nix::unistd::geteuid().is_root(),
+            rootless_owner_xattr: !nix::unistd::geteuid().is_root(),
             whiteouts: WhiteoutMode::Apply,
             max_layer_size: None,
         }
