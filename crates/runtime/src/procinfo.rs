@@ -1,8 +1,6 @@
 //! Facts about host processes read from `/proc/<pid>/stat`: start time (to detect pid reuse)
 //! and whether a process is a zombie.
 
-use std::fs;
-
 /// The parsed parts of `/proc/<pid>/stat` that the runtime needs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ProcStat {
@@ -12,25 +10,17 @@ pub struct ProcStat {
     pub start_time: u64,
 }
 
-/// Parses the text of a `/proc/<pid>/stat` file. The command name (field 2) may contain
-/// spaces and parentheses, so fields are counted from the last `)`.
-pub fn parse_stat(text: &str) -> Option<ProcStat> {
-    let close = text.rfind(')')?;
-    let rest = text.get(close + 1..)?;
-    let mut fields = rest.split_whitespace();
-    let state = fields.next()?.chars().next()?;
-    // After the state (field 3) come fields 4.. ; start time is field 22, i.e. 19 more.
-    let start_time = fields.nth(18)?.parse().ok()?;
-    Some(ProcStat { state, start_time })
-}
-
-/// Reads `/proc/<pid>/stat`; `None` when the process does not exist.
+/// Reads `/proc/<pid>/stat` (through the `procfs` crate); `None` when the process does not
+/// exist (or its stat cannot be read, which for a pid we recorded means it is gone).
 pub fn stat(pid: i32) -> Option<ProcStat> {
     if pid <= 0 {
         return None;
     }
-    let text = fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    parse_stat(&text)
+    let st = procfs::process::Process::new(pid).ok()?.stat().ok()?;
+    Some(ProcStat {
+        state: st.state,
+        start_time: st.starttime,
+    })
 }
 
 /// True when `pid` exists, is not a zombie (or dead) and, if `start_time` is given, started at
@@ -54,12 +44,21 @@ mod tests {
     use super::*;
 
     #[test]
-    fn parses_stat_with_odd_comm() {
-        let line =
-            "1234 (a b) c)) S 1 1234 1234 0 -1 4194560 100 0 0 0 1 2 0 0 20 0 1 0 987654 1000 100";
-        let s = parse_stat(line).expect("parse");
-        assert_eq!(s.state, 'S');
-        assert_eq!(s.start_time, 987654);
+    fn a_zombie_is_not_alive() {
+        let mut child = std::process::Command::new("true")
+            .spawn()
+            .expect("spawn true");
+        let pid = child.id() as i32;
+        // Not reaped yet: wait until the kernel shows it as a zombie.
+        for _ in 0..200 {
+            if stat(pid).is_some_and(|s| s.state == 'Z') {
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(5));
+        }
+        assert_eq!(stat(pid).map(|s| s.state), Some('Z'));
+        assert!(!is_alive(pid, None));
+        child.wait().expect("reap");
     }
 
     #[test]

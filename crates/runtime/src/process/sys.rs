@@ -175,6 +175,10 @@ impl ProcessSys for LinuxSys {
         lo
     }
 
+    // The capability calls stay raw syscalls rather than the `caps` crate's: they work on
+    // capability numbers up to the probed last cap (a kernel newer than the crate's enum has
+    // caps it cannot name), and capset sets effective, permitted and inheritable in one call
+    // (the crate sets one set per read-modify-write call). `caps` names them (process::caps).
     fn drop_bounding(&mut self, cap: u8) -> io::Result<()> {
         // SAFETY: prctl with integer arguments.
         check(
