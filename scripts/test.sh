@@ -34,6 +34,10 @@ cargo test -q -p hezi-cgroups --no-default-features --features v2 --lib
 cargo build -q -p hezi-image --no-default-features
 cargo build -q -p hezi-image --no-default-features --features registry
 
+step "cargo publish --dry-run of every crate in dependency order (each package builds on its own, as crates.io would)"
+cargo publish --dry-run --allow-dirty -q -p hezi-digest -p hezi-spec -p hezi-cgroups -p hezi-seccomp \
+    -p hezi-image -p hezi-runtime -p hezi
+
 if [ "$(id -u)" -eq 0 ] && [ "${HEZI_SKIP_VM:-0}" != 1 ] && [ -x scripts/vm/run.sh ] && [ -f tests/vm/v2-suite.sh ]; then
     step "cgroup v2 suite in a throwaway VM"
     scripts/vm/run.sh --timeout 1200 -- bash "$PWD/tests/vm/v2-suite.sh"
