@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # hezi's test command (the README's): installs what the tests need, checks formatting and
-# lints, builds, runs the cgroup v2 suite, the checkpoint/restore (CRIU) suite and the systemd driver suite (systemd as init, unified
+# lints, builds, dry-runs `cargo publish` of every crate, runs the cgroup v2 suite, the checkpoint/restore (CRIU) suite and the systemd driver suite (systemd as init, unified
 # and hybrid cgroups) in throwaway VMs (as root), the engine suites (podman, containerd and
 # docker with runc and with hezi, as root), a bounded run of every fuzz target, and every unit and
 # integration test. Without root, root-only tests skip themselves with a message.

@@ -21,6 +21,7 @@ use crate::user::stat_in_root;
 
 /// What an image's `Volumes` become in the bundle.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum VolumeMode {
     /// A bind mount of a per-bundle directory (default).
     #[default]

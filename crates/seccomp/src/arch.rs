@@ -13,6 +13,7 @@ pub const X32_SYSCALL_BIT: u32 = 0x4000_0000;
 
 /// A syscall ABI with a name table.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[non_exhaustive]
 pub enum Arch {
     /// x86_64 (`SCMP_ARCH_X86_64`).
     X86_64,

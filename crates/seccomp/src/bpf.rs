@@ -84,6 +84,7 @@ impl SeccompData {
 
 /// Why [`run`] could not produce a verdict (the kernel would reject the program).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum RunError {
     /// The program counter left the program.
     #[error("jump out of program at instruction {0}")]

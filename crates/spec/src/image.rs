@@ -36,6 +36,7 @@ pub const IMAGE_LAYOUT_VERSION: &str = "1.0.0";
 
 /// Which kind of document a blob is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum DocumentKind {
     /// An image manifest.
     Manifest,

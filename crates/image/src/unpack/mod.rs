@@ -36,6 +36,7 @@ use crate::error::ImageError;
 
 /// How whiteout entries are applied.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum WhiteoutMode {
     /// Delete what lower layers put there (a flat rootfs).
     Apply,

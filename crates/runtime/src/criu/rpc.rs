@@ -6,6 +6,7 @@
 /// `criu_req_type`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, prost::Enumeration)]
 #[repr(i32)]
+#[non_exhaustive]
 pub enum ReqType {
     /// No request.
     Empty = 0,
@@ -150,6 +151,7 @@ pub struct CgroupRoot {
 /// `criu_cg_mode`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, prost::Enumeration)]
 #[repr(i32)]
+#[non_exhaustive]
 pub enum CgMode {
     /// Leave cgroups alone.
     Ignore = 0,
