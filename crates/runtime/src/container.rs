@@ -247,7 +247,7 @@ impl Container {
         let hooks = self.record.config.hooks().as_ref();
         if hooks.is_some() {
             let json =
-                serde_json::to_vec(&self.record.oci_state(Status::Running)).unwrap_or_default();
+                serde_json::to_vec(&self.record.oci_state(Status::Running)).unwrap_or_default(); // cannot fail: plain strings and numbers
             run_hooks(hooks, HookKind::Poststart, &json)?;
         }
         Ok(())
@@ -378,7 +378,7 @@ impl Container {
         let hooks = self.record.config.hooks().as_ref();
         if hooks.is_some() {
             let json =
-                serde_json::to_vec(&self.record.oci_state(Status::Stopped)).unwrap_or_default();
+                serde_json::to_vec(&self.record.oci_state(Status::Stopped)).unwrap_or_default(); // cannot fail: plain strings and numbers
             run_hooks(hooks, HookKind::Poststop, &json)?;
         }
         Ok(())

@@ -439,9 +439,11 @@ pub fn create(opts: &CreateOptions) -> Result<Container> {
     restored?;
     // The init exists: record it before anything else (it waits for Go meanwhile).
     record.pid = pid.as_raw();
+    // Our unreaped child: its stat is readable even if it already died (a zombie). Without a
+    // start time the record could not tell the init from a later process with its pid.
     record.pid_start_time = procinfo::stat(pid.as_raw())
         .map(|s| s.start_time)
-        .unwrap_or(0);
+        .ok_or_else(|| RuntimeError::Child(format!("init {pid}: cannot read /proc/{pid}/stat")))?;
     record.save(&dir)?;
     fault_point("init-recorded");
     drop(child_sock);
@@ -478,7 +480,7 @@ pub fn create(opts: &CreateOptions) -> Result<Container> {
         match parent_sock.recv()? {
             Some(SyncMsg::RunHooks) => {
                 let json =
-                    serde_json::to_vec(&record.oci_state(Status::Creating)).unwrap_or_default();
+                    serde_json::to_vec(&record.oci_state(Status::Creating)).unwrap_or_default(); // cannot fail: plain strings and numbers
                 let hooks = spec.hooks().as_ref();
                 run_hooks(hooks, HookKind::Prestart, &json)?;
                 run_hooks(hooks, HookKind::CreateRuntime, &json)?;

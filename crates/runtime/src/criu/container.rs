@@ -608,7 +608,11 @@ pub fn restore(opts: &RestoreOptions) -> Result<Container> {
     };
     undo.pid = Some(pid);
     record.pid = pid;
-    record.pid_start_time = procinfo::stat(pid).map(|s| s.start_time).unwrap_or(0);
+    // Without a start time the record could not tell the restored init from a later process
+    // with its pid: a restore that cannot read it fails (and the undo kills the tree).
+    record.pid_start_time = procinfo::stat(pid).map(|s| s.start_time).ok_or_else(|| {
+        RuntimeError::Child(format!("restored init {pid}: cannot read /proc/{pid}/stat"))
+    })?;
     record.complete = true;
     record.save(&dir)?;
     if let Some(pf) = &opts.pid_file {
