@@ -15,7 +15,7 @@ use hezi_seccomp::CompiledFilter;
 use nix::sys::signal::{kill, Signal};
 use nix::sys::wait::waitpid;
 use nix::unistd::Pid;
-use oci_spec::runtime::{LinuxNamespaceType, Spec};
+use oci_spec::runtime::{LinuxNamespaceType, LinuxResources, Spec};
 
 use crate::clone::{clone_process, Forked};
 use crate::container::Container;
@@ -102,12 +102,12 @@ fn init_died(cg: Option<&dyn CgroupManager>) -> RuntimeError {
     RuntimeError::Child("init exited during setup".into())
 }
 
-/// Undo actions run in reverse order unless disarmed.
+/// Undo actions run in reverse order unless disarmed (`create`'s and `restore`'s).
 #[derive(Default)]
-struct Cleanup {
-    child: Option<Pid>,
-    cgroup: Option<Box<dyn CgroupManager>>,
-    dir: Option<PathBuf>,
+pub(crate) struct Cleanup {
+    pub(crate) child: Option<Pid>,
+    pub(crate) cgroup: Option<Box<dyn CgroupManager>>,
+    pub(crate) dir: Option<PathBuf>,
 }
 
 impl Drop for Cleanup {
@@ -128,10 +128,50 @@ impl Drop for Cleanup {
 }
 
 impl Cleanup {
-    fn disarm(&mut self) {
+    pub(crate) fn disarm(&mut self) {
         self.child = None;
         self.cgroup = None;
         self.dir = None;
+    }
+}
+
+/// The cgroup `spec` asks for container `id`: its config (as recorded), its manager, and the
+/// resources to apply (with runc's default device rules). Nothing is created yet.
+pub(crate) fn cgroup_for(
+    spec: &Spec,
+    id: &str,
+    systemd: bool,
+) -> Result<(CgroupConfig, Box<dyn CgroupManager>, LinuxResources)> {
+    let linux = spec.linux().as_ref();
+    let resources = crate::devices::with_default_devices(
+        &linux
+            .and_then(|l| l.resources().clone())
+            .unwrap_or_default(),
+        linux.and_then(|l| l.devices().as_deref()).unwrap_or(&[]),
+    );
+    let mut cfg = CgroupConfig::new(id.to_string());
+    cfg.cgroups_path = linux
+        .and_then(|l| l.cgroups_path().as_ref())
+        .map(|p| p.to_string_lossy().into_owned());
+    cfg.systemd = systemd;
+    let cg = hezi_cgroups::manager_for(&cfg).map_err(RuntimeError::Cgroup)?;
+    Ok((cfg, cg, resources))
+}
+
+/// Makes the container's state directory `<root>/<id>` (0711; the root 0700 if new), which
+/// `cleanup` removes on failure; an existing one is refused as runc does.
+pub(crate) fn make_state_dir(root: &Path, id: &str, cleanup: &mut Cleanup) -> Result<PathBuf> {
+    ensure_root(root)?;
+    let dir = root.join(id);
+    match fs::DirBuilder::new().mode(0o711).create(&dir) {
+        Ok(()) => {
+            cleanup.dir = Some(dir.clone());
+            Ok(dir)
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+            Err(RuntimeError::Exists(id.to_string()))
+        }
+        Err(e) => Err(RuntimeError::io(format!("create {}", dir.display()), e)),
     }
 }
 
@@ -299,17 +339,7 @@ pub fn create(opts: &CreateOptions) -> Result<Container> {
 
     // Cgroup (validated before anything exists).
     let linux = spec.linux().clone().unwrap_or_default();
-    let resources = crate::devices::with_default_devices(
-        &linux.resources().clone().unwrap_or_default(),
-        linux.devices().as_deref().unwrap_or(&[]),
-    );
-    let mut cg_cfg = CgroupConfig::new(opts.id.clone());
-    cg_cfg.cgroups_path = linux
-        .cgroups_path()
-        .as_ref()
-        .map(|p| p.to_string_lossy().into_owned());
-    cg_cfg.systemd = opts.systemd_cgroup;
-    let cg = hezi_cgroups::manager_for(&cg_cfg).map_err(RuntimeError::Cgroup)?;
+    let (cg_cfg, cg, resources) = cgroup_for(&spec, &opts.id, opts.systemd_cgroup)?;
     // Rootless where no cgroup is delegated to us: run without one, as runc does, as long
     // as no limit is asked for (the disabled manager refuses those, naming them).
     let euid = nix::unistd::geteuid();
@@ -327,14 +357,7 @@ pub fn create(opts: &CreateOptions) -> Result<Container> {
     cg.validate(&resources).map_err(RuntimeError::Cgroup)?;
 
     let mut cleanup = Cleanup::default();
-    ensure_root(&opts.root)?;
-    match fs::DirBuilder::new().mode(0o711).create(&dir) {
-        Ok(()) => cleanup.dir = Some(dir.clone()),
-        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
-            return Err(RuntimeError::Exists(opts.id.clone()))
-        }
-        Err(e) => return Err(RuntimeError::io(format!("create {}", dir.display()), e)),
-    }
+    make_state_dir(&opts.root, &opts.id, &mut cleanup)?;
     // Held until the container is recorded complete (and by the kernel only as long as this
     // process lives): a plain `delete` meanwhile refuses instead of pulling the state away.
     let lock = DirLock::acquire(&dir)?;

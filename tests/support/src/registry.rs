@@ -139,22 +139,25 @@ pub fn htpasswd(path: &Path, user: &str, password: &str) -> io::Result<()> {
     }
 }
 
+/// Runs `openssl ARGS` in `dir`, quietly; fails with the arguments and the exit status.
+fn openssl(dir: &Path, args: &[&str]) -> io::Result<()> {
+    let st = Command::new("openssl")
+        .args(args)
+        .current_dir(dir)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()?;
+    if st.success() {
+        Ok(())
+    } else {
+        Err(io::Error::other(format!("openssl {args:?}: {st}")))
+    }
+}
+
 /// Makes a test CA and a server certificate for `127.0.0.1` and `localhost` with openssl
 /// (EC P-256, valid two days) in `dir`; returns (CA cert, server cert, server key).
 pub fn test_certs(dir: &Path) -> io::Result<(PathBuf, PathBuf, PathBuf)> {
-    let run = |args: &[&str]| -> io::Result<()> {
-        let st = Command::new("openssl")
-            .args(args)
-            .current_dir(dir)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .status()?;
-        if st.success() {
-            Ok(())
-        } else {
-            Err(io::Error::other(format!("openssl {args:?}: {st}")))
-        }
-    };
+    let run = |args: &[&str]| openssl(dir, args);
     fs::create_dir_all(dir)?;
     let ec = [
         "-newkey",
@@ -219,19 +222,7 @@ pub fn test_certs(dir: &Path) -> io::Result<(PathBuf, PathBuf, PathBuf)> {
 /// Makes a client certificate (`client.cert`, `client.key`, EC P-256, `clientAuth`) signed by
 /// the CA that [`test_certs`] made in `dir`; returns (certificate, key).
 pub fn test_client_cert(dir: &Path) -> io::Result<(PathBuf, PathBuf)> {
-    let run = |args: &[&str]| -> io::Result<()> {
-        let st = Command::new("openssl")
-            .args(args)
-            .current_dir(dir)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .status()?;
-        if st.success() {
-            Ok(())
-        } else {
-            Err(io::Error::other(format!("openssl {args:?}: {st}")))
-        }
-    };
+    let run = |args: &[&str]| openssl(dir, args);
     run(&[
         "req",
         "-subj",

@@ -362,17 +362,14 @@ pub fn pull(
         top = child;
     }
     let manifest: Manifest = document::parse(&top.bytes, &format!("manifest {}", top.digest))?;
-    let mut wanted: Vec<Descriptor> = Vec::new();
-    for d in std::iter::once(&manifest.config).chain(manifest.layers.iter()) {
-        if !wanted.iter().any(|w| w.digest == d.digest) {
-            wanted.push(d.clone());
-        }
-    }
-    let (have, todo): (Vec<Descriptor>, Vec<Descriptor>) = wanted
-        .into_iter()
-        .partition(|d| store.info(&d.digest).is_ok_and(|i| i.size == d.size));
-    tracing::info!(reference = %reference, fetch = todo.len(), skip = have.len(), "pulling");
-    download_all(store, client, repo, &todo, opts.jobs)?;
+    let (fetched, skipped) = fetch_blobs(
+        store,
+        client,
+        repo,
+        std::slice::from_ref(&manifest),
+        opts.jobs,
+    )?;
+    tracing::info!(reference = %reference, fetched, skipped, "pulled blobs");
     if index_digest.is_none() {
         // A single manifest: say so when its config is for another platform.
         let cfg = store
@@ -387,6 +384,48 @@ pub fn pull(
             }
         }
     }
+    let (name, descriptor) = store_named(store, &top, reference, opts)?;
+    Ok(Pulled {
+        name,
+        descriptor,
+        index: index_digest,
+        fetched,
+        skipped,
+    })
+}
+
+/// Fetches the config and layer blobs of `manifests` that the store lacks (each blob once)
+/// with `jobs` threads; returns how many were fetched and how many the store had.
+fn fetch_blobs(
+    store: &Store,
+    client: &Client,
+    repo: &str,
+    manifests: &[Manifest],
+    jobs: usize,
+) -> Result<(usize, usize), ImageError> {
+    let mut wanted: Vec<Descriptor> = Vec::new();
+    for m in manifests {
+        for d in std::iter::once(&m.config).chain(m.layers.iter()) {
+            if !wanted.iter().any(|w| w.digest == d.digest) {
+                wanted.push(d.clone());
+            }
+        }
+    }
+    let (have, todo): (Vec<Descriptor>, Vec<Descriptor>) = wanted
+        .into_iter()
+        .partition(|d| store.info(&d.digest).is_ok_and(|i| i.size == d.size));
+    download_all(store, client, repo, &todo, jobs)?;
+    Ok((todo.len(), have.len()))
+}
+
+/// Stores the manifest or index `top` and gives it its name (`opts.name`, else the
+/// reference), last, once everything it needs is in.
+fn store_named(
+    store: &Store,
+    top: &Fetched,
+    reference: &Reference,
+    opts: &PullOptions,
+) -> Result<(String, Descriptor), ImageError> {
     let info = store.ingest(
         top.bytes.as_slice(),
         &top.digest,
@@ -395,13 +434,7 @@ pub fn pull(
     let descriptor = Descriptor::new(&top.media_type, info.digest, info.size);
     let name = opts.name.clone().unwrap_or_else(|| reference.to_string());
     store.set_name(&name, &descriptor)?;
-    Ok(Pulled {
-        name,
-        descriptor,
-        index: index_digest,
-        fetched: todo.len(),
-        skipped: have.len(),
-    })
+    Ok((name, descriptor))
 }
 
 /// `pull` of a whole index: every manifest it lists (each verified against its descriptor
@@ -417,7 +450,7 @@ fn pull_all_platforms(
     let repo = reference.repository.as_str();
     let index: Index = document::parse(&top.bytes, &format!("index {}", top.digest))?;
     let mut children = Vec::new();
-    let mut wanted: Vec<Descriptor> = Vec::new();
+    let mut manifests = Vec::new();
     for entry in &index.manifests {
         let child = client.fetch_manifest(repo, entry.digest.as_ref())?;
         if !media::is_manifest(&child.media_type) {
@@ -426,20 +459,14 @@ fn pull_all_platforms(
                 top.digest, entry.digest, child.media_type
             )));
         }
-        let manifest: Manifest =
-            document::parse(&child.bytes, &format!("manifest {}", child.digest))?;
-        for d in std::iter::once(&manifest.config).chain(manifest.layers.iter()) {
-            if !wanted.iter().any(|w| w.digest == d.digest) {
-                wanted.push(d.clone());
-            }
-        }
+        manifests.push(document::parse::<Manifest>(
+            &child.bytes,
+            &format!("manifest {}", child.digest),
+        )?);
         children.push(child);
     }
-    let (have, todo): (Vec<Descriptor>, Vec<Descriptor>) = wanted
-        .into_iter()
-        .partition(|d| store.info(&d.digest).is_ok_and(|i| i.size == d.size));
-    tracing::info!(reference = %reference, manifests = children.len(), fetch = todo.len(), skip = have.len(), "pulling every platform");
-    download_all(store, client, repo, &todo, opts.jobs)?;
+    let (fetched, skipped) = fetch_blobs(store, client, repo, &manifests, opts.jobs)?;
+    tracing::info!(reference = %reference, manifests = children.len(), fetched, skipped, "pulled every platform");
     for child in &children {
         store.ingest(
             child.bytes.as_slice(),
@@ -447,20 +474,13 @@ fn pull_all_platforms(
             Some(child.bytes.len() as u64),
         )?;
     }
-    let info = store.ingest(
-        top.bytes.as_slice(),
-        &top.digest,
-        Some(top.bytes.len() as u64),
-    )?;
-    let descriptor = Descriptor::new(&top.media_type, info.digest.clone(), info.size);
-    let name = opts.name.clone().unwrap_or_else(|| reference.to_string());
-    store.set_name(&name, &descriptor)?;
+    let (name, descriptor) = store_named(store, top, reference, opts)?;
     Ok(Pulled {
         name,
+        index: Some(descriptor.digest.clone()),
         descriptor,
-        index: Some(info.digest),
-        fetched: todo.len(),
-        skipped: have.len(),
+        fetched,
+        skipped,
     })
 }
 

@@ -10,21 +10,20 @@ use std::os::unix::fs::{DirBuilderExt, MetadataExt};
 use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
 
-use hezi_cgroups::{CgroupConfig, CgroupManager, FreezerState};
 use nix::mount::{mount, umount2, MntFlags, MsFlags};
-use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
 use oci_spec::runtime::{LinuxNamespaceType, Mount, Spec};
 
 use super::rpc::CgMode;
 use super::{CriuError, DumpOptions, Notification, Prepared};
 use crate::container::Container;
+use crate::create::Cleanup;
 use crate::error::{Result, RuntimeError};
 use crate::hooks::{run_hooks, HookKind};
 use crate::id::validate_id;
 use crate::lock::DirLock;
 use crate::procinfo;
-use crate::state::{ensure_root, now_rfc3339, user_name, write_atomic, ContainerRecord, Status};
+use crate::state::{now_rfc3339, user_name, write_atomic, ContainerRecord, Status};
 
 /// The file in the image directory that records what the init's fds 0-2 were (runc's name
 /// and format: a JSON array of `readlink /proc/<pid>/fd/N`), so that a restore can hand
@@ -338,31 +337,6 @@ fn read_descriptors(image_path: &Path) -> Result<Vec<String>> {
     }
 }
 
-/// Undo of a failed restore, in reverse order, unless disarmed.
-#[derive(Default)]
-struct Undo {
-    pid: Option<i32>,
-    cgroup: Option<Box<dyn CgroupManager>>,
-    dir: Option<PathBuf>,
-}
-
-impl Drop for Undo {
-    fn drop(&mut self) {
-        if let Some(pid) = self.pid.take() {
-            let _ = kill(Pid::from_raw(pid), Signal::SIGKILL);
-            let _ = nix::sys::wait::waitpid(Pid::from_raw(pid), None);
-        }
-        if let Some(cg) = self.cgroup.take() {
-            if let Err(e) = cg.destroy() {
-                tracing::warn!("restore cleanup: cgroup: {e}");
-            }
-        }
-        if let Some(dir) = self.dir.take() {
-            let _ = fs::remove_dir_all(dir);
-        }
-    }
-}
-
 /// The rootfs bind-mounted at `<state dir>/criu-root` for CRIU's `root` (runc does the
 /// same: CRIU wants a mount point it can pivot into); unmounted and removed on drop.
 struct CriuRoot(PathBuf);
@@ -444,18 +418,7 @@ pub fn restore(opts: &RestoreOptions) -> Result<Container> {
     let bundle = fs::canonicalize(&opts.bundle)
         .map_err(|e| RuntimeError::io(format!("bundle {}", opts.bundle.display()), e))?;
     let spec = crate::create::load_config(&bundle)?;
-    let rootfs = spec
-        .root()
-        .as_ref()
-        .map(|r| r.path().clone())
-        .unwrap_or_else(|| PathBuf::from("rootfs"));
-    let rootfs = if rootfs.is_absolute() {
-        rootfs
-    } else {
-        bundle.join(rootfs)
-    };
-    let rootfs = fs::canonicalize(&rootfs)
-        .map_err(|e| RuntimeError::io(format!("root.path {}", rootfs.display()), e))?;
+    let rootfs = crate::rootfs::rootfs_path(&spec, &bundle)?;
     let terminal = spec
         .process()
         .as_ref()
@@ -470,18 +433,7 @@ pub fn restore(opts: &RestoreOptions) -> Result<Container> {
     let image_path = fs::canonicalize(&opts.image_path)
         .map_err(|e| RuntimeError::io(format!("--image-path {}", opts.image_path.display()), e))?;
     let descriptors = read_descriptors(&image_path)?;
-    let linux = spec.linux().clone().unwrap_or_default();
-    let resources = crate::devices::with_default_devices(
-        &linux.resources().clone().unwrap_or_default(),
-        linux.devices().as_deref().unwrap_or(&[]),
-    );
-    let mut cg_cfg = CgroupConfig::new(opts.id.clone());
-    cg_cfg.cgroups_path = linux
-        .cgroups_path()
-        .as_ref()
-        .map(|p| p.to_string_lossy().into_owned());
-    cg_cfg.systemd = opts.systemd_cgroup;
-    let cg = hezi_cgroups::manager_for(&cg_cfg).map_err(RuntimeError::Cgroup)?;
+    let (cg_cfg, cg, resources) = crate::create::cgroup_for(&spec, &opts.id, opts.systemd_cgroup)?;
     cg.validate(&resources).map_err(RuntimeError::Cgroup)?;
     let console = opts
         .console_socket
@@ -501,15 +453,8 @@ pub fn restore(opts: &RestoreOptions) -> Result<Container> {
         })
         .transpose()?;
 
-    let mut undo = Undo::default();
-    ensure_root(&opts.root)?;
-    match fs::DirBuilder::new().mode(0o711).create(&dir) {
-        Ok(()) => undo.dir = Some(dir.clone()),
-        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
-            return Err(RuntimeError::Exists(opts.id.clone()))
-        }
-        Err(e) => return Err(RuntimeError::io(format!("create {}", dir.display()), e)),
-    }
+    let mut undo = Cleanup::default();
+    let dir = crate::create::make_state_dir(&opts.root, &opts.id, &mut undo)?;
     let _lock = DirLock::acquire(&dir)?;
     let mut record = ContainerRecord {
         id: opts.id.clone(),
@@ -600,13 +545,11 @@ pub fn restore(opts: &RestoreOptions) -> Result<Container> {
     let pid = match result {
         Ok(pid) => pid,
         Err(e) => {
-            if let Some(p) = restored_pid {
-                undo.pid = Some(p);
-            }
+            undo.child = restored_pid.map(Pid::from_raw);
             return Err(criu_err(e));
         }
     };
-    undo.pid = Some(pid);
+    undo.child = Some(Pid::from_raw(pid));
     record.pid = pid;
     // Without a start time the record could not tell the restored init from a later process
     // with its pid: a restore that cannot read it fails (and the undo kills the tree).
@@ -618,15 +561,7 @@ pub fn restore(opts: &RestoreOptions) -> Result<Container> {
     if let Some(pf) = &opts.pid_file {
         write_atomic(pf, pid.to_string().as_bytes())?;
     }
-    // A paused container was dumped frozen; CRIU thaws the tree it restores.
-    if let Some(cg) = undo.cgroup.as_deref() {
-        if matches!(cg.freezer_state(), Ok(FreezerState::Frozen)) {
-            tracing::debug!("restored container's cgroup is frozen");
-        }
-    }
-    undo.pid = None;
-    undo.cgroup = None;
-    undo.dir = None;
+    undo.disarm();
     Ok(Container::from_record(&opts.root, record))
 }
 

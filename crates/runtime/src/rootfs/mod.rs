@@ -73,8 +73,8 @@ mod tests;
 pub use error::RootfsError;
 pub use exec::{finish_with, mount_console_with, pivot_with, prepare_with};
 pub use plan::{
-    clean_container_path, DeviceMethod, DeviceStep, IdmapStep, MountKind, MountStep, RootfsOptions,
-    RootfsPlan,
+    clean_container_path, rootfs_path, DeviceMethod, DeviceStep, IdmapStep, MountKind, MountStep,
+    RootfsOptions, RootfsPlan,
 };
 pub use procfs::ProcfsHandle;
 

@@ -258,6 +258,17 @@ fn check_proc_destination(dest: &Path, kind: &MountKind, label: &str) -> Result<
     Ok(())
 }
 
+/// The absolute, resolved rootfs directory of `spec` (`root.path`, relative to `bundle`).
+pub fn rootfs_path(spec: &Spec, bundle: &Path) -> Result<PathBuf, RootfsError> {
+    let root = spec
+        .root()
+        .as_ref()
+        .ok_or_else(|| RootfsError::invalid("root", "config.json has no root"))?;
+    let rootfs = bundle.join(root.path());
+    std::fs::canonicalize(&rootfs)
+        .map_err(|e| RootfsError::sys(format!("root.path {}", rootfs.display()), e))
+}
+
 impl RootfsPlan {
     /// Builds the plan from a parsed (and validated) spec. `bundle` anchors a relative
     /// `root.path` and relative bind sources.
@@ -266,9 +277,7 @@ impl RootfsPlan {
             .root()
             .as_ref()
             .ok_or_else(|| RootfsError::invalid("root", "config.json has no root"))?;
-        let rootfs = bundle.join(root.path());
-        let rootfs = std::fs::canonicalize(&rootfs)
-            .map_err(|e| RootfsError::sys(format!("root.path {}", rootfs.display()), e))?;
+        let rootfs = rootfs_path(spec, bundle)?;
         let linux = spec.linux().as_ref();
         let own_mount_ns = linux
             .and_then(|l| l.namespaces().as_ref())
