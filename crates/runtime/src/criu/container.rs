@@ -238,7 +238,7 @@ fn criu_err(e: CriuError) -> RuntimeError {
 /// `leave_running` or `pre_dump`, the container is then deleted (as runc does), poststop
 /// hooks included. A paused container is dumped frozen.
 pub fn checkpoint(c: &Container, opts: &CheckpointOptions) -> Result<()> {
-    let _lock = DirLock::acquire(c.dir())?;
+    let lock = DirLock::acquire(c.dir())?;
     let status = c.status();
     if !matches!(status, Status::Running | Status::Paused) {
         return Err(RuntimeError::WrongStatus(format!(
@@ -301,9 +301,9 @@ pub fn checkpoint(c: &Container, opts: &CheckpointOptions) -> Result<()> {
     if opts.leave_running || opts.pre_dump {
         return Ok(());
     }
-    drop(_lock);
+    drop(lock);
     // CRIU has killed the tree; what is left is a stopped container, deleted as runc does.
-    Container::load(c.dir().parent().unwrap_or_else(|| Path::new("/")), c.id())?.delete(true)
+    c.clone().delete(true)
 }
 
 fn write_descriptors(pid: i32, image_path: &Path) -> Result<()> {
