@@ -8,7 +8,8 @@
 #   scripts/vm/run.sh --init systemd --cgroup hybrid --timeout 900 -- bash "$PWD/tests/vm/criu-suite.sh"
 #
 # Every case runs with hezi and with Debian's runc on the same kind of bundle (a busybox
-# counter that writes "<its pid> <count>" to /cnt in its rootfs every 0.1 s), so a failure
+# counter that writes "<its pid> <count>" to /cnt in its rootfs every 0.1 s, by rename so a
+# reader never sees a torn file), so a failure
 # of either is visible side by side:
 #   - checkpoint stops the container; restore resumes the count where it was, as pid 1 of
 #     its pid namespace, in the new container's cgroup (`ps` lists it), `delete` cleans up
@@ -70,7 +71,7 @@ bundle() {
 	local dir=$1 terminal=${2:-false}
 	mkdir -p "$dir/rootfs/bin"
 	cp /bin/busybox "$dir/rootfs/bin/"
-	for c in sh sleep cat; do ln -sf busybox "$dir/rootfs/bin/$c"; done
+	for c in sh sleep cat mv; do ln -sf busybox "$dir/rootfs/bin/$c"; done
 	(cd "$dir" && "$HEZI" spec)
 	python3 - "$dir/config.json" "$terminal" <<'EOF'
 import json, sys
@@ -78,7 +79,7 @@ path, terminal = sys.argv[1], sys.argv[2] == "true"
 c = json.load(open(path))
 c["process"]["terminal"] = terminal
 c["process"]["args"] = ["sh", "-c",
-    'i=0; while :; do i=$((i+1)); echo "$$ $i" > /cnt; sleep 0.1; done']
+    'i=0; while :; do i=$((i+1)); echo "$$ $i" > /cnt.new; mv /cnt.new /cnt; sleep 0.1; done']
 c["root"]["readonly"] = False
 json.dump(c, open(path, "w"))
 EOF
@@ -141,7 +142,7 @@ basic() {
 	fi
 	at=$(count "$b")
 	sleep 0.5
-	if [ "$(count "$b")" = "$at" ] && [ -z "$("$rt" --root "$r" list -q)" ]; then
+	if [ -n "$at" ] && [ "$(count "$b")" = "$at" ] && [ -z "$("$rt" --root "$r" list -q)" ]; then
 		pass "$n: checkpoint stops the container and removes it (count stays $at)"
 	else
 		fail "$n: checkpoint stops the container" "count $at -> $(count "$b"), list: $("$rt" --root "$r" list -q | tr '\n' ' ')"
