@@ -30,6 +30,39 @@ else
 fi
 [ "$(id -u)" = 0 ] || { fail "running as root"; exit 1; }
 
+# The test user's own systemd (user@UID.service) for rootless --systemd-cgroup, on cgroup v2
+# (a user's manager cannot delegate v1 controllers). The VM's systemd sees only the units
+# /init wrote, so the user units are added here; PAM is left out (no logind in the VM) and
+# XDG_RUNTIME_DIR, which pam_systemd would set, is given directly.
+ROOTLESS_USER=hezi-rootless
+start_user_manager() {
+	local units=/run/hezi-vm/units uid
+	id -u "$ROOTLESS_USER" >/dev/null 2>&1 ||
+		useradd --system --no-create-home --shell /bin/sh "$ROOTLESS_USER" || return 1
+	uid=$(id -u "$ROOTLESS_USER")
+	cp /lib/systemd/system/user@.service /lib/systemd/system/user-runtime-dir@.service \
+		/lib/systemd/system/user.slice "$units/" || return 1
+	mkdir -p "$units/user@.service.d" "$units/user-runtime-dir@.service.d" || return 1
+	printf '[Unit]\nDefaultDependencies=no\n[Service]\nPAMName=\nEnvironment=XDG_RUNTIME_DIR=/run/user/%%i\n' \
+		>"$units/user@.service.d/hezi-vm.conf" || return 1
+	printf '[Unit]\nDefaultDependencies=no\n' >"$units/user-runtime-dir@.service.d/hezi-vm.conf" || return 1
+	systemctl daemon-reload && systemctl start "user@$uid.service" || return 1
+	[ -S "/run/user/$uid/systemd/private" ] && [ -S "/run/user/$uid/bus" ]
+}
+if [ "$layout" = unified ]; then
+	if start_user_manager; then
+		pass "user@$(id -u "$ROOTLESS_USER").service started (delegates: $(cat /sys/fs/cgroup/user.slice/user-*.slice/user@*.service/cgroup.controllers 2>/dev/null))"
+	else
+		fail "start the test user's systemd manager"
+	fi
+	RBIN=$(newest_bin runtime_rootless)
+	if [ -z "$RBIN" ]; then
+		fail "find the runtime_rootless test binary" "run cargo test -p hezi --no-run on the host"
+	else
+		run_test "$RBIN" rootless_systemd_cgroup_uses_the_users_own_manager "rootless --systemd-cgroup in user@.service ($layout)"
+	fi
+fi
+
 BIN=${HEZI_SD_BIN:-$(newest_bin systemd_cgroup)}
 if [ -z "$BIN" ]; then
 	fail "find the systemd_cgroup test binary" "run cargo test -p hezi --no-run on the host"
@@ -43,6 +76,10 @@ else
 fi
 
 left=$(systemctl list-units --all --plain --no-legend 'hezi-*.scope' 'runc-*.scope' 2>/dev/null)
+if [ "$layout" = unified ] && id -u "$ROOTLESS_USER" >/dev/null 2>&1; then
+	left+=$(runuser -u "$ROOTLESS_USER" -- env XDG_RUNTIME_DIR="/run/user/$(id -u "$ROOTLESS_USER")" \
+		systemctl --user list-units --all --plain --no-legend 'hezi-*.scope' 'runc-*.scope' 2>/dev/null)
+fi
 if [ -z "$left" ]; then pass "no hezi or runc units left"; else fail "no hezi or runc units left" "$left"; fi
 
 summary "systemd-suite ($layout)"

@@ -51,13 +51,24 @@ fn chown_to(path: &Path, uid: u32) {
 }
 
 /// A scratch dir owned by the test user: `rootfs/` (busybox), `xdg/` (its
-/// XDG_RUNTIME_DIR, 0700); removed on drop with whatever containers the user left.
+/// XDG_RUNTIME_DIR, 0700, unless the user's real one is used); removed on drop with whatever
+/// containers the user left.
 struct Home {
     dir: PathBuf,
     uid: u32,
+    /// The user's XDG_RUNTIME_DIR: `dir/xdg`, or `/run/user/<uid>` (see `with_user_runtime_dir`).
+    xdg: PathBuf,
 }
 
 impl Home {
+    /// A home whose XDG_RUNTIME_DIR is the user's own, `/run/user/<uid>`, where its systemd
+    /// manager listens (state goes to a fresh `hezi-<unique>` dir there via `--root`).
+    fn with_user_runtime_dir() -> Home {
+        let mut h = Home::new();
+        h.xdg = PathBuf::from(format!("/run/user/{}", h.uid));
+        h
+    }
+
     fn new() -> Home {
         let uid = ensure_user();
         let dir = std::env::temp_dir().join(unique_id("hezi-rootless"));
@@ -68,7 +79,11 @@ impl Home {
         std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755)).expect("chmod");
         std::fs::set_permissions(dir.join("xdg"), std::fs::Permissions::from_mode(0o700))
             .expect("chmod");
-        Home { dir, uid }
+        Home {
+            xdg: dir.join("xdg"),
+            dir,
+            uid,
+        }
     }
 
     /// `sh -c SCRIPT` as the test user in the scratch dir, `hezi` being its copy of the
@@ -76,10 +91,7 @@ impl Home {
     fn sh(&self, script: &str) -> (i32, String, String) {
         let o: Output = Command::new("runuser")
             .args(["-u", USER, "--", "env", "-i"])
-            .arg(format!(
-                "XDG_RUNTIME_DIR={}",
-                self.dir.join("xdg").display()
-            ))
+            .arg(format!("XDG_RUNTIME_DIR={}", self.xdg.display()))
             .arg("PATH=/usr/sbin:/usr/bin:/sbin:/bin")
             .arg(format!("HOME={}", self.dir.display()))
             .args(["sh", "-c"])
@@ -402,5 +414,131 @@ fn rootless_unpack_records_owners_as_umoci_does() {
                 "{p}: hezi and umoci differ"
             );
         }
+    }
+}
+
+/// Why the user's systemd manager cannot be used here, or `None` when it can: systemd as
+/// init, cgroup v2, and `user@<uid>.service` running (its private socket exists). The VM
+/// suite (tests/vm/systemd-suite.sh) starts that manager before running this.
+fn user_manager_missing(uid: u32) -> Option<String> {
+    if !Path::new("/run/systemd/system").is_dir() {
+        return Some("systemd is not the init system here".into());
+    }
+    if !Path::new("/sys/fs/cgroup/cgroup.controllers").exists() {
+        return Some("not a cgroup v2 host (a user's systemd cannot delegate v1)".into());
+    }
+    let private = format!("/run/user/{uid}/systemd/private");
+    (!Path::new(&private).exists())
+        .then(|| format!("user@{uid}.service is not running ({private} is missing)"))
+}
+
+/// `--systemd-cgroup` as an ordinary user: the container goes into a transient scope of the
+/// user's own systemd (`user@UID.service`, `user.slice` by default, as runc), its pids limit
+/// holds a fork loop, `update` changes the unit and the file, pause/resume and `ps` work on
+/// the scope, `delete` removes unit and cgroup; the same over the session bus
+/// (`DBUS_SESSION_BUS_ADDRESS`); runc 1.1 does the same with the same bundle.
+#[test]
+fn rootless_systemd_cgroup_uses_the_users_own_manager() {
+    require_root!();
+    let uid = ensure_user();
+    if let Some(why) = user_manager_missing(uid) {
+        eprintln!("skipped: {why}; tests/vm/systemd-suite.sh runs this in the VM");
+        return;
+    }
+    let h = Home::with_user_runtime_dir();
+    let id = unique_id("sd");
+    // busybox sh exits when a fork fails: the loop runs in a subshell of its own.
+    let fork_loop = "(i=0; while [ $i -lt 40 ]; do sleep 30 & i=$((i+1)); done) 2>/dev/null; \
+                     read cur </sys/fs/cgroup/pids.current; read max </sys/fs/cgroup/pids.max; \
+                     read ev n </sys/fs/cgroup/pids.events; echo current=$cur max=$max $ev=$n";
+    h.bundle("fork", |c| {
+        args(c, &["sh", "-c", fork_loop]);
+        c["linux"]["resources"] = serde_json::json!({"pids": {"limit": 20}});
+        // runc wants the real path, not the bundle's symlink.
+        c["root"]["path"] = h.dir.join("rootfs").display().to_string().into();
+    });
+    for (label, env) in [
+        ("private socket", ""),
+        (
+            "session bus",
+            "DBUS_SESSION_BUS_ADDRESS=unix:path=$XDG_RUNTIME_DIR/bus ",
+        ),
+    ] {
+        let (code, out, err) = h.sh(&format!("{env}./hezi --systemd-cgroup run -b fork {id}f"));
+        assert_eq!(code, 0, "{label}: {err}");
+        let line = out.trim();
+        let cur: u32 = line
+            .strip_prefix("current=")
+            .and_then(|r| r.split_whitespace().next())
+            .and_then(|n| n.parse().ok())
+            .unwrap_or(u32::MAX);
+        assert!(cur <= 20, "{label}: the limit did not hold: {line}");
+        assert!(line.contains("max=20 max="), "{label}: {line}");
+        let hits: u32 = line
+            .rsplit('=')
+            .next()
+            .and_then(|n| n.parse().ok())
+            .unwrap_or(0);
+        assert!(
+            hits > 0,
+            "{label}: the fork loop never hit the limit: {line}"
+        );
+    }
+
+    // A detached container: where it lives, what systemd and the files say, update, pause.
+    h.bundle("d", |c| {
+        args(c, &["sleep", "1000"]);
+        c["linux"]["resources"] = serde_json::json!({"pids": {"limit": 20}});
+    });
+    let (code, _, err) = h.sh(&format!(
+        "./hezi --systemd-cgroup run -d -b d {id} </dev/null >/dev/null 2>d.err || {{ cat d.err >&2; exit 1; }}"
+    ));
+    assert_eq!(code, 0, "{err}");
+    let (_, out, _) = h.sh(&format!("./hezi state {id}"));
+    let state: serde_json::Value = serde_json::from_str(&out).expect("state json");
+    let pid = state["pid"].as_i64().expect("pid");
+    let cgroup = std::fs::read_to_string(format!("/proc/{pid}/cgroup")).expect("cgroup");
+    let want =
+        format!("0::/user.slice/user-{uid}.slice/user@{uid}.service/user.slice/hezi-{id}.scope");
+    assert_eq!(cgroup.trim(), want);
+    let dir = PathBuf::from(format!("/sys/fs/cgroup{}", &want[3..]));
+    let unit = format!("hezi-{id}.scope");
+    let show = |prop: &str| {
+        h.sh(&format!("systemctl --user show -p {prop} --value {unit}"))
+            .1
+    };
+    assert_eq!(show("TasksMax").trim(), "20");
+    assert_eq!(show("Delegate").trim(), "yes");
+    let script = format!(
+        "./hezi --systemd-cgroup update --pids-limit 30 {id} && echo update=ok; \
+         ./hezi --systemd-cgroup pause {id} && echo pause=$(./hezi state {id} | grep -o '\"status\": *\"[a-z]*\"' | tr -d ' \"'); \
+         ./hezi --systemd-cgroup resume {id} && echo resume=ok; ./hezi ps {id} | tail -n +2 | wc -l"
+    );
+    let (_, out, err) = h.sh(&script);
+    assert_eq!(
+        out.lines().collect::<Vec<_>>(),
+        ["update=ok", "pause=status:paused", "resume=ok", "1"],
+        "stderr: {err}"
+    );
+    assert_eq!(
+        std::fs::read_to_string(dir.join("pids.max"))
+            .ok()
+            .as_deref(),
+        Some("30\n")
+    );
+    assert_eq!(show("TasksMax").trim(), "30");
+    let (code, _, err) = h.sh(&format!("./hezi --systemd-cgroup delete -f {id}"));
+    assert_eq!(code, 0, "delete: {err}");
+    assert!(!dir.exists(), "{} is left", dir.display());
+    let (_, left, _) = h.sh("systemctl --user list-units --all --plain --no-legend 'hezi-*.scope'");
+    assert_eq!(left.trim(), "", "units left");
+
+    // runc 1.1 with the same bundle asks the same manager (over the session bus).
+    if Path::new(RUNC).is_file() {
+        let (code, out, err) = h.sh(&format!(
+            "{RUNC} --root $HOME/runc --systemd-cgroup run -b fork {id}r"
+        ));
+        assert_eq!(code, 0, "runc: {err}");
+        assert!(out.contains("max=20 max="), "runc: {out}");
     }
 }

@@ -1,24 +1,21 @@
 //! The systemd Manager calls the driver makes, over [`super::dbus`]: start a transient scope
 //! around a process, set unit properties, stop a unit, and wait for the jobs these queue.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::Duration;
 
 use super::dbus::{Call, Connection, DbusError, Message, Value};
+use super::instance::Instance;
 use super::properties::Property;
 use crate::CgroupError;
 
 const DEST: &str = "org.freedesktop.systemd1";
 const PATH: &str = "/org/freedesktop/systemd1";
 const MANAGER: &str = "org.freedesktop.systemd1.Manager";
-/// systemd's own socket, peer to peer, root only (what `systemctl` uses as root).
-pub const PRIVATE_SOCKET: &str = "/run/systemd/private";
-/// The system message bus.
-pub const SYSTEM_BUS_SOCKET: &str = "/run/dbus/system_bus_socket";
 /// How long to wait for systemd to answer or finish a job (runc waits 30 s too).
 const TIMEOUT: Duration = Duration::from_secs(30);
 
-/// A connection to PID 1's systemd Manager.
+/// A connection to a systemd Manager (PID 1's, or a user's).
 #[derive(Debug)]
 pub struct Systemd {
     conn: Connection,
@@ -28,29 +25,6 @@ pub struct Systemd {
 
 fn err(e: DbusError) -> CgroupError {
     CgroupError::Systemd(e.to_string())
-}
-
-/// The socket to use: `DBUS_SYSTEM_BUS_ADDRESS` (`unix:path=...`) when set, else systemd's
-/// private socket when it exists (root), else the system bus. Returns (path, is a bus).
-fn choose_socket() -> Result<(PathBuf, bool), CgroupError> {
-    if let Ok(addr) = std::env::var("DBUS_SYSTEM_BUS_ADDRESS") {
-        for part in addr.split(';') {
-            if let Some(rest) = part.strip_prefix("unix:") {
-                for kv in rest.split(',') {
-                    if let Some(p) = kv.strip_prefix("path=") {
-                        return Ok((PathBuf::from(p), true));
-                    }
-                }
-            }
-        }
-        return Err(CgroupError::Systemd(format!(
-            "DBUS_SYSTEM_BUS_ADDRESS={addr:?}: only unix:path=... addresses are supported"
-        )));
-    }
-    if Path::new(PRIVATE_SOCKET).exists() {
-        return Ok((PathBuf::from(PRIVATE_SOCKET), false));
-    }
-    Ok((PathBuf::from(SYSTEM_BUS_SOCKET), true))
 }
 
 /// Unit properties as D-Bus wants them: `a(sv)`.
@@ -63,10 +37,17 @@ fn property_array(props: &[Property]) -> Value {
 }
 
 impl Systemd {
-    /// Connects to systemd, and on the bus subscribes to its job signals.
-    pub fn connect() -> Result<Self, CgroupError> {
-        let (socket, bus) = choose_socket()?;
-        let conn = Connection::open(&socket, bus, TIMEOUT).map_err(err)?;
+    /// Connects to `instance`'s systemd, and on a bus subscribes to its job signals.
+    pub fn connect(instance: &Instance) -> Result<Self, CgroupError> {
+        let (socket, bus) = instance.socket()?;
+        let conn =
+            Connection::open_as(&socket, bus, TIMEOUT, instance.auth_uid()).map_err(|e| {
+                if instance.is_user() {
+                    CgroupError::Systemd(format!("the user's systemd instance: {e}"))
+                } else {
+                    err(e)
+                }
+            })?;
         let mut s = Systemd { conn, socket };
         if bus {
             s.conn
@@ -92,6 +73,27 @@ impl Systemd {
             member,
             args,
         })
+    }
+
+    /// The manager's own cgroup (its `ControlGroup` property), e.g.
+    /// `/user.slice/user-1000.slice/user@1000.service` for a user's manager: the root of the
+    /// units it makes.
+    pub fn control_group(&mut self) -> Result<String, CgroupError> {
+        let reply = self
+            .conn
+            .call(&Call {
+                destination: Some(DEST),
+                path: PATH,
+                interface: "org.freedesktop.DBus.Properties",
+                member: "Get",
+                args: &[Value::str(MANAGER), Value::str("ControlGroup")],
+            })
+            .map_err(err)?;
+        match reply.first() {
+            Some(Value::Variant(v)) => v.as_str().map(str::to_string),
+            _ => None,
+        }
+        .ok_or_else(|| CgroupError::Systemd("the manager's ControlGroup is not a string".into()))
     }
 
     /// Waits for the `JobRemoved` signal of `job` and returns its result (`done`, `failed`,

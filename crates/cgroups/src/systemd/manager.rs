@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 
 use super::client::Systemd;
 use super::dbus::Value;
+use super::instance::Instance;
 use super::path::SystemdPath;
 use super::properties::{self, DevicePlan, Property};
 use crate::hierarchy::OwnCgroups;
@@ -25,6 +26,8 @@ pub struct SystemdManager {
     slice: String,
     container_id: String,
     hierarchy: Hierarchy,
+    /// PID 1's manager or the user's.
+    instance: Instance,
     /// The cgroupfs backend over the unit's cgroup directory (or directories, on v1).
     inner: Box<dyn CgroupManager>,
     /// Opened on first use.
@@ -34,20 +37,45 @@ pub struct SystemdManager {
 }
 
 impl SystemdManager {
-    /// Resolves the unit and its cgroup for `cfg` (parsed as `p`). Connects to nothing.
-    pub fn new(cfg: &CgroupConfig, p: SystemdPath) -> Result<Self, CgroupError> {
+    /// Resolves the unit and its cgroup for `cfg` (parsed as `p`) in `instance`. PID 1's
+    /// units live at a known place, so this connects to nothing then; a user's manager is
+    /// asked for its own cgroup (the root of its units), on cgroup v2 only.
+    pub fn new(
+        cfg: &CgroupConfig,
+        p: SystemdPath,
+        instance: Instance,
+    ) -> Result<Self, CgroupError> {
         let mounts = Mounts::for_root(&cfg.root)?;
         let own = OwnCgroups::current()?;
-        let rel = p.cgroup_path()?;
         let hierarchy = mounts.hierarchy();
+        let mut conn = None;
+        let rel = match &instance {
+            Instance::System => p.cgroup_path()?,
+            Instance::User { uid, .. } => {
+                if hierarchy != Hierarchy::Unified {
+                    // runc refuses the same: v1 controllers cannot be delegated to a user.
+                    return Err(CgroupError::Systemd(format!(
+                        "rootless --systemd-cgroup (the systemd of uid {uid}) needs cgroup v2; \
+                         this host has a {hierarchy:?} cgroup layout"
+                    )));
+                }
+                let mut s = Systemd::connect(&instance)?;
+                let root = s.control_group()?;
+                let mut path = PathBuf::from(root.trim_start_matches('/'));
+                path.push(p.cgroup_path()?.as_path());
+                conn = Some(s);
+                crate::path::CgroupPath::Absolute(path)
+            }
+        };
         let inner = crate::cgroupfs_manager(&mounts, &own, &rel)?;
         Ok(Self {
             unit: p.unit_name(),
             slice: p.slice,
             container_id: cfg.container_id.clone(),
             hierarchy,
+            instance,
             inner,
-            conn: Mutex::new(None),
+            conn: Mutex::new(conn),
             start_pending: AtomicBool::new(false),
         })
     }
@@ -68,7 +96,7 @@ impl SystemdManager {
             .map_err(|_| CgroupError::Systemd("connection lock poisoned".into()))?;
         let s = match guard.as_mut() {
             Some(s) => s,
-            None => guard.insert(Systemd::connect()?),
+            None => guard.insert(Systemd::connect(&self.instance)?),
         };
         f(s)
     }

@@ -10,15 +10,22 @@
 //! The D-Bus client ([`dbus`]) is a small blocking implementation of the wire protocol:
 //! systemd's private socket is used when it exists (root), else the system bus
 //! (`DBUS_SYSTEM_BUS_ADDRESS` overrides).
+//!
+//! Rootless (an ordinary user, or root of a user namespace as under rootless podman), the
+//! driver talks to the user's own manager (`user@UID.service`) instead, as runc does: its
+//! private socket or the session bus in `$XDG_RUNTIME_DIR`, scopes in `user.slice` of that
+//! manager by default, on cgroup v2 only (a user's systemd cannot delegate v1 controllers).
 
 pub mod client;
 pub mod dbus;
+pub mod instance;
 mod manager;
 pub mod path;
 pub mod properties;
 
 use std::path::Path;
 
+pub use instance::Instance;
 pub use manager::SystemdManager;
 pub use path::SystemdPath;
 
@@ -31,20 +38,18 @@ pub fn systemd_running() -> bool {
 
 /// The systemd driver's manager for `cfg`. Refuses clearly when systemd is not running.
 /// Connects to systemd only when an operation needs it.
+/// Rootless, the user's manager is asked where its units live, so this connects to it.
 pub fn manager(cfg: &CgroupConfig) -> Result<Box<dyn CgroupManager>, CgroupError> {
-    let p = SystemdPath::parse(cfg.cgroups_path.as_deref(), &cfg.container_id)?;
+    let instance = Instance::detect()?;
+    let p = SystemdPath::parse_in(
+        cfg.cgroups_path.as_deref(),
+        &cfg.container_id,
+        instance.default_slice(),
+    )?;
     if !systemd_running() {
         return Err(CgroupError::SystemdNotRunning);
     }
-    // SAFETY: geteuid has no preconditions.
-    if unsafe { libc::geteuid() } != 0 {
-        return Err(CgroupError::Systemd(
-            "rootless use (the user's systemd instance) is not supported; run as root or \
-             without --systemd-cgroup"
-                .into(),
-        ));
-    }
-    Ok(Box::new(SystemdManager::new(cfg, p)?))
+    Ok(Box::new(SystemdManager::new(cfg, p, instance)?))
 }
 
 #[cfg(test)]

@@ -20,9 +20,19 @@ pub struct SystemdPath {
 impl SystemdPath {
     /// Parses `slice:prefix:name`; an absent path means `system.slice:hezi:<id>`.
     pub fn parse(path: Option<&str>, container_id: &str) -> Result<Self, CgroupError> {
+        Self::parse_in(path, container_id, "system.slice")
+    }
+
+    /// [`SystemdPath::parse`] with `default_slice` for an absent path or an empty slice part
+    /// (`user.slice` in a user's manager, as runc).
+    pub fn parse_in(
+        path: Option<&str>,
+        container_id: &str,
+        default_slice: &str,
+    ) -> Result<Self, CgroupError> {
         let Some(p) = path.filter(|p| !p.is_empty()) else {
             return Ok(Self {
-                slice: "system.slice".into(),
+                slice: default_slice.into(),
                 prefix: "hezi".into(),
                 name: container_id.into(),
             });
@@ -46,7 +56,7 @@ impl SystemdPath {
         }
         let parsed = Self {
             slice: if slice.is_empty() {
-                "system.slice"
+                default_slice
             } else {
                 slice
             }

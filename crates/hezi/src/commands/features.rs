@@ -44,9 +44,10 @@ impl Implemented<'static> {
             cgroup: Some(CgroupFeatures {
                 v1: true,
                 v2: true,
-                // Transient scopes over D-Bus as root; not the user's systemd instance.
+                // Transient scopes over D-Bus: PID 1's as root, the user's own manager
+                // (user@UID.service) when rootless, on cgroup v2.
                 systemd: true,
-                systemd_user: false,
+                systemd_user: true,
                 rdma: true,
             }),
             namespaces: hezi_runtime::features::NAMESPACES

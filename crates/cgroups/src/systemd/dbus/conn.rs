@@ -88,6 +88,13 @@ impl Connection {
     /// Connects to the socket at `path` and authenticates as this process's uid. On a message
     /// bus (`bus`), also registers with `Hello`.
     pub fn open(path: &Path, bus: bool, timeout: Duration) -> Result<Self, DbusError> {
+        // SAFETY: geteuid cannot fail and has no preconditions.
+        Self::open_as(path, bus, timeout, unsafe { libc::geteuid() })
+    }
+
+    /// [`Connection::open`], authenticating as `uid`: the uid the peer sees for this process
+    /// (outside its user namespace, when it has one).
+    pub fn open_as(path: &Path, bus: bool, timeout: Duration, uid: u32) -> Result<Self, DbusError> {
         let io = |op: &'static str| {
             let path = path.to_path_buf();
             move |source| DbusError::Io { path, op, source }
@@ -104,7 +111,7 @@ impl Connection {
             queued: VecDeque::new(),
             timeout,
         };
-        c.authenticate()?;
+        c.authenticate(uid)?;
         if bus {
             c.call(&Call {
                 destination: Some("org.freedesktop.DBus"),
@@ -136,16 +143,21 @@ impl Connection {
         }
     }
 
-    /// SASL: a NUL byte, `AUTH EXTERNAL <uid in hex>`, expect `OK`, then `BEGIN`.
-    fn authenticate(&mut self) -> Result<(), DbusError> {
-        // SAFETY: geteuid cannot fail and has no preconditions.
-        let uid = unsafe { libc::geteuid() };
+    /// SASL: a NUL byte, `AUTH EXTERNAL <uid in hex>` and `BEGIN` in one write, then expect
+    /// `OK`.
+    ///
+    /// `BEGIN` is pipelined (as sd-bus clients do) rather than sent after `OK`: systemd's
+    /// server (seen with the user manager of systemd 252) reads whatever follows `BEGIN` in
+    /// the same read as part of the handshake and then waits for more input, so a first
+    /// message written right behind a separate `BEGIN` could go unanswered until the
+    /// timeout. Sent together with `AUTH`, `BEGIN` is consumed before any message exists.
+    fn authenticate(&mut self, uid: u32) -> Result<(), DbusError> {
         let hex: String = uid
             .to_string()
             .bytes()
             .map(|b| format!("{b:02x}"))
             .collect();
-        let hello = format!("\0AUTH EXTERNAL {hex}\r\n");
+        let hello = format!("\0AUTH EXTERNAL {hex}\r\nBEGIN\r\n");
         self.sock
             .write_all(hello.as_bytes())
             .map_err(self.io_err("write AUTH"))?;
@@ -178,9 +190,7 @@ impl Connection {
                 reason: format!("peer answered {text:?}"),
             });
         }
-        self.sock
-            .write_all(b"BEGIN\r\n")
-            .map_err(self.io_err("write BEGIN"))
+        Ok(())
     }
 
     fn send(&mut self, call: &Call<'_>) -> Result<u32, DbusError> {
@@ -303,10 +313,15 @@ mod tests {
                 buf.push(b[0]);
             }
             assert!(buf.starts_with(b"\0AUTH EXTERNAL "), "{buf:?}");
-            s.write_all(b"OK 1234deadbeef\r\n").unwrap();
+            // BEGIN must already be here, before OK: it came in AUTH's write (see
+            // `authenticate`; systemd's server mishandles a message glued to a late BEGIN).
+            s.set_nonblocking(true).unwrap();
             let mut begin = [0u8; 7];
-            s.read_exact(&mut begin).unwrap();
+            let early = s.read_exact(&mut begin);
+            s.set_nonblocking(false).unwrap();
+            assert!(early.is_ok(), "BEGIN was not sent with AUTH: {early:?}");
             assert_eq!(&begin, b"BEGIN\r\n");
+            s.write_all(b"OK 1234deadbeef\r\n").unwrap();
             loop {
                 let mut head = [0u8; 16];
                 if s.read_exact(&mut head).is_err() {
