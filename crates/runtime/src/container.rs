@@ -52,8 +52,10 @@ impl Container {
         }
     }
 
-    /// Every container under `root`, sorted by id (entries without a readable state are
-    /// skipped, as runc does).
+    /// Every container under `root`, sorted by id. Entries without a state file (not a
+    /// container, or one being created or deleted right now) are skipped; an entry whose
+    /// state cannot be read or parsed is skipped with a warning naming it, as runc prints
+    /// "load container ..." to stderr and goes on.
     pub fn list(root: &Path) -> Result<Vec<Container>> {
         let entries = match fs::read_dir(root) {
             Ok(e) => e,
@@ -64,7 +66,14 @@ impl Container {
             .flatten()
             .filter_map(|e| {
                 let id = e.file_name().to_string_lossy().into_owned();
-                Container::load(root, &id).ok()
+                match Container::load(root, &id) {
+                    Ok(c) => Some(c),
+                    Err(RuntimeError::NotExist(_)) => None,
+                    Err(err) => {
+                        tracing::warn!(%id, error = %err, "load container");
+                        None
+                    }
+                }
             })
             .collect();
         out.sort_by(|a, b| a.id().cmp(b.id()));
@@ -390,6 +399,8 @@ impl Container {
     }
 
     /// True when the container has a pid namespace of its own (not joined by path).
+    /// A config whose namespaces cannot be planned (never stored: create validated it)
+    /// counts as shared, which takes the cgroup-wide kill: right in either case.
     fn has_own_pid_ns(&self) -> bool {
         crate::namespaces::NamespacePlan::from_spec(&self.record.config)
             .map(|p| p.is_new(oci_spec::runtime::LinuxNamespaceType::Pid))
