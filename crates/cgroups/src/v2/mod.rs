@@ -253,6 +253,7 @@ impl CgroupManager for V2Manager {
 
     fn oom_kill_count(&self) -> Result<u64, CgroupError> {
         let ev = fsutil::parse_flat_keyed(&fsutil::read(&self.dir, "memory.events")?);
+        // No oom_kill line before Linux 4.13: no count, 0 as runc reports it.
         Ok(ev.get("oom_kill").copied().unwrap_or(0))
     }
 }
