@@ -2,6 +2,7 @@
 use std::process::Command;
 
 fn main() {
+    // Neither HEZI_COMMIT nor git (a crates.io package): the version says "unknown".
     let commit = std::env::var("HEZI_COMMIT").ok().or_else(|| {
         Command::new("git")
             .args(["rev-parse", "--short=12", "HEAD"])

@@ -42,6 +42,42 @@ pub fn read_u64(dir: &Path, file: &str) -> Result<u64, CgroupError> {
     })
 }
 
+/// Reads `dir/file` when it exists. `None` only when the file is absent (ENOENT): an
+/// interface file this kernel or this cgroup does not have (a controller not enabled, no
+/// swap accounting, an older kernel without the counter), which runc reports as 0 too. Any
+/// other failure (permission, I/O) is an error naming the path.
+pub fn read_optional(dir: &Path, file: &str) -> Result<Option<String>, CgroupError> {
+    match read(dir, file) {
+        Ok(text) => Ok(Some(text)),
+        Err(e) if e.is_not_found() => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
+/// [`read_u64`] of an optional file: `None` only when it is absent (see
+/// [`read_optional`]); a file that exists but does not hold a number is an error.
+pub fn read_optional_u64(dir: &Path, file: &str) -> Result<Option<u64>, CgroupError> {
+    read_optional(dir, file)?
+        .map(|text| {
+            parse_u64(text.trim()).ok_or_else(|| CgroupError::Parse {
+                path: dir.join(file),
+                reason: format!("expected a number, found {:?}", text.trim()),
+            })
+        })
+        .transpose()
+}
+
+/// [`parse_flat_keyed`] of an optional file: empty only when it is absent (see
+/// [`read_optional`]).
+pub fn read_optional_keyed(
+    dir: &Path,
+    file: &str,
+) -> Result<std::collections::BTreeMap<String, u64>, CgroupError> {
+    Ok(read_optional(dir, file)?
+        .map(|t| parse_flat_keyed(&t))
+        .unwrap_or_default())
+}
+
 /// Parses a cgroup number; `max` means unlimited ([`u64::MAX`]).
 pub fn parse_u64(s: &str) -> Option<u64> {
     if s == "max" {
@@ -229,6 +265,23 @@ pub fn signal_pids(pids: &[i32], signal: i32) -> Result<(), CgroupError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn optional_reads_default_only_for_a_missing_file() {
+        let t = tempfile::tempdir().unwrap();
+        let d = t.path();
+        assert_eq!(read_optional_u64(d, "absent").unwrap(), None);
+        assert!(read_optional_keyed(d, "absent").unwrap().is_empty());
+        fs::write(d.join("n"), "42\n").unwrap();
+        assert_eq!(read_optional_u64(d, "n").unwrap(), Some(42));
+        fs::write(d.join("n"), "garbage\n").unwrap();
+        let e = read_optional_u64(d, "n").unwrap_err().to_string();
+        assert!(e.contains("garbage") && e.contains("/n"), "{e}");
+        // A directory where a file should be: EISDIR is reported, not read as absent.
+        fs::create_dir(d.join("dir")).unwrap();
+        assert!(read_optional(d, "dir").is_err());
+        assert!(read_optional_u64(d, "dir").is_err());
+    }
 
     #[test]
     fn empty_hezi_parent_is_removed_and_a_busy_one_stays() {

@@ -190,13 +190,20 @@ impl Mounts {
         }
     }
 
-    /// The controllers the cgroup2 mount offers (its root's `cgroup.controllers`).
+    /// The controllers the cgroup2 mount offers (its root's `cgroup.controllers`); none
+    /// without a cgroup2 mount. A root whose `cgroup.controllers` cannot be read offers
+    /// nothing usable either; that failure is logged with its path.
     pub fn unified_controllers(&self) -> Vec<String> {
-        self.unified
-            .as_ref()
-            .and_then(|u| std::fs::read_to_string(u.mountpoint.join("cgroup.controllers")).ok())
-            .map(|t| t.split_whitespace().map(str::to_string).collect())
-            .unwrap_or_default()
+        let Some(u) = &self.unified else {
+            return Vec::new();
+        };
+        match crate::fsutil::read(&u.mountpoint, "cgroup.controllers") {
+            Ok(t) => t.split_whitespace().map(str::to_string).collect(),
+            Err(e) => {
+                tracing::warn!(error = %e, "cgroup2 controllers unknown");
+                Vec::new()
+            }
+        }
     }
 }
 

@@ -27,7 +27,9 @@ pub fn page_size_name(kb: u64) -> String {
     }
 }
 
-/// The page sizes this kernel offers (`2MB`, `1GB`), from /sys/kernel/mm/hugepages.
+/// The page sizes this kernel offers (`2MB`, `1GB`), from /sys/kernel/mm/hugepages. None
+/// when that directory is absent (a kernel without CONFIG_HUGETLBFS); an entry not named
+/// `hugepages-<n>kB` is not a page size and is skipped.
 pub fn available() -> Vec<String> {
     let mut out: Vec<(u64, String)> = std::fs::read_dir(Path::new("/sys/kernel/mm/hugepages"))
         .into_iter()

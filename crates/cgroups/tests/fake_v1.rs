@@ -339,6 +339,39 @@ fn stats_from_v1_files() {
     assert_eq!(v["memory"]["usage"]["max"], 8192);
 }
 
+/// A stats file that exists but holds garbage is an error naming it, not a silent 0 or -1;
+/// the same file absent (an older kernel) still reads as runc reports it.
+#[test]
+fn stats_report_garbage_and_default_only_absent_files() {
+    let f = fake_hybrid(true);
+    let m = manager(&f.root);
+    let cpuacct = f.root.join("cpuacct/hezi/c1");
+    let cpuset = f.root.join("cpuset/hezi/c1");
+    fs::write(cpuset.join("cpuset.sched_relax_domain_level"), "2\n").unwrap();
+    assert_eq!(
+        m.stats().unwrap().cpuset.unwrap().sched_relax_domain_level,
+        2
+    );
+    fs::remove_file(cpuset.join("cpuset.sched_relax_domain_level")).unwrap();
+    assert_eq!(
+        m.stats().unwrap().cpuset.unwrap().sched_relax_domain_level,
+        -1
+    );
+    fs::write(cpuset.join("cpuset.sched_relax_domain_level"), "x\n").unwrap();
+    let e = m.stats().unwrap_err().to_string();
+    assert!(e.contains("cpuset.sched_relax_domain_level"), "{e}");
+    fs::remove_file(cpuset.join("cpuset.sched_relax_domain_level")).unwrap();
+
+    fs::remove_file(cpuacct.join("cpuacct.usage_percpu")).unwrap();
+    assert!(m.stats().unwrap().cpu.usage.percpu.is_empty());
+    fs::write(cpuacct.join("cpuacct.usage_percpu"), "100 oops 3\n").unwrap();
+    let e = m.stats().unwrap_err().to_string();
+    assert!(
+        e.contains("cpuacct.usage_percpu") && e.contains("oops"),
+        "{e}"
+    );
+}
+
 #[test]
 fn freezer_and_pids_on_fake_tree() {
     let f = fake_hybrid(true);
@@ -386,6 +419,16 @@ fn memory_above_memsw_is_refused_or_moved_along() {
         read(&f.root, "memory", "memory.memsw.limit_in_bytes"),
         "500"
     );
+    // An unreadable memsw limit is an error naming it, not "no swap accounting".
+    fs::write(mem.join("memory.memsw.limit_in_bytes"), "junk\n").unwrap();
+    let r = resources_from_json(r#"{"memory": {"limit": 600}}"#, Path::new("x")).unwrap();
+    let e = m.apply(&r).unwrap_err().to_string();
+    assert!(e.contains("memory.memsw.limit_in_bytes"), "{e}");
+    assert_eq!(read(&f.root, "memory", "memory.limit_in_bytes"), "500");
+    // Without swap accounting (no memsw file) the memory limit is written alone.
+    fs::remove_file(mem.join("memory.memsw.limit_in_bytes")).unwrap();
+    m.apply(&r).unwrap();
+    assert_eq!(read(&f.root, "memory", "memory.limit_in_bytes"), "600");
 }
 
 #[test]

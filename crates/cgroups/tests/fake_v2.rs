@@ -308,6 +308,21 @@ fn cpuset_stats_from_effective_lists() {
     assert!(e.contains("cpuset.cpus.effective"), "{e}");
 }
 
+/// `update --memory-swap` alone splits against the memory limit in force; a memory.max that
+/// cannot be read as a number is an error naming it, not "unlimited".
+#[test]
+fn swap_alone_uses_the_memory_limit_in_force() {
+    let f = fake_unified();
+    let m = manager(&f.root);
+    let r = resources_from_json(r#"{"memory": {"swap": 3000}}"#, Path::new("x")).unwrap();
+    fs::write(f.leaf.join("memory.max"), "1000\n").unwrap();
+    m.apply(&r).unwrap();
+    assert_eq!(read(&f, "memory.swap.max"), "2000");
+    fs::write(f.leaf.join("memory.max"), "lots\n").unwrap();
+    let e = m.apply(&r).unwrap_err().to_string();
+    assert!(e.contains("memory.max") && e.contains("lots"), "{e}");
+}
+
 /// Memory stats follow runc's v2 rules when files are missing: without swap accounting the
 /// memory+swap entry is the memory entry; without the memory controller it stays empty.
 #[test]

@@ -38,6 +38,7 @@ pub fn try_parse(args: &[OsString]) -> Option<Cli> {
         "state" => IdArgs::augment_args(clap::Command::new("state")),
         _ => return None,
     };
+    // Every `.ok()?` below hands the line to the full parser, which reports the error.
     let matches = globals.subcommand(sub).try_get_matches_from(args).ok()?;
     let global = GlobalOpts::from_arg_matches(&matches).ok()?;
     let (_, m) = matches.subcommand()?;

@@ -347,6 +347,8 @@ pub fn repair(store: &Store, from: Option<&std::path::Path>) -> Result<RepairRep
                 let Ok(d) = Digest::parse(digest) else {
                     continue;
                 };
+                // A corrupt blob may not even stat; then its size is unknown and the
+                // refetch is checked by digest alone.
                 let size = store.info(&d).ok().map(|i| i.size);
                 corrupt.push(d.clone());
                 (d, size)

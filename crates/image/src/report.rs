@@ -36,11 +36,21 @@ pub fn image_size(image: &Image) -> u64 {
 }
 
 /// Every name of the store with its image's creation time and size (an index is resolved
-/// for this machine's platform; a name that does not resolve gets neither).
+/// for this machine's platform; a name that does not resolve gets neither: an index
+/// without this platform, or one pulled for another platform whose manifest is not here).
+/// Any other failure to read the image (a corrupt or unreadable document) is logged with
+/// the name and the listing goes on, so one bad image does not hide the others.
 pub fn summaries(store: &Store) -> Result<Vec<ImageSummary>, ImageError> {
     let mut out = Vec::new();
     for (name, desc) in store.names()? {
-        let image = store.image(&name, None).ok();
+        let image = match store.image(&name, None) {
+            Ok(i) => Some(i),
+            Err(ImageError::NoPlatform { .. } | ImageError::BlobNotFound { .. }) => None,
+            Err(e) => {
+                tracing::warn!(%name, error = %e, "image cannot be read");
+                None
+            }
+        };
         out.push(ImageSummary {
             digest: desc.digest.to_string(),
             media_type: desc.media_type.clone(),

@@ -104,6 +104,8 @@ pub(crate) fn stat_in_root(
         .map_err(ImageError::io_with("stat", &host))
 }
 
+/// The entries of an /etc/passwd; a malformed line is skipped, as libc's getpwnam does (a
+/// name on it is then "not found").
 fn parse_passwd(s: &str) -> Vec<PasswdEntry> {
     s.lines()
         .filter(|l| !l.trim().is_empty() && !l.starts_with('#'))
@@ -119,6 +121,7 @@ fn parse_passwd(s: &str) -> Vec<PasswdEntry> {
         .collect()
 }
 
+/// The entries of an /etc/group; a malformed line is skipped, as libc's getgrnam does.
 fn parse_group(s: &str) -> Vec<GroupEntry> {
     s.lines()
         .filter(|l| !l.trim().is_empty() && !l.starts_with('#'))

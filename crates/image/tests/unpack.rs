@@ -556,6 +556,49 @@ fn compressions_and_checks() {
     assert!(!root.exists(), "{err}");
 }
 
+/// Device number fields: blank ones (left so by some writers for FIFOs) read as 0, as Go's
+/// archive/tar reads them; one that is not an octal number is a corrupt header and fails
+/// the unpack naming the entry, instead of making device 0.
+#[test]
+fn blank_device_fields_are_zero_and_garbage_is_an_error() {
+    let t = Tmp::new("unpack-devfields");
+    let fifo = |major: &[u8; 8]| {
+        let mut h = tar::Header::new_ustar();
+        h.set_path("run/fifo").unwrap();
+        h.set_entry_type(tar::EntryType::Fifo);
+        h.set_size(0);
+        h.set_mode(0o644);
+        h.set_uid(0);
+        h.set_gid(0);
+        h.set_mtime(1_600_000_000);
+        h.as_ustar_mut().unwrap().dev_major = *major;
+        h.as_ustar_mut().unwrap().dev_minor = *b"       \0";
+        h.set_cksum();
+        let mut b = tar::Builder::new(Vec::new());
+        b.append(&h, &[][..]).unwrap();
+        let tar = b.into_inner().unwrap();
+        Layer {
+            diff_id: sha(&tar),
+            blob: gzip(&tar),
+            media_type: hezi_image::media::OCI_LAYER_GZIP,
+        }
+    };
+    let root = t.join("blank");
+    unpack(&root, &[fifo(&[0; 8])]).unwrap();
+    assert!(fs::metadata(root.join("run/fifo"))
+        .unwrap()
+        .file_type()
+        .is_fifo());
+    let root = t.join("garbage");
+    let err = unpack(&root, &[fifo(b"zz\0\0\0\0\0\0")])
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("run/fifo") && err.contains("device major"),
+        "{err}"
+    );
+}
+
 #[test]
 fn fifo_xattr_owner_and_devices() {
     let t = Tmp::new("unpack-special");

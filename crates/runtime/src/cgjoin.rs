@@ -32,6 +32,8 @@ impl JoinPlan {
     /// Plans the fast join for `cg`; `None` when it cannot be used (the manager offers no paths,
     /// or a v2 directory cannot be opened).
     pub fn new(cg: &dyn CgroupManager) -> Option<Self> {
+        // Without a plan the caller joins the slow way (clone_into_fd, else cgroup.procs),
+        // which reports an unusable directory itself.
         Self::from_dirs(cg.paths()).ok()
     }
 

@@ -52,8 +52,10 @@ impl Container {
         }
     }
 
-    /// Every container under `root`, sorted by id (entries without a readable state are
-    /// skipped, as runc does).
+    /// Every container under `root`, sorted by id. Entries that are not directories or have
+    /// no state file (not a container, or one being created or deleted right now) are
+    /// skipped; an entry whose state cannot be read or parsed is skipped with a warning
+    /// naming it, as runc prints "load container ..." to stderr and goes on.
     pub fn list(root: &Path) -> Result<Vec<Container>> {
         let entries = match fs::read_dir(root) {
             Ok(e) => e,
@@ -62,9 +64,19 @@ impl Container {
         };
         let mut out: Vec<Container> = entries
             .flatten()
+            // Only directories can be containers (runc skips the rest too): the root also
+            // holds sockets such as an attached run's `.console-<pid>.sock`.
+            .filter(|e| e.file_type().is_ok_and(|t| t.is_dir()))
             .filter_map(|e| {
                 let id = e.file_name().to_string_lossy().into_owned();
-                Container::load(root, &id).ok()
+                match Container::load(root, &id) {
+                    Ok(c) => Some(c),
+                    Err(RuntimeError::NotExist(_)) => None,
+                    Err(err) => {
+                        tracing::warn!(%id, error = %err, "load container");
+                        None
+                    }
+                }
             })
             .collect();
         out.sort_by(|a, b| a.id().cmp(b.id()));
@@ -390,6 +402,8 @@ impl Container {
     }
 
     /// True when the container has a pid namespace of its own (not joined by path).
+    /// A config whose namespaces cannot be planned (never stored: create validated it)
+    /// counts as shared, which takes the cgroup-wide kill: right in either case.
     fn has_own_pid_ns(&self) -> bool {
         crate::namespaces::NamespacePlan::from_spec(&self.record.config)
             .map(|p| p.is_new(oci_spec::runtime::LinuxNamespaceType::Pid))
@@ -440,5 +454,46 @@ fn remove_state_dir(dir: &Path) -> Result<()> {
     match fs::remove_dir(dir) {
         Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(io("remove", dir, e)),
         _ => Ok(()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `list` goes on past what is not a container (a socket file, a directory without a
+    /// state) and past a container whose state is corrupt (warned about), and still lists
+    /// the good one.
+    #[test]
+    fn list_skips_non_containers_and_unreadable_states() {
+        let root = tempfile::tempdir().expect("tempdir");
+        let rec = ContainerRecord {
+            id: "good".into(),
+            pid: 0,
+            pid_start_time: 0,
+            bundle: "/b".into(),
+            rootfs: "/b/rootfs".into(),
+            created: crate::state::now_rfc3339(),
+            owner: "root".into(),
+            cgroup_path: None,
+            systemd_cgroup: false,
+            cgroup_disabled: false,
+            complete: true,
+            config: oci_spec::runtime::Spec::default(),
+        };
+        let good = root.path().join("good");
+        fs::create_dir(&good).expect("mkdir");
+        rec.save(&good).expect("save");
+        fs::write(root.path().join(".console-1.sock"), "").expect("file");
+        fs::create_dir(root.path().join("creating")).expect("mkdir");
+        let bad = root.path().join("bad");
+        fs::create_dir(&bad).expect("mkdir");
+        fs::write(bad.join(STATE_FILE), "{not json").expect("write");
+        let ids: Vec<String> = Container::list(root.path())
+            .expect("list")
+            .iter()
+            .map(|c| c.id().to_string())
+            .collect();
+        assert_eq!(ids, ["good"]);
     }
 }

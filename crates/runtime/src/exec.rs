@@ -172,7 +172,14 @@ pub fn exec(c: &Container, opts: &ExecOptions) -> Result<Pid> {
         None => None,
     };
     let cg_fd = match fast_join.as_ref() {
-        Some(j) => j.v2_fd.as_ref().and_then(|f| f.try_clone().ok()),
+        // With a fast-join plan nothing else places the process in the v2 cgroup, so a
+        // failed dup (EMFILE) must fail the exec, not leave the process outside it.
+        Some(j) => j
+            .v2_fd
+            .as_ref()
+            .map(|f| f.try_clone())
+            .transpose()
+            .map_err(|e| RuntimeError::io("cgroup: dup the v2 directory fd", e))?,
         None => cg.clone_into_fd(),
     };
     let forked = clone_process(

@@ -491,7 +491,9 @@ fn cstring(s: &str, what: &str) -> Result<CString> {
     })
 }
 
-/// Looks up the home directory of `uid` in the container's /etc/passwd.
+/// Looks up the home directory of `uid` in the container's /etc/passwd. `None` when the
+/// image has no readable /etc/passwd (scratch images) or no entry for `uid` (malformed
+/// lines are skipped as libc does); the caller then uses `/`, as runc does.
 fn home_of(uid: u32) -> Option<String> {
     let text = std::fs::read_to_string("/etc/passwd").ok()?;
     text.lines().find_map(|l| {

@@ -234,13 +234,15 @@ pub fn rfc3339(since_epoch: std::time::Duration) -> String {
 
 /// The current time as RFC 3339.
 pub fn now_rfc3339() -> String {
+    // Err only for a clock set before 1970: stamp the epoch rather than fail a create.
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap_or_default();
     rfc3339(now)
 }
 
-/// Name of the user with this uid from /etc/passwd, or the number.
+/// Name of the user with this uid from /etc/passwd, or the number (also when /etc/passwd
+/// cannot be read: the owner column is informational, and `list` must not fail over it).
 pub fn user_name(uid: u32) -> String {
     if uid == 0 {
         return "root".into();

@@ -13,6 +13,8 @@ pub fn apply(m: &V1Manager, r: &LinuxResources) -> Result<(), CgroupError> {
         apply_cpu(m, cpu)?;
     }
     if let Some(mem) = r.memory() {
+        // The only error is "no memory controller mounted": validate has refused the limits
+        // that need it, and apply_memory still warns about the ignored kernel limits.
         apply_memory(m.dir("memory").ok(), mem)?;
     }
     if let Some(p) = r.pids() {
@@ -183,8 +185,9 @@ fn apply_memory(dir: Option<&Path>, mem: &LinuxMemory) -> Result<(), CgroupError
             // memory may never exceed memory+swap. When they are equal (no swap allowed),
             // keep it so by moving memsw along; otherwise refuse clearly instead of the
             // kernel's EINVAL.
-            let memsw = fsutil::read_u64(d, "memory.memsw.limit_in_bytes").ok();
-            let cur = fsutil::read_u64(d, "memory.limit_in_bytes").unwrap_or(u64::MAX);
+            // No memsw file without swap accounting (CONFIG_MEMCG_SWAP, swapaccount=0).
+            let memsw = fsutil::read_optional_u64(d, "memory.memsw.limit_in_bytes")?;
+            let cur = fsutil::read_u64(d, "memory.limit_in_bytes")?;
             let new = if l < 0 { u64::MAX } else { l as u64 };
             match memsw {
                 Some(sw) if new > sw && sw == cur => {

@@ -282,7 +282,13 @@ impl CgroupManager for V1Manager {
             }
         }
         // Parents this instance created, innermost first; one still in use is left alone.
-        let created = self.created.lock().map(|c| c.clone()).unwrap_or_default();
+        // A poisoned lock (a panic while recording) still holds the list; use it rather than
+        // leave parents behind.
+        let created = self
+            .created
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone();
         for d in created.iter().rev() {
             if let Err(e) = std::fs::remove_dir(d) {
                 tracing::debug!(dir = %d.display(), error = %e, "left parent cgroup in place");
@@ -297,6 +303,7 @@ impl CgroupManager for V1Manager {
 
     fn oom_kill_count(&self) -> Result<u64, CgroupError> {
         let text = fsutil::read(self.dir("memory")?, "memory.oom_control")?;
+        // Kernels before 4.13 have no oom_kill line: no count, 0 as runc reports it.
         Ok(fsutil::parse_flat_keyed(&text)
             .get("oom_kill")
             .copied()
@@ -304,9 +311,17 @@ impl CgroupManager for V1Manager {
     }
 }
 
-/// True when the cgroup2 root at `mp` passes `controller` to its children.
+/// True when the cgroup2 root at `mp` passes `controller` to its children. An unreadable
+/// `cgroup.subtree_control` counts as not delegating (validate then refuses the limit that
+/// needs it); a failure other than a missing file is logged, as it hides the real cause.
 fn root_delegates(mp: &Path, controller: &str) -> bool {
-    std::fs::read_to_string(mp.join("cgroup.subtree_control"))
-        .map(|s| s.split_whitespace().any(|c| c == controller))
-        .unwrap_or(false)
+    match fsutil::read(mp, "cgroup.subtree_control") {
+        Ok(s) => s.split_whitespace().any(|c| c == controller),
+        Err(e) => {
+            if !e.is_not_found() {
+                tracing::warn!(error = %e, "cannot tell whether {controller} is delegated");
+            }
+            false
+        }
+    }
 }

@@ -1,30 +1,26 @@
 //! Reading v1 statistics into [`Stats`]. A missing file (a controller or counter this kernel
-//! lacks) leaves the field at zero; a file that exists but cannot be parsed is an error.
+//! lacks) leaves the field at zero, as runc reports it; a file that exists but cannot be read
+//! or parsed is an error. Every optional read goes through [`fsutil::read_optional`] and its
+//! typed variants, which give `None` for ENOENT only, so the `unwrap_or(0)`s below default
+//! an absent file or an absent key, never a failed read.
 
 use std::path::Path;
 
 use super::V1Manager;
+use crate::fsutil::{read_optional as opt_text, read_optional_u64 as opt_u64};
 use crate::stats::{parse_blkio_v1, parse_cpuset_list, BlkioEntry, CpuSet, Hugetlb, MemoryEntry};
 use crate::{fsutil, hugetlb, CgroupError, Stats};
 
-/// Reads `dir/file` as u64 if it exists.
-fn opt_u64(dir: &Path, file: &str) -> Result<Option<u64>, CgroupError> {
-    if !dir.join(file).exists() {
-        return Ok(None);
-    }
-    fsutil::read_u64(dir, file).map(Some)
-}
-
-fn opt_text(dir: &Path, file: &str) -> Result<Option<String>, CgroupError> {
-    if !dir.join(file).exists() {
-        return Ok(None);
-    }
-    fsutil::read(dir, file).map(Some)
-}
-
-fn list_u64(text: &str) -> Vec<u64> {
+/// The numbers of a per-CPU list file (`cpuacct.usage_percpu`); a word that is not a
+/// number is an error naming the file.
+fn list_u64(dir: &Path, file: &str, text: &str) -> Result<Vec<u64>, CgroupError> {
     text.split_whitespace()
-        .filter_map(|v| v.parse().ok())
+        .map(|v| {
+            v.parse().map_err(|_| CgroupError::Parse {
+                path: dir.join(file),
+                reason: format!("expected a list of numbers, found {v:?}"),
+            })
+        })
         .collect()
 }
 
@@ -69,8 +65,7 @@ pub fn collect(m: &V1Manager) -> Result<Stats, CgroupError> {
     } else if let Some((_, u)) = &m.unified {
         for size in hugetlb::available() {
             if let Some(usage) = opt_u64(u, &format!("hugetlb.{size}.current"))? {
-                let events = opt_text(u, &format!("hugetlb.{size}.events"))?.unwrap_or_default();
-                let failcnt = fsutil::parse_flat_keyed(&events)
+                let failcnt = fsutil::read_optional_keyed(u, &format!("hugetlb.{size}.events"))?
                     .get("max")
                     .copied()
                     .unwrap_or(0);
@@ -91,13 +86,13 @@ pub fn collect(m: &V1Manager) -> Result<Stats, CgroupError> {
 fn cpuacct(d: &Path, s: &mut Stats) -> Result<(), CgroupError> {
     s.cpu.usage.total = opt_u64(d, "cpuacct.usage")?.unwrap_or(0);
     if let Some(t) = opt_text(d, "cpuacct.usage_percpu")? {
-        s.cpu.usage.percpu = list_u64(&t);
+        s.cpu.usage.percpu = list_u64(d, "cpuacct.usage_percpu", &t)?;
     }
     if let Some(t) = opt_text(d, "cpuacct.usage_percpu_sys")? {
-        s.cpu.usage.percpu_kernel = list_u64(&t);
+        s.cpu.usage.percpu_kernel = list_u64(d, "cpuacct.usage_percpu_sys", &t)?;
     }
     if let Some(t) = opt_text(d, "cpuacct.usage_percpu_user")? {
-        s.cpu.usage.percpu_user = list_u64(&t);
+        s.cpu.usage.percpu_user = list_u64(d, "cpuacct.usage_percpu_user", &t)?;
     }
     if let (Some(u), Some(k)) = (
         opt_u64(d, "cpuacct.usage_user")?,
@@ -152,9 +147,15 @@ fn cpuset(d: &Path) -> Result<CpuSet, CgroupError> {
     let flag = |f: &str| -> Result<u64, CgroupError> {
         Ok(opt_u64(d, &format!("cpuset.{f}"))?.unwrap_or(0))
     };
-    let level = opt_text(d, "cpuset.sched_relax_domain_level")?
-        .and_then(|t| t.trim().parse().ok())
-        .unwrap_or(-1);
+    // -1 (the kernel's "system default") when the file is absent, as runc reports it.
+    let level_file = "cpuset.sched_relax_domain_level";
+    let level = match opt_text(d, level_file)? {
+        None => -1,
+        Some(t) => t.trim().parse().map_err(|_| CgroupError::Parse {
+            path: d.join(level_file),
+            reason: format!("expected a number, found {:?}", t.trim()),
+        })?,
+    };
     Ok(CpuSet {
         cpus: list("cpuset.cpus")?,
         cpu_exclusive: flag("cpu_exclusive")?,

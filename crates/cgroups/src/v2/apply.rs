@@ -107,9 +107,12 @@ fn apply_memory(dir: &Path, mem: &LinuxMemory) -> Result<(), CgroupError> {
     }
     // `update --memory-swap` alone: the swap split needs the memory limit in force.
     let limit = match (mem.swap(), given) {
-        (Some(s), None) if s > 0 => match fsutil::read(dir, "memory.max")?.trim() {
-            "max" => None,
-            v => v.parse::<i64>().ok(),
+        (Some(s), None) if s > 0 => match fsutil::read_u64(dir, "memory.max")? {
+            u64::MAX => None,
+            v => Some(i64::try_from(v).map_err(|_| CgroupError::Parse {
+                path: dir.join("memory.max"),
+                reason: format!("{v} is out of range"),
+            })?),
         },
         (_, l) => l,
     };

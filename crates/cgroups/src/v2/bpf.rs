@@ -87,7 +87,7 @@ pub fn load_device_program(prog: &[Insn], cgroup: &Path) -> Result<OwnedFd, Cgro
         // SAFETY: a successful BPF_PROG_LOAD returns a new fd that we now own.
         Ok(fd) => Ok(unsafe { OwnedFd::from_raw_fd(fd as i32) }),
         Err(source) => {
-            let end = log.iter().position(|b| *b == 0).unwrap_or(0);
+            let end = log.iter().position(|b| *b == 0).unwrap_or(log.len());
             let text = String::from_utf8_lossy(&log[..end]).trim().to_string();
             Err(CgroupError::Bpf {
                 path: cgroup.to_path_buf(),

@@ -62,11 +62,11 @@ impl V2Manager {
         &self.dir
     }
 
-    /// Controllers the root offers.
-    fn root_controllers(&self) -> Vec<String> {
+    /// Controllers the root offers. Every cgroup2 root has `cgroup.controllers`, so a failed
+    /// read is an error (not "no controllers", which would blame each limit instead).
+    fn root_controllers(&self) -> Result<Vec<String>, CgroupError> {
         fsutil::read(&self.mount, "cgroup.controllers")
             .map(|t| t.split_whitespace().map(str::to_string).collect())
-            .unwrap_or_default()
     }
 
     /// Enables the wanted controllers in each ancestor's `cgroup.subtree_control`, root first.
@@ -126,7 +126,7 @@ impl CgroupManager for V2Manager {
     }
 
     fn validate(&self, r: &LinuxResources) -> Result<(), CgroupError> {
-        validate::check(&self.root_controllers(), r)
+        validate::check(&self.root_controllers()?, r)
     }
 
     fn create(&self) -> Result<(), CgroupError> {
@@ -223,7 +223,13 @@ impl CgroupManager for V2Manager {
         if self.owns_parent {
             fsutil::remove_empty_hezi_parent(&self.dir);
         }
-        let created = self.created.lock().map(|c| c.clone()).unwrap_or_default();
+        // A poisoned lock (a panic while recording) still holds the list; use it rather than
+        // leave parents behind.
+        let created = self
+            .created
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone();
         for d in created.iter().rev().filter(|d| **d != self.dir) {
             if let Err(e) = std::fs::remove_dir(d) {
                 tracing::debug!(dir = %d.display(), error = %e, "left parent cgroup in place");
@@ -233,6 +239,8 @@ impl CgroupManager for V2Manager {
     }
 
     fn clone_into_fd(&self) -> Option<OwnedFd> {
+        // No fd only costs the atomic join: the caller then writes cgroup.procs, which
+        // reports its own error if the directory is really unusable.
         use nix::fcntl::{open, OFlag};
         use nix::sys::stat::Mode;
         open(
@@ -245,6 +253,7 @@ impl CgroupManager for V2Manager {
 
     fn oom_kill_count(&self) -> Result<u64, CgroupError> {
         let ev = fsutil::parse_flat_keyed(&fsutil::read(&self.dir, "memory.events")?);
+        // No oom_kill line before Linux 4.13: no count, 0 as runc reports it.
         Ok(ev.get("oom_kill").copied().unwrap_or(0))
     }
 }

@@ -1,26 +1,14 @@
-//! Reading cgroup v2 statistics into runc's [`Stats`] shape.
+//! Reading cgroup v2 statistics into runc's [`Stats`] shape. A missing file (a controller
+//! not enabled for the cgroup, a counter this kernel lacks) leaves the field at zero, as
+//! runc reports it; optional reads go through [`fsutil::read_optional`] and its typed
+//! variants, which give `None` for ENOENT only, so a file that exists but cannot be read or
+//! parsed is an error. The `unwrap_or(0)`s below default an absent file or key only.
 
 use std::path::Path;
 
+use crate::fsutil::{read_optional_keyed as opt_keyed, read_optional_u64 as opt_u64};
 use crate::stats::{parse_cpuset_list, parse_io_stat_v2, CpuSet, Hugetlb, MemoryEntry};
 use crate::{fsutil, hugetlb, CgroupError, Stats};
-
-fn opt_u64(dir: &Path, file: &str) -> Result<Option<u64>, CgroupError> {
-    if !dir.join(file).exists() {
-        return Ok(None);
-    }
-    fsutil::read_u64(dir, file).map(Some)
-}
-
-fn opt_keyed(
-    dir: &Path,
-    file: &str,
-) -> Result<std::collections::BTreeMap<String, u64>, CgroupError> {
-    if !dir.join(file).exists() {
-        return Ok(Default::default());
-    }
-    Ok(fsutil::parse_flat_keyed(&fsutil::read(dir, file)?))
-}
 
 /// Collects the statistics of the cgroup at `dir`.
 pub fn collect(dir: &Path) -> Result<Stats, CgroupError> {
@@ -41,8 +29,8 @@ pub fn collect(dir: &Path) -> Result<Stats, CgroupError> {
         .filter(|l| *l != u64::MAX)
         .unwrap_or(0);
 
-    if dir.join("io.stat").exists() {
-        let (bytes, ios) = parse_io_stat_v2(&fsutil::read(dir, "io.stat")?);
+    if let Some(text) = fsutil::read_optional(dir, "io.stat")? {
+        let (bytes, ios) = parse_io_stat_v2(&text);
         s.blkio.io_service_bytes_recursive = bytes;
         s.blkio.io_serviced_recursive = ios;
     }
@@ -104,10 +92,9 @@ fn memory(dir: &Path, s: &mut Stats) -> Result<(), CgroupError> {
 /// controller is not enabled for the cgroup (then without lists).
 fn cpuset(dir: &Path) -> Result<CpuSet, CgroupError> {
     let list = |f: &str| -> Result<Vec<u16>, CgroupError> {
-        if !dir.join(f).exists() {
+        let Some(text) = fsutil::read_optional(dir, f)? else {
             return Ok(Vec::new());
-        }
-        let text = fsutil::read(dir, f)?;
+        };
         parse_cpuset_list(&text).ok_or_else(|| CgroupError::Parse {
             path: dir.join(f),
             reason: format!("not a cpuset list: {:?}", text.trim()),

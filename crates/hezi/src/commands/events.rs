@@ -33,6 +33,8 @@ pub fn run(g: &GlobalOpts, a: &EventsArgs) -> anyhow::Result<u8> {
         writeln!(out, "{}", stats_line(cg.as_ref(), &a.id)?)?;
         return Ok(0);
     }
+    // Without a readable OOM count (no memory controller) there are no OOM events to
+    // report; the stats lines still come.
     let mut ooms = cg.oom_kill_count().unwrap_or(0);
     let mut next = Instant::now();
     loop {

@@ -52,6 +52,7 @@ impl Implemented<'static> {
             }),
             namespaces: hezi_runtime::features::NAMESPACES
                 .iter()
+                // A unit enum serialises to its name; to_value cannot fail here.
                 .filter_map(|t| serde_json::to_value(t).ok())
                 .filter_map(|v| v.as_str().map(str::to_string))
                 .collect(),

@@ -98,6 +98,7 @@ impl Client {
             registry: self.registry().to_string(),
             reason: format!("manifest {repository}:{reference}: {reason}"),
         };
+        // An unparsable length skips only this early check: the read below is capped.
         if let Some(len) = resp
             .header("content-length")
             .and_then(|l| l.parse::<u64>().ok())
@@ -372,6 +373,8 @@ pub fn pull(
     tracing::info!(reference = %reference, fetched, skipped, "pulled blobs");
     if index_digest.is_none() {
         // A single manifest: say so when its config is for another platform.
+        // Only for the note below: a config that cannot be read here gives no note, and
+        // whoever uses the image reports the failure.
         let cfg = store
             .read_bytes(&manifest.config.digest)
             .unwrap_or_default();

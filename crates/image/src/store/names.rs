@@ -119,6 +119,8 @@ impl Store {
 
 /// The media type a manifest or index names itself, or guessed from its fields.
 pub(crate) fn sniff(bytes: &[u8]) -> String {
+    // Not JSON: guessed a manifest here; whoever reads it as one reports the parse error
+    // with its digest.
     let v: serde_json::Value = serde_json::from_slice(bytes).unwrap_or_default();
     if let Some(mt) = v.get("mediaType").and_then(|m| m.as_str()) {
         return mt.to_string();

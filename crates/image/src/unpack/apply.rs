@@ -217,9 +217,7 @@ impl Applier {
                     EntryType::Block => SFlag::S_IFBLK,
                     _ => SFlag::S_IFIFO,
                 };
-                let h = entry.header();
-                let major = h.device_major().ok().flatten().unwrap_or(0);
-                let minor = h.device_minor().ok().flatten().unwrap_or(0);
+                let (major, minor) = device_numbers(entry.header(), &shown)?;
                 self.node(&path, &shown, kind, libc::makedev(major, minor), &meta)
             }
             other => Err(ImageError::Unsupported(format!(
@@ -884,6 +882,34 @@ fn read_meta<R: Read>(entry: &mut tar::Entry<'_, R>, shown: &str) -> Result<Meta
         mtime,
         xattrs,
     })
+}
+
+/// The device numbers of a char, block or FIFO entry. A v7 header (no fields) and blank
+/// fields (NULs or spaces, which some writers leave for FIFOs) are 0, as Go's archive/tar
+/// reads them; a field holding anything but an octal number is a corrupt header, reported
+/// rather than turned into device 0.
+fn device_numbers(h: &tar::Header, shown: &str) -> Result<(u32, u32), ImageError> {
+    let raw = h
+        .as_ustar()
+        .map(|u| (u.dev_major, u.dev_minor))
+        .or_else(|| h.as_gnu().map(|g| (g.dev_major, g.dev_minor)));
+    let one = |r: std::io::Result<Option<u32>>, field: Option<[u8; 8]>, what: &str| match r {
+        Ok(v) => Ok(v.unwrap_or(0)),
+        Err(_) if field.is_some_and(|f| is_blank(&f)) => Ok(0),
+        Err(e) => Err(ImageError::BadEntry {
+            path: shown.to_string(),
+            reason: format!("{what}: {e}"),
+        }),
+    };
+    Ok((
+        one(h.device_major(), raw.map(|r| r.0), "device major")?,
+        one(h.device_minor(), raw.map(|r| r.1), "device minor")?,
+    ))
+}
+
+/// True for a numeric header field of only NULs and spaces (up to the first NUL).
+fn is_blank(field: &[u8]) -> bool {
+    field.iter().take_while(|b| **b != 0).all(|b| *b == b' ')
 }
 
 fn parse_num(v: &[u8]) -> Option<u64> {

@@ -60,6 +60,7 @@ pub fn host_layout() -> std::io::Result<CgroupLayout> {
     if let CgroupLayout::Legacy { links, .. } = &mut layout {
         if let Ok(dir) = std::fs::read_dir("/sys/fs/cgroup") {
             for entry in dir.flatten() {
+                // An entry that vanished or cannot be typed is not a link to mirror.
                 if entry.file_type().map(|t| t.is_symlink()).unwrap_or(false) {
                     if let Ok(target) = std::fs::read_link(entry.path()) {
                         if let (Some(name), Some(target)) =

@@ -499,7 +499,7 @@ impl RootfsPlan {
             readonly_paths,
             readonly_root,
         };
-        // Only serialized when debug logging is on.
+        // Only serialized when debug logging is on; plain data, so to_string cannot fail.
         tracing::debug!(
             plan = %serde_json::to_string(&plan).unwrap_or_default(),
             "rootfs plan"
