@@ -82,6 +82,8 @@ pub const FAULT_STAGES: &[&str] = &["recorded", "cgroup-created", "init-recorded
 /// OOM killer struck, that is the reason (a memory limit too small to start), named with the
 /// limit and the peak usage.
 fn init_died(cg: Option<&dyn CgroupManager>) -> RuntimeError {
+    // Best effort: this only chooses a better message for a failure already being reported;
+    // an unreadable counter means "no OOM seen", and the generic error follows.
     let oom = cg.and_then(|c| c.oom_kill_count().ok()).unwrap_or(0);
     if oom > 0 {
         let mem = cg.and_then(|c| c.stats().ok()).map(|s| s.memory.usage);
@@ -281,8 +283,14 @@ fn make_fifo(path: &Path) -> Result<OwnedFd> {
     nix::unistd::mkfifo(path, nix::sys::stat::Mode::from_bits_truncate(0o622))
         .map_err(|e| RuntimeError::sys(format!("mkfifo {}", path.display()), e))?;
     // mkfifo honours the umask; the init may run as any user, so force 0622.
-    let _ = fs::set_permissions(path, std::os::unix::fs::PermissionsExt::from_mode(0o622));
-    let c = std::ffi::CString::new(path.as_os_str().as_encoded_bytes()).unwrap_or_default();
+    fs::set_permissions(path, std::os::unix::fs::PermissionsExt::from_mode(0o622))
+        .map_err(|e| RuntimeError::io(format!("chmod {}", path.display()), e))?;
+    let c = std::ffi::CString::new(path.as_os_str().as_encoded_bytes()).map_err(|_| {
+        RuntimeError::io(
+            format!("open {}", path.display()),
+            std::io::Error::from(std::io::ErrorKind::InvalidInput),
+        )
+    })?;
     // SAFETY: open of a NUL-terminated path; fd owned below.
     let fd = unsafe { libc::open(c.as_ptr(), libc::O_PATH | libc::O_CLOEXEC) };
     if fd < 0 {
@@ -411,7 +419,14 @@ pub fn create(opts: &CreateOptions) -> Result<Container> {
         crate::cgjoin::JoinPlan::new(cg.as_ref())
     };
     let cg_fd = match fast_join.as_ref() {
-        Some(j) => j.v2_fd.as_ref().and_then(|f| f.try_clone().ok()),
+        // With a fast-join plan nothing else places the init in the v2 cgroup, so a failed
+        // dup (EMFILE) must fail the create, not leave the container outside its cgroup.
+        Some(j) => j
+            .v2_fd
+            .as_ref()
+            .map(|f| f.try_clone())
+            .transpose()
+            .map_err(|e| RuntimeError::io("cgroup: dup the v2 directory fd", e))?,
         None if by_parent => None,
         None => cg.clone_into_fd(),
     };

@@ -215,7 +215,12 @@ impl CgroupManager for SystemdManager {
 
     fn apply(&self, r: &LinuxResources) -> Result<(), CgroupError> {
         // Checked once each: the properties here, the files by the backend's own apply.
-        let proc_devices = std::fs::read_to_string("/proc/devices").unwrap_or_default();
+        // Device names map majors to systemd's `char-<name>` groups; without /proc/devices
+        // none can be named, and rules that would need a name stay with hezi's own filter.
+        let proc_devices = std::fs::read_to_string("/proc/devices").unwrap_or_else(|e| {
+            tracing::warn!(error = %e, "read /proc/devices: device rules stay with hezi's filter");
+            String::new()
+        });
         let (props, plan) = properties::for_resources(r, self.hierarchy, &proc_devices)?;
         self.with_systemd(|s| s.set_properties(&self.unit, &props))?;
         if plan != DevicePlan::Untouched {
