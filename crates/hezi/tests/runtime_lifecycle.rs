@@ -4,6 +4,7 @@
 #[path = "runtime_helpers.rs"]
 mod helpers;
 
+use std::os::unix::fs::MetadataExt;
 use std::time::{Duration, Instant};
 
 use helpers::{default_memory_cgroup, host_ns, World};
@@ -471,4 +472,64 @@ fn create_validates_config_and_names_each_problem_by_path() {
     assert!(err.contains("process.rlimits[0].type"), "{err}");
     assert!(!w.root().join(&id).exists(), "state dir left behind");
     assert!(!default_memory_cgroup(&id).exists(), "cgroup left behind");
+}
+
+/// An id-mapped bind mount in a container with its own user namespace (Kubernetes'
+/// `hostUsers: false` volumes): the init's namespace cannot id-map a host filesystem, so the
+/// parent makes the mount before the clone and the init attaches it. Host files owned by 0
+/// and 5 show as 0 and 5 inside (without the mapping: 65534), and what the container's root
+/// writes lands on disk as host uid 0.
+#[test]
+fn idmapped_mount_in_a_user_namespace() {
+    require_root!();
+    let w = World::new("rt-idmap-userns");
+    let src = w.tmp.path().join("vol");
+    std::fs::create_dir(&src).expect("mkdir");
+    std::fs::write(src.join("f0"), "0").expect("write");
+    std::fs::write(src.join("f5"), "5").expect("write");
+    std::os::unix::fs::chown(src.join("f5"), Some(5), Some(5)).expect("chown");
+    let maps = json!([{"containerID": 0, "hostID": 100000, "size": 65536}]);
+    // idmap: 0 none, 1 with the mount's own mappings, 2 `idmap` alone (the container's
+    // mappings, runc 1.2's rule).
+    let edit = |idmap: u8| {
+        let maps = maps.clone();
+        let src = src.clone();
+        move |c: &mut serde_json::Value| {
+            c["linux"]["namespaces"]
+                .as_array_mut()
+                .expect("namespaces")
+                .push(json!({"type": "user"}));
+            c["linux"]["uidMappings"] = maps.clone();
+            c["linux"]["gidMappings"] = maps.clone();
+            let mut m = json!({"destination": "/mnt", "type": "bind", "source": src,
+                               "options": ["rbind", "rw"]});
+            if idmap > 0 {
+                m["options"] = json!(["rbind", "rw", "idmap"]);
+            }
+            if idmap == 1 {
+                m["uidMappings"] = maps.clone();
+                m["gidMappings"] = maps;
+            }
+            c["mounts"].as_array_mut().expect("mounts").push(m);
+        }
+    };
+    let script = "stat -c %u:%g /mnt/f0 /mnt/f5; echo new > /mnt/new && echo wrote";
+    for how in [1, 2] {
+        let _ = std::fs::remove_file(src.join("new"));
+        let (code, out, err) = w.sh(script, edit(how));
+        assert_eq!(code, 0, "case {how}: {err}");
+        assert_eq!(
+            out.lines().collect::<Vec<_>>(),
+            ["0:0", "5:5", "wrote"],
+            "case {how}: {err}"
+        );
+        let md = std::fs::metadata(src.join("new")).expect("the container's file");
+        assert_eq!((md.uid(), md.gid()), (0, 0), "case {how}");
+    }
+    // The same mount without the mapping: the host's ids are not mapped in the container.
+    let (_, out, _) = w.sh("stat -c %u:%g /mnt/f0 /mnt/f5", edit(0));
+    assert_eq!(
+        out.lines().collect::<Vec<_>>(),
+        ["65534:65534", "65534:65534"]
+    );
 }

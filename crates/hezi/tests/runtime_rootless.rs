@@ -542,3 +542,32 @@ fn rootless_systemd_cgroup_uses_the_users_own_manager() {
         assert!(out.contains("max=20 max="), "runc: {out}");
     }
 }
+
+/// An ordinary user cannot id-map the host's filesystems anywhere: an id-mapped mount is
+/// refused by name, and nothing is left.
+#[test]
+fn rootless_idmapped_mount_is_refused_clearly() {
+    require_root!();
+    let h = Home::new();
+    h.bundle("idm", |c| {
+        args(c, &["true"]);
+        c["mounts"]
+            .as_array_mut()
+            .expect("mounts")
+            .push(serde_json::json!({
+            "destination": "/mnt", "type": "bind", "source": "/tmp", "options": ["rbind", "idmap"],
+            "uidMappings": [{"containerID": 0, "hostID": 0, "size": 1}],
+            "gidMappings": [{"containerID": 0, "hostID": 0, "size": 1}]}));
+    });
+    let (code, out, err) = h.sh("./hezi run -b idm i1; echo rc=$?; ./hezi list -q | wc -l");
+    assert_eq!(code, 0);
+    assert_eq!(
+        out.split_whitespace().collect::<Vec<_>>(),
+        ["rc=1", "0"],
+        "{err}"
+    );
+    assert!(
+        err.contains("mounts[") && err.contains("id-mapped mounts need hezi to run as real root"),
+        "{err}"
+    );
+}

@@ -334,6 +334,7 @@ pub fn create(opts: &CreateOptions) -> Result<Container> {
         terminal: process.terminal,
         new_cgroup_ns: ns.is_new(LinuxNamespaceType::Cgroup),
         new_mount_ns: ns.has(LinuxNamespaceType::Mount),
+        privileged: !rootless,
     };
     let rootfs = RootfsPlan::new(&spec, &bundle, rootfs_opts)?;
     if process.terminal && opts.console_socket.is_none() {
@@ -442,10 +443,14 @@ pub fn create(opts: &CreateOptions) -> Result<Container> {
         _ => None,
     };
     let (parent_sock, child_sock) = sync::pair()?;
+    // Id-mapped mounts the init's user namespace could not make (kept open until the init
+    // has attached them: they go when this function returns).
+    let premade = crate::rootfs::premake_idmapped(&rootfs)?;
     let ctx = InitContext {
         ns: &ns,
         process: &process,
         rootfs: &rootfs,
+        premade_mounts: premade.raw(),
         sync: &child_sock,
         parent_sync: parent_sock.raw(),
         parent_lock: Some(lock.raw_fd()),

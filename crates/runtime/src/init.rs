@@ -37,6 +37,8 @@ pub struct InitContext<'a> {
     pub process: &'a ProcessPlan,
     /// The rootfs plan.
     pub rootfs: &'a RootfsPlan,
+    /// Mounts the parent made for the plan (`mounts` index, fd inherited over the clone).
+    pub premade_mounts: Vec<(usize, RawFd)>,
     /// The init's end of the sync channel.
     pub sync: &'a SyncSocket,
     /// The parent's end (closed in the child).
@@ -261,7 +263,7 @@ fn prepare(ctx: &InitContext<'_>) -> Result<Ready> {
     // instance would cost an RCU grace period when closed, on every start.
     let proc = ProcfsHandle::mounted().or_else(|_| ProcfsHandle::new())?;
     apply::apply_uts(ctx.process, &mut sys)?;
-    rootfs::prepare(ctx.rootfs)?;
+    rootfs::prepare_premade(ctx.rootfs, &ctx.premade_mounts)?;
     let needs_runtime_hooks = ctx.hooks.is_some_and(|h| {
         !HookKind::Prestart.select(h).is_empty() || !HookKind::CreateRuntime.select(h).is_empty()
     });

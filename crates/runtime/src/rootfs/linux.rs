@@ -8,7 +8,7 @@
 use std::ffi::{CString, OsStr};
 use std::fmt;
 use std::io;
-use std::os::fd::{AsFd, OwnedFd};
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd, RawFd};
 use std::path::{Path, PathBuf};
 
 use nix::errno::Errno;
@@ -20,14 +20,26 @@ use super::options::{AttrChange, FsParam, PropagationChange};
 use super::resolve::{crel, mkdir_all_in_root};
 use super::sys::{self, cpath, MountAttr, EMPTY};
 
-/// The production [`Mounter`]. Stateless; handles are `OwnedFd`s.
+/// The production [`Mounter`]; handles are `OwnedFd`s.
 #[derive(Debug, Default)]
-pub struct LinuxMounter;
+pub struct LinuxMounter {
+    /// Detached mounts made before the clone, by `mounts` index (fds inherited from the
+    /// parent; duplicated when taken).
+    premade: Vec<(usize, RawFd)>,
+}
 
 impl LinuxMounter {
     /// A new mounter.
     pub fn new() -> Self {
-        LinuxMounter
+        LinuxMounter::default()
+    }
+
+    /// A mounter that attaches the detached mounts `premade` (`mounts` index, fd) instead of
+    /// making those mounts itself.
+    pub fn with_premade(premade: &[(usize, RawFd)]) -> Self {
+        LinuxMounter {
+            premade: premade.to_vec(),
+        }
     }
 }
 
@@ -215,6 +227,16 @@ impl Mounter for LinuxMounter {
 
     fn new_userns(&mut self, uid_map: &str, gid_map: &str) -> io::Result<OwnedFd> {
         super::userns::userns_with_maps(uid_map, gid_map)
+    }
+
+    fn take_premade(&mut self, index: usize) -> io::Result<Option<OwnedFd>> {
+        let Some(&(_, raw)) = self.premade.iter().find(|(i, _)| *i == index) else {
+            return Ok(None);
+        };
+        // SAFETY: `raw` is an fd of this process (inherited over the clone) that stays open
+        // for the whole setup; it is only borrowed here to duplicate it.
+        let fd = unsafe { BorrowedFd::borrow_raw(raw) };
+        fd.try_clone_to_owned().map(Some)
     }
 
     fn set_idmap(&mut self, mnt: &OwnedFd, userns: &OwnedFd, recursive: bool) -> io::Result<()> {

@@ -50,7 +50,7 @@
 //! # Ok(()) }
 //! ```
 
-use std::os::fd::BorrowedFd;
+use std::os::fd::{AsRawFd, BorrowedFd, OwnedFd, RawFd};
 
 pub mod cgroup;
 mod copy;
@@ -71,7 +71,7 @@ mod recorder;
 mod tests;
 
 pub use error::RootfsError;
-pub use exec::{finish_with, mount_console_with, pivot_with, prepare_with};
+pub use exec::{finish_with, mount_console_with, pivot_with, premake_idmapped_with, prepare_with};
 pub use plan::{
     clean_container_path, rootfs_path, DeviceMethod, DeviceStep, IdmapStep, MountKind, MountStep,
     RootfsOptions, RootfsPlan,
@@ -82,8 +82,42 @@ pub use procfs::ProcfsHandle;
 /// any, with mappings written), BEFORE pivot: `/` propagation, rootfs bind, `mounts`,
 /// devices, `/dev` symlinks and `/dev/ptmx`. Single-threaded child: allocation is fine.
 pub fn prepare(plan: &RootfsPlan) -> Result<(), RootfsError> {
+    prepare_premade(plan, &[])
+}
+
+/// [`prepare`], attaching the mounts [`premake_idmapped`] made (their fds inherited over the
+/// clone) instead of making them.
+pub fn prepare_premade(plan: &RootfsPlan, premade: &[(usize, RawFd)]) -> Result<(), RootfsError> {
     timed("rootfs prepare", || {
-        prepare_with(&mut linux::LinuxMounter::new(), plan)
+        prepare_with(&mut linux::LinuxMounter::with_premade(premade), plan)
+    })
+}
+
+/// Detached mounts the runtime's parent made before the clone, by `mounts` index.
+#[derive(Debug, Default)]
+pub struct PremadeMounts(Vec<(usize, OwnedFd)>);
+
+impl PremadeMounts {
+    /// `(mounts index, fd)` pairs for [`prepare_premade`] in the child.
+    pub fn raw(&self) -> Vec<(usize, RawFd)> {
+        self.0.iter().map(|(i, fd)| (*i, fd.as_raw_fd())).collect()
+    }
+}
+
+/// In the runtime's parent, as real root, before the clone: the id-mapped bind mounts of a
+/// container that has its own user namespace. The init could not make them (`MOUNT_ATTR_IDMAP`
+/// needs privilege over the host filesystem, which its user namespace lacks); it attaches
+/// these instead (runc 1.2 hands such mounts to its init the same way).
+pub fn premake_idmapped(plan: &RootfsPlan) -> Result<PremadeMounts, RootfsError> {
+    if !plan
+        .mounts
+        .iter()
+        .any(|m| m.idmap.as_ref().is_some_and(|i| i.premade))
+    {
+        return Ok(PremadeMounts::default());
+    }
+    timed("rootfs premake idmapped", || {
+        premake_idmapped_with(&mut linux::LinuxMounter::new(), plan).map(PremadeMounts)
     })
 }
 

@@ -114,6 +114,12 @@ pub trait Mounter {
     fn new_userns(&mut self, uid_map: &str, gid_map: &str) -> io::Result<Self::Fd>;
     /// Makes the detached mount `mnt` id-mapped through `userns` (`MOUNT_ATTR_IDMAP`).
     fn set_idmap(&mut self, mnt: &Self::Fd, userns: &Self::Fd, recursive: bool) -> io::Result<()>;
+    /// The detached mount the runtime's parent made for `mounts[index]` before the clone (an
+    /// id-mapped bind, see [`super::premake_idmapped`]), if any. Nothing is premade by default.
+    fn take_premade(&mut self, index: usize) -> io::Result<Option<Self::Fd>> {
+        let _ = index;
+        Ok(None)
+    }
     /// Attaches the detached mount `mnt` on top of `target` (`move_mount`).
     fn attach(&mut self, mnt: &Self::Fd, target: &Self::Fd) -> io::Result<()>;
 

@@ -29,6 +29,10 @@ pub struct RootfsOptions {
     /// container shares the runtime's: nothing is mounted and the init only `chroot`s into
     /// the rootfs (see [`RootfsPlan::new`]).
     pub new_mount_ns: bool,
+    /// The runtime runs as real root (the initial user namespace), so its parent process can
+    /// id-map host filesystems for a container that has a user namespace of its own (see
+    /// [`super::premake_idmapped`]); a rootless runtime cannot.
+    pub privileged: bool,
 }
 
 /// What a mount entry mounts.
@@ -74,6 +78,10 @@ pub struct IdmapStep {
     pub uid_map: String,
     /// `gid_map` text, same format.
     pub gid_map: String,
+    /// Made by the runtime's parent before the clone ([`super::premake_idmapped`]) because
+    /// the container has its own user namespace, which lacks the privilege over the host
+    /// filesystem that `MOUNT_ATTR_IDMAP` needs; the init only attaches it.
+    pub premade: bool,
     /// `ridmap`: map every mount of the tree, not only the top one.
     pub recursive: bool,
 }
@@ -86,22 +94,29 @@ fn map_text(maps: &[LinuxIdMapping]) -> String {
 }
 
 /// Reads a mount's id mapping. Mappings without `idmap` imply `idmap` (as runc does);
-/// `idmap` without mappings would use the container's user namespace, which only the
-/// runtime's parent can do (the child lacks privilege over the host filesystem).
+/// `idmap` without mappings takes the container's own user namespace mappings
+/// (`container_maps`, runc 1.2's rule), and is refused without a user namespace of its own.
 fn idmap_step(
     m: &oci_spec::runtime::Mount,
     options: &MountOptions,
     opts: &RootfsOptions,
+    container_maps: Option<(&[LinuxIdMapping], &[LinuxIdMapping])>,
     label: &str,
 ) -> Result<Option<IdmapStep>, RootfsError> {
-    let (uids, gids) = (m.uid_mappings().as_deref(), m.gid_mappings().as_deref());
+    let (mut uids, mut gids) = (m.uid_mappings().as_deref(), m.gid_mappings().as_deref());
     if options.idmap.is_none() && uids.is_none() && gids.is_none() {
         return Ok(None);
+    }
+    if uids.is_none() && gids.is_none() {
+        if let Some((u, g)) = container_maps.filter(|_| opts.in_user_ns) {
+            (uids, gids) = (Some(u), Some(g));
+        }
     }
     let (Some(uids), Some(gids)) = (uids, gids) else {
         if uids.is_none() && gids.is_none() {
             return Err(RootfsError::Unsupported(format!(
-                "{label}: idmap without uidMappings/gidMappings (mapping to the container's user namespace)"
+                "{label}: idmap without uidMappings/gidMappings needs the container's own user \
+                 namespace mappings (linux.uidMappings/gidMappings) to map to"
             )));
         }
         return Err(RootfsError::invalid(
@@ -115,12 +130,17 @@ fn idmap_step(
             "empty uidMappings or gidMappings",
         ));
     }
-    if opts.in_user_ns {
+    // With a user namespace (the container's own, or the runtime's when rootless) the init
+    // cannot id-map a host filesystem; as root the parent does it before the clone and hands
+    // the mount over, as runc 1.2 does. A rootless runtime has no such privilege anywhere.
+    if opts.in_user_ns && !opts.privileged {
         return Err(RootfsError::Unsupported(format!(
-            "{label}: id-mapped mounts in a container with its own user namespace"
+            "{label}: id-mapped mounts need hezi to run as real root (rootless, no process \
+             may id-map the host's filesystems)"
         )));
     }
     Ok(Some(IdmapStep {
+        premade: opts.in_user_ns,
         uid_map: map_text(uids),
         gid_map: map_text(gids),
         recursive: options.idmap.unwrap_or(false),
@@ -325,7 +345,9 @@ impl RootfsPlan {
             }
             let options = parse_mount_options(m.options().as_deref().unwrap_or(&[]))
                 .map_err(|e| RootfsError::invalid(&label, e))?;
-            let idmap = idmap_step(m, &options, &opts, &label)?;
+            let container_maps = linux
+                .and_then(|l| Some((l.uid_mappings().as_deref()?, l.gid_mappings().as_deref()?)));
+            let idmap = idmap_step(m, &options, &opts, container_maps, &label)?;
             let typ = m.typ().as_deref().unwrap_or("");
             let kind = if options.bind.is_some() || typ == "bind" {
                 let source = m

@@ -25,6 +25,8 @@ pub struct Recorder {
     pub cgroup_text: String,
     /// Labels of handles whose mount is in another namespace (`clone_fd` gives EINVAL).
     pub foreign: HashSet<String>,
+    /// Mounts "made by the parent", by `mounts` index (`take_premade` hands them out once).
+    pub premade: HashMap<usize, String>,
 }
 
 impl Recorder {
@@ -146,6 +148,12 @@ impl Mounter for Recorder {
             gid_map.trim()
         ));
         Ok(self.h("userns".into()))
+    }
+    fn take_premade(&mut self, index: usize) -> io::Result<Option<H>> {
+        Ok(self.premade.remove(&index).map(|label| {
+            self.rec(format!("take_premade {index}"));
+            H(label)
+        }))
     }
     fn set_idmap(&mut self, mnt: &H, userns: &H, recursive: bool) -> io::Result<()> {
         self.rec(format!("set_idmap {} {} rec={recursive}", mnt.0, userns.0));

@@ -4,7 +4,9 @@ use std::path::{Path, PathBuf};
 
 use oci_spec::runtime::Spec;
 
-use super::exec::{finish_with, mount_console_with, pivot_with, prepare_with};
+use super::exec::{
+    finish_with, mount_console_with, pivot_with, premake_idmapped_with, prepare_with,
+};
 use super::mounter::{FileKind, Stat};
 use super::options::FsParam;
 use super::plan::{DeviceMethod, MountKind, RootfsOptions, RootfsPlan};
@@ -645,13 +647,17 @@ fn idmap_errors_are_clear() {
         matches!(err, RootfsError::Unsupported(_)) && err.to_string().contains("mounts[4]"),
         "{err}"
     );
-    // Inside a user namespace the child cannot id-map host filesystems.
+    // A rootless runtime (user namespace, no privilege anywhere) cannot id-map host
+    // filesystems at all.
     let in_userns = RootfsOptions {
         in_user_ns: true,
         ..opts()
     };
     let err = plan(idmap_mount(&["bind", "idmap"], true), in_userns).unwrap_err();
-    assert!(matches!(err, RootfsError::Unsupported(_)), "{err}");
+    assert!(
+        matches!(err, RootfsError::Unsupported(_)) && err.to_string().contains("real root"),
+        "{err}"
+    );
     // Mappings imply idmap.
     let p = plan(idmap_mount(&["bind"], true), opts()).unwrap();
     assert_eq!(p.mounts[4].idmap.as_ref().map(|i| i.recursive), Some(false));
@@ -661,4 +667,56 @@ fn idmap_errors_are_clear() {
         "gidMappings": [{"containerID": 0, "hostID": 1, "size": 1}]}]);
     let err = plan(m, opts()).unwrap_err();
     assert!(err.to_string().contains("bind"), "{err}");
+}
+
+#[test]
+fn idmapped_bind_in_a_user_namespace_is_made_by_the_parent_and_attached_by_the_init() {
+    let o = RootfsOptions {
+        in_user_ns: true,
+        privileged: true,
+        ..opts()
+    };
+    let p = plan_for(
+        &spec(
+            idmap_mount(&["rbind", "ro", "idmap"], true),
+            serde_json::json!({}),
+        ),
+        o,
+    );
+    let step = &p.mounts[4];
+    assert_eq!(step.idmap.as_ref().map(|i| i.premade), Some(true));
+
+    // The parent: clone, id-map, attributes; nothing attached.
+    let mut parent = Recorder::default();
+    let made = premake_idmapped_with(&mut parent, &p).unwrap();
+    assert_eq!(made.len(), 1);
+    assert_eq!(made[0].0, 4);
+    assert_eq!(parent.log[0], "clone_host /srv rec=true");
+    assert_eq!(parent.log[1], "new_userns uid[0 1000 10] gid[0 2000 10]");
+    assert_eq!(parent.log[2], "set_idmap tree:/srv userns rec=false");
+    assert!(
+        parent.log[3].starts_with("set_attr tree:/srv"),
+        "{:?}",
+        parent.log
+    );
+    assert!(!parent.log.iter().any(|l| l.starts_with("attach")));
+
+    // The init: takes it and attaches it, never cloning or id-mapping the host itself.
+    let mut init = Recorder::default();
+    init.premade.insert(4, made[0].1 .0.clone());
+    prepare_with(&mut init, &p).unwrap();
+    let i = init
+        .log
+        .iter()
+        .position(|l| l == "take_premade 4")
+        .expect("taken");
+    assert_eq!(init.log[i + 1], "attach tree:/srv -> /R/data");
+    assert!(!init
+        .log
+        .iter()
+        .any(|l| l.contains("clone_host /srv") || l.starts_with("set_idmap")));
+
+    // Without it (the parent did not run) the init refuses instead of trying.
+    let err = prepare_with(&mut Recorder::default(), &p).unwrap_err();
+    assert!(err.to_string().contains("not prepared"), "{err}");
 }

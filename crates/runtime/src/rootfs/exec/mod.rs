@@ -17,6 +17,33 @@ mod mounts;
 pub use dev::mount_console_with;
 pub use finish::finish_with;
 
+/// Makes, through `m`, the detached id-mapped bind mounts that `plan` marks as premade (with
+/// their mount attributes set), for the runtime's parent to do before the clone: `(mounts
+/// index, mount)` pairs for [`super::linux::LinuxMounter::with_premade`].
+pub fn premake_idmapped_with<M: Mounter>(
+    m: &mut M,
+    plan: &RootfsPlan,
+) -> Result<Vec<(usize, M::Fd)>, RootfsError> {
+    let mut out = Vec::new();
+    for step in &plan.mounts {
+        let (Some(idmap), super::plan::MountKind::Bind { source, recursive }) =
+            (step.idmap.as_ref().filter(|i| i.premade), &step.kind)
+        else {
+            continue;
+        };
+        let label = step.label();
+        let sys = |op: &str| {
+            let label = label.clone();
+            let op = op.to_string();
+            move |e| RootfsError::sys(format!("{label}: {op}"), e)
+        };
+        let tree = mounts::bind_tree(m, source, *recursive, Some(idmap), &sys)?;
+        mounts::set_bind_attrs(m, &tree, &step.options).map_err(sys("set mount attributes"))?;
+        out.push((step.index, tree));
+    }
+    Ok(out)
+}
+
 /// A container path relative to the rootfs (`/proc/sys` → `proc/sys`).
 pub(super) fn rel(p: &Path) -> &Path {
     p.strip_prefix("/").unwrap_or(p)

@@ -28,16 +28,20 @@ pub(super) fn do_mount<M: Mounter>(
     };
     match &step.kind {
         MountKind::Bind { source, recursive } => {
-            let tree = m
-                .clone_host(source, *recursive)
-                .map_err(sys(&format!("clone bind source {}", source.display())))?;
-            if let Some(idmap) = &step.idmap {
-                let userns = m
-                    .new_userns(&idmap.uid_map, &idmap.gid_map)
-                    .map_err(sys("create the id-mapping user namespace"))?;
-                m.set_idmap(&tree, &userns, idmap.recursive)
-                    .map_err(sys("id-map the mount"))?;
+            // An id-mapped bind the parent made (attributes already set): only attached here.
+            let premade = m
+                .take_premade(step.index)
+                .map_err(sys("take the premade mount"))?;
+            let is_premade = premade.is_some();
+            if step.idmap.as_ref().is_some_and(|i| i.premade) && !is_premade {
+                return Err(RootfsError::Unsupported(format!(
+                    "{label}: the id-mapped mount was not prepared by the runtime's parent"
+                )));
             }
+            let tree = match premade {
+                Some(t) => t,
+                None => bind_tree(m, source, *recursive, step.idmap.as_ref(), &sys)?,
+            };
             let target = match m.open_in_root(root, rel(&step.destination), how) {
                 Err(e) if is_enoent(&e) => {
                     let st = m.stat(&tree).map_err(sys("stat bind source"))?;
@@ -51,7 +55,9 @@ pub(super) fn do_mount<M: Mounter>(
                 other => other,
             }
             .map_err(|e| unsafe_or_sys(e, &label, &step.destination, "open destination"))?;
-            set_bind_attrs(m, &tree, o).map_err(sys("set mount attributes"))?;
+            if !is_premade {
+                set_bind_attrs(m, &tree, o).map_err(sys("set mount attributes"))?;
+            }
             m.attach(&tree, &target).map_err(sys("attach mount"))?;
             apply_propagation(m, &tree, o).map_err(sys("set propagation"))?;
         }
@@ -112,7 +118,32 @@ pub(super) fn do_mount<M: Mounter>(
 }
 
 /// Applies per-mount and recursive attributes to a detached bind tree.
-pub(super) fn set_bind_attrs<M: Mounter>(
+/// A detached copy of the host tree at `source`, id-mapped when `idmap` says so.
+pub(crate) fn bind_tree<M: Mounter, S, F>(
+    m: &mut M,
+    source: &Path,
+    recursive: bool,
+    idmap: Option<&crate::rootfs::plan::IdmapStep>,
+    sys: &S,
+) -> Result<M::Fd, RootfsError>
+where
+    S: Fn(&str) -> F,
+    F: FnOnce(io::Error) -> RootfsError,
+{
+    let tree = m
+        .clone_host(source, recursive)
+        .map_err(sys(&format!("clone bind source {}", source.display())))?;
+    if let Some(idmap) = idmap {
+        let userns = m
+            .new_userns(&idmap.uid_map, &idmap.gid_map)
+            .map_err(sys("create the id-mapping user namespace"))?;
+        m.set_idmap(&tree, &userns, idmap.recursive)
+            .map_err(sys("id-map the mount"))?;
+    }
+    Ok(tree)
+}
+
+pub(crate) fn set_bind_attrs<M: Mounter>(
     m: &mut M,
     tree: &M::Fd,
     o: &MountOptions,
