@@ -8,7 +8,7 @@ use std::os::unix::fs::MetadataExt;
 use std::time::{Duration, Instant};
 
 use helpers::{default_memory_cgroup, host_ns, World};
-use hezi_testsupport::require_root;
+use hezi_testsupport::{require_root, unique_id};
 use serde_json::json;
 
 #[test]
@@ -532,4 +532,112 @@ fn idmapped_mount_in_a_user_namespace() {
         out.lines().collect::<Vec<_>>(),
         ["65534:65534", "65534:65534"]
     );
+}
+
+/// Kubernetes' shape for containers of a pod with `hostUsers: false`: join the sandbox's
+/// user, network, ipc and uts namespaces by path and create mount and pid namespaces of
+/// their own, which must be owned by the joined user namespace (or the container's root
+/// could not mount /proc). Checked against runc on the same bundle.
+#[test]
+fn joined_user_namespace_with_new_mount_and_pid_namespaces() {
+    require_root!();
+    let w = World::new("rt-join-userns");
+    let maps = json!([{"containerID": 0, "hostID": 100000, "size": 65536}]);
+    let sandbox = w.id("sandbox");
+    let b = w.bundle(&sandbox, &["sleep", "1000"], |c| {
+        c["hostname"] = json!("sandbox");
+        c["linux"]["namespaces"]
+            .as_array_mut()
+            .expect("namespaces")
+            .push(json!({"type": "user"}));
+        c["linux"]["uidMappings"] = maps.clone();
+        c["linux"]["gidMappings"] = maps.clone();
+    });
+    let (ok, err) = w.detached(&["run", "-d", "-b", &b.display().to_string(), &sandbox]);
+    assert!(ok, "sandbox: {err}");
+    let spid = w.state(&sandbox)["pid"].as_i64().expect("sandbox pid");
+    let ns = |pid: i64, n: &str| {
+        std::fs::read_link(format!("/proc/{pid}/ns/{n}"))
+            .map(|p| p.display().to_string())
+            .unwrap_or_default()
+    };
+    let script = "echo $$; hostname; id -u; cat /proc/self/uid_map | tr -s ' ' | sed 's/^ //'; \
+                  readlink /proc/self/ns/user; readlink /proc/self/ns/net; ls /proc | grep -c '^[0-9]'";
+    let app = w.bundle("app", &["sh", "-c", script], |c| {
+        c["linux"]["namespaces"] = json!([
+            {"type": "user", "path": format!("/proc/{spid}/ns/user")},
+            {"type": "network", "path": format!("/proc/{spid}/ns/net")},
+            {"type": "ipc", "path": format!("/proc/{spid}/ns/ipc")},
+            {"type": "uts", "path": format!("/proc/{spid}/ns/uts")},
+            {"type": "mount"},
+            {"type": "pid"},
+            {"type": "cgroup"},
+        ]);
+        c.as_object_mut().expect("config").remove("hostname");
+        // The joined namespace's mappings, as containerd writes them (runc requires them).
+        c["linux"]["uidMappings"] = maps.clone();
+        c["linux"]["gidMappings"] = maps.clone();
+    });
+    let want = vec![
+        "1".to_string(),
+        "sandbox".into(),
+        "0".into(),
+        "0 100000 65536".into(),
+        ns(spid, "user"),
+        ns(spid, "net"),
+        // Its own pid namespace: sh, ls and grep only.
+        "3".into(),
+    ];
+    let id = w.id("app");
+    let (code, out, err) = w.run(&app, &id);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(out.lines().collect::<Vec<_>>(), want, "{err}");
+
+    let runc = std::path::Path::new("/usr/sbin/runc");
+    if runc.is_file() {
+        let o = std::process::Command::new(runc)
+            .arg("--root")
+            .arg(w.tmp.path().join("runc"))
+            .args(["run", "-b", &app.display().to_string(), &unique_id("app")])
+            .stdin(std::process::Stdio::null())
+            .output()
+            .expect("runc");
+        let out = String::from_utf8_lossy(&o.stdout);
+        assert_eq!(
+            out.lines().collect::<Vec<_>>(),
+            want,
+            "runc: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+    }
+    // exec enters the same namespaces (user first): root there, not pid 1.
+    let daemon = w.id("app-d");
+    let d = w.bundle(&daemon, &["sleep", "1000"], |c| {
+        let mut cfg: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(app.join("config.json")).expect("app config"))
+                .expect("json");
+        cfg["process"]["args"] = json!(["sleep", "1000"]);
+        *c = cfg;
+    });
+    let (ok, err) = w.detached(&["run", "-d", "-b", &d.display().to_string(), &daemon]);
+    assert!(ok, "{err}");
+    let o = w.out(&[
+        "exec",
+        &daemon,
+        "sh",
+        "-c",
+        "id -u; echo $$; readlink /proc/self/ns/user",
+    ]);
+    assert_eq!(
+        String::from_utf8_lossy(&o.stdout)
+            .lines()
+            .collect::<Vec<_>>(),
+        ["0".to_string(), "2".into(), ns(spid, "user")],
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    for id in [&daemon, &sandbox] {
+        let o = w.out(&["delete", "-f", id]);
+        assert!(o.status.success(), "delete {id}");
+    }
 }

@@ -43,7 +43,13 @@ const CLONE_INTO_CGROUP: u64 = 0x2_0000_0000;
 pub fn clone_process(flags: CloneFlags, cgroup_fd: Option<RawFd>) -> Result<Forked> {
     let mut args = CloneArgs {
         flags: flags.bits() as u32 as u64,
-        exit_signal: libc::SIGCHLD as u64,
+        // With CLONE_PARENT the child signals the caller's parent with the caller's own exit
+        // signal; clone3 wants 0 here then.
+        exit_signal: if flags.contains(CloneFlags::CLONE_PARENT) {
+            0
+        } else {
+            libc::SIGCHLD as u64
+        },
         ..Default::default()
     };
     if let Some(fd) = cgroup_fd {

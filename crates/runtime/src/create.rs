@@ -413,7 +413,9 @@ pub fn create(opts: &CreateOptions) -> Result<Container> {
     // Fast placement (see cgjoin) unless a new user namespace makes the child's own write
     // to host cgroup files doubtful; then the parent moves it the classic way.
     // A systemd scope only comes into being around the process: the parent places it.
-    let by_parent = cg.created_around_process();
+    // The same when a helper clones the init inside a joined user namespace
+    // (nshelper): the parent places it.
+    let by_parent = cg.created_around_process() || ns.needs_helper();
     let fast_join = if ns.is_new(LinuxNamespaceType::User) || by_parent {
         None
     } else {
@@ -468,7 +470,10 @@ pub fn create(opts: &CreateOptions) -> Result<Container> {
 
     let t_clone = Instant::now();
     let parent_ns = ParentNs::enter(&ns, &offsets)?;
-    let forked = clone_process(ns.clone_flags(), cg_fd.as_ref().map(|f| f.as_raw_fd()));
+    let forked = match ns.helper_userns() {
+        Some(userns) => crate::nshelper::clone_in_joined_userns(userns, ns.clone_flags()),
+        None => clone_process(ns.clone_flags(), cg_fd.as_ref().map(|f| f.as_raw_fd())),
+    };
     let forked = match forked {
         Ok(Forked::Child) => init::run(&ctx),
         other => other,

@@ -157,6 +157,16 @@ pub fn join_ns(t: LinuxNamespaceType, path: &Path) -> Result<()> {
         .map_err(|e| RuntimeError::sys(format!("linux.namespaces: setns {}", path.display()), e))
 }
 
+/// Becomes root of a joined user namespace, as runc does after joining one: our host ids
+/// are usually not mapped there, and files created with an unmapped fsuid fail (EOVERFLOW).
+/// The capabilities stay: the new uid is the namespace's root.
+fn become_userns_root(sys: &mut LinuxSys) -> Result<()> {
+    sys.set_gid(0)
+        .map_err(|e| RuntimeError::io("setresgid(0) in the joined user namespace", e))?;
+    sys.set_uid(0)
+        .map_err(|e| RuntimeError::io("setresuid(0) in the joined user namespace", e))
+}
+
 /// Gives the process the signal state a program expects (as runc's does): every signal at its
 /// default action (the Rust runtime ignores SIGPIPE, a caller may ignore others, and exec keeps
 /// ignored signals) and none blocked.
@@ -245,8 +255,20 @@ fn prepare(ctx: &InitContext<'_>) -> Result<Ready> {
         sys.set_uid(0)
             .map_err(|e| RuntimeError::io("setresuid(0) in the new user namespace", e))?;
     }
+    let user_joined = ctx
+        .ns
+        .join
+        .iter()
+        .any(|(t, _)| *t == LinuxNamespaceType::User);
+    if user_joined && ctx.ns.needs_helper() {
+        // Cloned inside the joined user namespace by the helper (nshelper).
+        become_userns_root(&mut sys)?;
+    }
     for (t, path) in ctx.ns.child_joins() {
         join_ns(*t, path)?;
+        if *t == LinuxNamespaceType::User {
+            become_userns_root(&mut sys)?;
+        }
     }
     if ctx.ns.is_new(LinuxNamespaceType::Cgroup) {
         // Now that the init is in its cgroups (joined above or by the parent before Go),

@@ -38,6 +38,7 @@ pub(crate) mod lock;
 pub(crate) mod loopback;
 pub(crate) mod namespaces;
 pub(crate) mod notify;
+pub(crate) mod nshelper;
 pub(crate) mod parentns;
 pub(crate) mod process;
 pub(crate) mod procinfo;

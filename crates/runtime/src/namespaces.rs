@@ -4,6 +4,11 @@
 //! parent's *children* (pid, time) or that the parent can enter and leave again (net, ipc,
 //! uts, cgroup) are done by the parent around the one `clone`, so the container init never
 //! needs a second fork; mount and user joins are done by the init itself.
+//!
+//! New namespaces of a container that joins an existing user namespace must be owned by that
+//! one; the clone would make them owned by the host's. For that shape (a Kubernetes pod with
+//! `hostUsers: false`) a helper enters the user namespace, creates them and clones the init
+//! inside them ([`crate::nshelper`], [`NamespacePlan::needs_helper`]).
 
 use std::path::PathBuf;
 
@@ -112,6 +117,30 @@ impl NamespacePlan {
             .fold(CloneFlags::empty(), |acc, t| acc | clone_flag(*t))
     }
 
+    /// True when the container joins a user namespace and creates namespaces that must be
+    /// owned by it (everything new but cgroup, which the init unshares after joining).
+    pub fn needs_helper(&self) -> bool {
+        self.join
+            .iter()
+            .any(|(t, _)| *t == LinuxNamespaceType::User)
+            && self
+                .new
+                .iter()
+                .any(|t| !matches!(t, LinuxNamespaceType::Cgroup | LinuxNamespaceType::Time))
+    }
+
+    /// The joined user namespace's path, when the init must be cloned inside it by the helper
+    /// ([`NamespacePlan::needs_helper`]).
+    pub fn helper_userns(&self) -> Option<&std::path::Path> {
+        if !self.needs_helper() {
+            return None;
+        }
+        self.join
+            .iter()
+            .find(|(t, _)| *t == LinuxNamespaceType::User)
+            .map(|(_, p)| p.as_path())
+    }
+
     /// Joins done by the parent around the clone (every type but user and mount).
     pub fn parent_joins(&self) -> impl Iterator<Item = &(LinuxNamespaceType, PathBuf)> {
         self.join
@@ -119,11 +148,15 @@ impl NamespacePlan {
             .filter(|(t, _)| !matches!(t, LinuxNamespaceType::User | LinuxNamespaceType::Mount))
     }
 
-    /// Joins done by the init child itself (user, then mount).
+    /// Joins done by the init child itself (user, then mount). The user namespace is not
+    /// among them when the helper cloned the init inside it already.
     pub fn child_joins(&self) -> impl Iterator<Item = &(LinuxNamespaceType, PathBuf)> {
-        self.join
-            .iter()
-            .filter(|(t, _)| matches!(t, LinuxNamespaceType::User | LinuxNamespaceType::Mount))
+        let helper = self.needs_helper();
+        self.join.iter().filter(move |(t, _)| match t {
+            LinuxNamespaceType::User => !helper,
+            LinuxNamespaceType::Mount => true,
+            _ => false,
+        })
     }
 
     /// Refuses combinations this runtime cannot set up, naming the setting.
@@ -143,11 +176,21 @@ impl NamespacePlan {
                 msg: "joining an existing mount namespace together with a new user namespace is not supported".into(),
             });
         }
-        if user_joined && !self.new.is_empty() {
-            // New namespaces would be owned by the host user namespace, not the joined one.
+        if self.needs_helper() && self.join.iter().any(|(t, _)| *t == LinuxNamespaceType::Pid) {
+            // The helper would report the init's pid as the joined pid namespace numbers it.
             return Err(RuntimeError::Unsupported {
                 setting: "linux.namespaces".into(),
-                msg: "creating new namespaces while joining an existing user namespace is not supported".into(),
+                msg: "joining a pid namespace together with a joined user namespace and new namespaces is not supported".into(),
+            });
+        }
+        if user_joined && self.is_new(LinuxNamespaceType::Time) {
+            // A new time namespace is unshared by the parent, so it would be owned by the
+            // host's user namespace, not the joined one.
+            return Err(RuntimeError::Unsupported {
+                setting: "linux.namespaces".into(),
+                msg:
+                    "a new time namespace while joining an existing user namespace is not supported"
+                        .into(),
             });
         }
         Ok(())
@@ -236,5 +279,44 @@ mod tests {
             kinds,
             vec![LinuxNamespaceType::User, LinuxNamespaceType::Mount]
         );
+    }
+
+    #[test]
+    fn a_joined_user_namespace_with_new_namespaces_goes_through_the_helper() {
+        let spec = spec_with(vec![
+            (LinuxNamespaceType::User, Some("/u")),
+            (LinuxNamespaceType::Network, Some("/n")),
+            (LinuxNamespaceType::Mount, None),
+            (LinuxNamespaceType::Pid, None),
+            (LinuxNamespaceType::Cgroup, None),
+        ]);
+        let plan = NamespacePlan::from_spec(&spec).expect("plan");
+        assert!(plan.check().is_ok());
+        assert!(plan.needs_helper());
+        assert_eq!(plan.helper_userns(), Some(std::path::Path::new("/u")));
+        // The helper unshares mount and pid; the init no longer joins the user namespace.
+        assert_eq!(
+            plan.clone_flags(),
+            CloneFlags::CLONE_NEWNS | CloneFlags::CLONE_NEWPID
+        );
+        assert_eq!(plan.child_joins().count(), 0);
+        assert_eq!(plan.parent_joins().count(), 1);
+
+        // Only the user namespace joined: no helper, the init joins it.
+        let plain =
+            NamespacePlan::from_spec(&spec_with(vec![(LinuxNamespaceType::User, Some("/u"))]))
+                .expect("plan");
+        assert!(!plain.needs_helper());
+        assert_eq!(plain.child_joins().count(), 1);
+
+        // A joined pid namespace would make the helper's pid report wrong: refused.
+        let pid = NamespacePlan::from_spec(&spec_with(vec![
+            (LinuxNamespaceType::User, Some("/u")),
+            (LinuxNamespaceType::Pid, Some("/p")),
+            (LinuxNamespaceType::Mount, None),
+        ]))
+        .expect("plan");
+        let err = pid.check().expect_err("joined pid").to_string();
+        assert!(err.contains("joining a pid namespace"), "{err}");
     }
 }
