@@ -173,7 +173,10 @@ impl NamespacePlan {
         {
             return Err(RuntimeError::Unsupported {
                 setting: "linux.namespaces".into(),
-                msg: "joining an existing mount namespace together with a new user namespace is not supported".into(),
+                // The kernel gives a new user namespace no privilege over a mount namespace
+                // owned by another: nothing could be mounted there (runc 1.1 fails at its first
+                // mount, "mount /, flags: 0x84000: operation not permitted").
+                msg: "joining an existing mount namespace together with a new user namespace is not supported: the new user namespace has no privilege to mount in it".into(),
             });
         }
         if self.needs_helper() && self.join.iter().any(|(t, _)| *t == LinuxNamespaceType::Pid) {
