@@ -10,7 +10,8 @@
 # creation and properties, limits in the files, update/pause/resume/events, TasksMax holding a
 # fork loop, device rules through DevicePolicy=strict, the system bus as well as systemd's
 # private socket, a failed create leaving no unit, and runc 1.1 asking systemd for the same
-# scope), then checks that no hezi or runc unit is left. Prints PASS/FAIL per check and exits
+# scope; on unified also rootless --systemd-cgroup and rootless podman in the test user's own
+# user@UID.service), then checks that no hezi or runc unit is left. Prints PASS/FAIL per check and exits
 # non-zero if any failed. Override the binary with HEZI_SD_BIN.
 set -uo pipefail
 
@@ -60,6 +61,7 @@ if [ "$layout" = unified ]; then
 		fail "find the runtime_rootless test binary" "run cargo test -p hezi --no-run on the host"
 	else
 		run_test "$RBIN" rootless_systemd_cgroup_uses_the_users_own_manager "rootless --systemd-cgroup in user@.service ($layout)"
+		run_test "$RBIN" rootless_podman_with_systemd_cgroups_uses_the_users_manager "rootless podman --cgroup-manager systemd ($layout)"
 	fi
 fi
 

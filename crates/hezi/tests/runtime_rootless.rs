@@ -571,3 +571,79 @@ fn rootless_idmapped_mount_is_refused_clearly() {
         "{err}"
     );
 }
+
+/// Rootless podman with `--cgroup-manager systemd` (its default on cgroup v2 hosts with a
+/// user session): podman runs hezi as root of its user namespace with `--systemd-cgroup`
+/// and cgroupsPath `user.slice:libpod:<id>`; hezi authenticates to the user's manager with
+/// the uid outside that namespace and the container lands in a `libpod-<id>.scope` of
+/// `user@UID.service` with its pids limit; exec and `rm -f` work and the scope goes. The
+/// same with runc.
+#[test]
+fn rootless_podman_with_systemd_cgroups_uses_the_users_manager() {
+    require_root!();
+    let uid = ensure_user();
+    if let Some(why) = user_manager_missing(uid) {
+        eprintln!("skipped: {why}; tests/vm/systemd-suite.sh runs this in the VM");
+        return;
+    }
+    if Command::new("podman").arg("--version").output().is_err() {
+        eprintln!("skipped: podman is not installed");
+        return;
+    }
+    let h = Home::with_user_runtime_dir();
+    busybox_oci_layout(&h.dir.join("layout"), "busybox:latest").expect("layout");
+    chown_to(&h.dir.join("layout"), h.uid);
+    let runroot = unique_id("podman");
+    let podman = format!(
+        "DBUS_SESSION_BUS_ADDRESS=unix:path=$XDG_RUNTIME_DIR/bus podman --root $HOME/storage \
+         --runroot $XDG_RUNTIME_DIR/{runroot} --storage-driver vfs --cgroup-manager systemd \
+         --events-backend file"
+    );
+    let (code, out, err) = h.sh(&format!("{podman} pull -q oci:$HOME/layout:busybox:latest"));
+    assert_eq!(code, 0, "podman pull: {err}");
+    let image = out.trim().to_string();
+    let hezi = h.dir.join("hezi").display().to_string();
+    for rt in [hezi.as_str(), RUNC] {
+        if rt == RUNC && !Path::new(RUNC).is_file() {
+            continue;
+        }
+        let p = format!("{podman} --runtime {rt}");
+        let (_, out, err) = h.sh(&format!(
+            "{p} run -d --name c1 --network none --pids-limit 20 {image} sleep 100 >/dev/null; echo run=$?; \
+             {p} inspect --format '{{{{.State.Pid}}}} {{{{.Id}}}}' c1"
+        ));
+        let lines: Vec<&str> = out.lines().collect();
+        assert_eq!(lines.first(), Some(&"run=0"), "{rt}: {out} stderr: {err}");
+        let (pid, cid) = lines
+            .get(1)
+            .and_then(|l| l.split_once(' '))
+            .unwrap_or_else(|| panic!("{rt}: no inspect line: {out} stderr: {err}"));
+        let cgroup = std::fs::read_to_string(format!("/proc/{pid}/cgroup")).unwrap_or_default();
+        let want = format!(
+            "0::/user.slice/user-{uid}.slice/user@{uid}.service/user.slice/libpod-{cid}.scope"
+        );
+        // runc may place the container one level deeper (a "container" sub-cgroup).
+        assert!(
+            cgroup.trim().starts_with(&want),
+            "{rt}: {cgroup} (want {want})"
+        );
+        let scope = PathBuf::from(format!("/sys/fs/cgroup{}", &want[3..]));
+        assert_eq!(
+            std::fs::read_to_string(scope.join("pids.max"))
+                .ok()
+                .as_deref(),
+            Some("20\n"),
+            "{rt}"
+        );
+        let (_, out, err) = h.sh(&format!(
+            "{p} exec c1 sh -c 'echo in-exec; exit 4'; echo exec=$?; \
+             {p} rm -f -t 0 c1 >/dev/null; echo rm=$?"
+        ));
+        assert_eq!(
+            out.lines().collect::<Vec<_>>(),
+            ["in-exec", "exec=4", "rm=0"],
+            "{rt}: stderr: {err}"
+        );
+        assert!(!scope.exists(), "{rt}: {} is left", scope.display());
+    }
+}
