@@ -421,11 +421,16 @@ fn rootless_unpack_records_owners_as_umoci_does() {
 /// init, cgroup v2, and `user@<uid>.service` running (its private socket exists). The VM
 /// suite (tests/vm/systemd-suite.sh) starts that manager before running this.
 fn user_manager_missing(uid: u32) -> Option<String> {
-    if !Path::new("/run/systemd/system").is_dir() {
-        return Some("systemd is not the init system here".into());
-    }
     if !Path::new("/sys/fs/cgroup/cgroup.controllers").exists() {
         return Some("not a cgroup v2 host (a user's systemd cannot delegate v1)".into());
+    }
+    user_manager_down(uid)
+}
+
+/// Why the user's systemd manager is not running here (any cgroup layout), or `None`.
+fn user_manager_down(uid: u32) -> Option<String> {
+    if !Path::new("/run/systemd/system").is_dir() {
+        return Some("systemd is not the init system here".into());
     }
     let private = format!("/run/user/{uid}/systemd/private");
     (!Path::new(&private).exists())
@@ -646,4 +651,32 @@ fn rootless_podman_with_systemd_cgroups_uses_the_users_manager() {
         );
         assert!(!scope.exists(), "{rt}: {} is left", scope.display());
     }
+}
+
+/// On a v1 or hybrid host a user's systemd cannot delegate controllers: rootless
+/// `--systemd-cgroup` is refused naming the reason, before anything exists (runc refuses
+/// too).
+#[test]
+fn rootless_systemd_cgroup_on_a_v1_host_is_refused_clearly() {
+    require_root!();
+    let uid = ensure_user();
+    if Path::new("/sys/fs/cgroup/cgroup.controllers").exists() {
+        eprintln!("note: a cgroup v2 host; this case is about v1 and hybrid hosts");
+        return;
+    }
+    if let Some(why) = user_manager_down(uid) {
+        eprintln!("skipped: {why}; tests/vm/systemd-suite.sh runs this in the VM");
+        return;
+    }
+    let h = Home::with_user_runtime_dir();
+    h.bundle("v1", |c| args(c, &["true"]));
+    let (code, out, err) =
+        h.sh("./hezi --systemd-cgroup run -b v1 v1c; echo rc=$?; ./hezi list -q | wc -l");
+    assert_eq!(code, 0);
+    assert_eq!(
+        out.split_whitespace().collect::<Vec<_>>(),
+        ["rc=1", "0"],
+        "{err}"
+    );
+    assert!(err.contains("needs cgroup v2"), "{err}");
 }
