@@ -34,9 +34,6 @@ cargo test -q -p hezi-cgroups --no-default-features --features v2 --lib
 cargo build -q -p hezi-image --no-default-features
 cargo build -q -p hezi-image --no-default-features --features registry
 
-step "cargo publish --dry-run of every crate in dependency order (each package builds on its own, as crates.io would)"
-cargo publish --dry-run --allow-dirty -q -p hezi-digest -p hezi-spec -p hezi-cgroups -p hezi-seccomp \
-    -p hezi-image -p hezi-runtime -p hezi
 
 if [ "$(id -u)" -eq 0 ] && [ "${HEZI_SKIP_VM:-0}" != 1 ] && [ -x scripts/vm/run.sh ] && [ -f tests/vm/v2-suite.sh ]; then
     step "cgroup v2 suite in a throwaway VM"
@@ -77,3 +74,14 @@ if cargo nextest --version >/dev/null 2>&1; then
 else
     cargo test --workspace --no-fail-fast
 fi
+
+# Last: the verify build of the packaged `hezi` replaces target/debug/hezi (the binary every
+# step above tests) with one built from the packages. Cargo unpacks the packages into
+# $CARGO_HOME/registry/src/<local registry>/ and reuses an unpacked name-version there, so
+# a copy left by an earlier run (same version, older code) would be built instead of this
+# checkout's: ours are removed first (crates.io's own directory is not touched).
+step "cargo publish --dry-run of every crate in dependency order (each package builds on its own, as crates.io would)"
+cargo_home=${CARGO_HOME:-$HOME/.cargo}
+rm -rf "$cargo_home"/registry/src/-*/hezi-* "$cargo_home"/registry/cache/-*/hezi-*
+cargo publish --dry-run --allow-dirty -q -p hezi-digest -p hezi-spec -p hezi-cgroups -p hezi-seccomp \
+    -p hezi-image -p hezi-runtime -p hezi
