@@ -135,9 +135,24 @@ impl Drop for World {
 
 /// `readlink /proc/self/ns/<name>` of this process.
 pub fn host_ns(name: &str) -> String {
-    std::fs::read_link(format!("/proc/self/ns/{name}"))
+    ns_of("self", name)
+}
+
+/// `readlink /proc/<pid>/ns/<name>` (empty when unreadable).
+pub fn ns_of(pid: impl std::fmt::Display, name: &str) -> String {
+    std::fs::read_link(format!("/proc/{pid}/ns/{name}"))
         .map(|p| p.display().to_string())
         .unwrap_or_default()
+}
+
+/// Gives config `c` a new user namespace with `maps` as its uid and gid mappings.
+pub fn with_userns(c: &mut serde_json::Value, maps: &serde_json::Value) {
+    c["linux"]["namespaces"]
+        .as_array_mut()
+        .expect("namespaces")
+        .push(serde_json::json!({"type": "user"}));
+    c["linux"]["uidMappings"] = maps.clone();
+    c["linux"]["gidMappings"] = maps.clone();
 }
 
 /// Where hezi-cgroups puts a container's cgroup on a v1 memory hierarchy by default.

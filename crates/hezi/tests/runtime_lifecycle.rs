@@ -7,7 +7,7 @@ mod helpers;
 use std::os::unix::fs::MetadataExt;
 use std::time::{Duration, Instant};
 
-use helpers::{default_memory_cgroup, host_ns, World};
+use helpers::{default_memory_cgroup, host_ns, ns_of, with_userns, World};
 use hezi_testsupport::{require_root, unique_id};
 use serde_json::json;
 
@@ -495,12 +495,7 @@ fn idmapped_mount_in_a_user_namespace() {
         let maps = maps.clone();
         let src = src.clone();
         move |c: &mut serde_json::Value| {
-            c["linux"]["namespaces"]
-                .as_array_mut()
-                .expect("namespaces")
-                .push(json!({"type": "user"}));
-            c["linux"]["uidMappings"] = maps.clone();
-            c["linux"]["gidMappings"] = maps.clone();
+            with_userns(c, &maps);
             let mut m = json!({"destination": "/mnt", "type": "bind", "source": src,
                                "options": ["rbind", "rw"]});
             if idmap > 0 {
@@ -546,21 +541,11 @@ fn joined_user_namespace_with_new_mount_and_pid_namespaces() {
     let sandbox = w.id("sandbox");
     let b = w.bundle(&sandbox, &["sleep", "1000"], |c| {
         c["hostname"] = json!("sandbox");
-        c["linux"]["namespaces"]
-            .as_array_mut()
-            .expect("namespaces")
-            .push(json!({"type": "user"}));
-        c["linux"]["uidMappings"] = maps.clone();
-        c["linux"]["gidMappings"] = maps.clone();
+        with_userns(c, &maps);
     });
     let (ok, err) = w.detached(&["run", "-d", "-b", &b.display().to_string(), &sandbox]);
     assert!(ok, "sandbox: {err}");
     let spid = w.state(&sandbox)["pid"].as_i64().expect("sandbox pid");
-    let ns = |pid: i64, n: &str| {
-        std::fs::read_link(format!("/proc/{pid}/ns/{n}"))
-            .map(|p| p.display().to_string())
-            .unwrap_or_default()
-    };
     let script = "echo $$; hostname; id -u; cat /proc/self/uid_map | tr -s ' ' | sed 's/^ //'; \
                   readlink /proc/self/ns/user; readlink /proc/self/ns/net; ls /proc | grep -c '^[0-9]'";
     let app = w.bundle("app", &["sh", "-c", script], |c| {
@@ -583,8 +568,8 @@ fn joined_user_namespace_with_new_mount_and_pid_namespaces() {
         "sandbox".into(),
         "0".into(),
         "0 100000 65536".into(),
-        ns(spid, "user"),
-        ns(spid, "net"),
+        ns_of(spid, "user"),
+        ns_of(spid, "net"),
         // Its own pid namespace: sh, ls and grep only.
         "3".into(),
     ];
@@ -632,7 +617,7 @@ fn joined_user_namespace_with_new_mount_and_pid_namespaces() {
         String::from_utf8_lossy(&o.stdout)
             .lines()
             .collect::<Vec<_>>(),
-        ["0".to_string(), "2".into(), ns(spid, "user")],
+        ["0".to_string(), "2".into(), ns_of(spid, "user")],
         "{}",
         String::from_utf8_lossy(&o.stderr)
     );

@@ -128,7 +128,7 @@ impl Drop for Home {
     fn drop(&mut self) {
         let _ = self.sh("for c in $(./hezi list -q 2>/dev/null); do ./hezi delete -f $c; done");
         // Rootless podman leaves a pause process holding its user namespace.
-        let pause = self.dir.join("xdg/libpod/tmp/pause.pid");
+        let pause = self.xdg.join("libpod/tmp/pause.pid");
         if let Some(pid) = std::fs::read_to_string(pause)
             .ok()
             .and_then(|s| s.trim().parse::<i32>().ok())
@@ -272,23 +272,31 @@ fn an_image_from_the_store_runs_rootless() {
     );
 }
 
+/// Busybox loaded into the test user's podman storage with `podman` (the command with its
+/// global flags): the image id, or `None` (with a note) when podman is not installed.
+fn podman_image(h: &Home, podman: &str) -> Option<String> {
+    if Command::new("podman").arg("--version").output().is_err() {
+        eprintln!("skipped: podman is not installed");
+        return None;
+    }
+    busybox_oci_layout(&h.dir.join("layout"), "busybox:latest").expect("layout");
+    chown_to(&h.dir.join("layout"), h.uid);
+    let (code, out, err) = h.sh(&format!("{podman} pull -q oci:$HOME/layout:busybox:latest"));
+    assert_eq!(code, 0, "podman pull: {err}");
+    Some(out.trim().to_string())
+}
+
 /// Rootless podman (run as the test user: its own user namespace, cgroupfs, vfs storage,
 /// `--network none`) with hezi and with runc on the same cases: run, exit code, exec,
 /// stop, rm.
 #[test]
 fn rootless_podman_runs_hezi_as_it_runs_runc() {
     require_root!();
-    if Command::new("podman").arg("--version").output().is_err() {
-        eprintln!("skipped: podman is not installed");
-        return;
-    }
     let h = Home::new();
-    busybox_oci_layout(&h.dir.join("layout"), "busybox:latest").expect("layout");
-    chown_to(&h.dir.join("layout"), h.uid);
     let podman = "podman --root $HOME/storage --runroot $XDG_RUNTIME_DIR/podman --storage-driver vfs --cgroup-manager cgroupfs --events-backend file";
-    let (code, out, err) = h.sh(&format!("{podman} pull -q oci:$HOME/layout:busybox:latest"));
-    assert_eq!(code, 0, "podman pull: {err}");
-    let image = out.trim().to_string();
+    let Some(image) = podman_image(&h, podman) else {
+        return;
+    };
     let hezi = h.dir.join("hezi").display().to_string();
     let mut results = Vec::new();
     for rt in [hezi.as_str(), RUNC] {
@@ -591,22 +599,16 @@ fn rootless_podman_with_systemd_cgroups_uses_the_users_manager() {
         eprintln!("skipped: {why}; tests/vm/systemd-suite.sh runs this in the VM");
         return;
     }
-    if Command::new("podman").arg("--version").output().is_err() {
-        eprintln!("skipped: podman is not installed");
-        return;
-    }
     let h = Home::with_user_runtime_dir();
-    busybox_oci_layout(&h.dir.join("layout"), "busybox:latest").expect("layout");
-    chown_to(&h.dir.join("layout"), h.uid);
     let runroot = unique_id("podman");
     let podman = format!(
         "DBUS_SESSION_BUS_ADDRESS=unix:path=$XDG_RUNTIME_DIR/bus podman --root $HOME/storage \
          --runroot $XDG_RUNTIME_DIR/{runroot} --storage-driver vfs --cgroup-manager systemd \
          --events-backend file"
     );
-    let (code, out, err) = h.sh(&format!("{podman} pull -q oci:$HOME/layout:busybox:latest"));
-    assert_eq!(code, 0, "podman pull: {err}");
-    let image = out.trim().to_string();
+    let Some(image) = podman_image(&h, &podman) else {
+        return;
+    };
     let hezi = h.dir.join("hezi").display().to_string();
     for rt in [hezi.as_str(), RUNC] {
         if rt == RUNC && !Path::new(RUNC).is_file() {

@@ -29,6 +29,17 @@ pub struct JoinPlan {
 }
 
 impl JoinPlan {
+    /// A duplicate of the v2 directory fd for one `CLONE_INTO_CGROUP` clone. With a fast-join
+    /// plan nothing else places the process in the v2 cgroup, so a failed dup (EMFILE) is an
+    /// error, never a process left outside its cgroup.
+    pub fn dup_v2_fd(&self) -> crate::error::Result<Option<OwnedFd>> {
+        self.v2_fd
+            .as_ref()
+            .map(|f| f.try_clone())
+            .transpose()
+            .map_err(|e| crate::error::RuntimeError::io("cgroup: dup the v2 directory fd", e))
+    }
+
     /// Plans the fast join for `cg`; `None` when it cannot be used (the manager offers no paths,
     /// or a v2 directory cannot be opened).
     pub fn new(cg: &dyn CgroupManager) -> Option<Self> {

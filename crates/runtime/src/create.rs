@@ -422,14 +422,7 @@ pub fn create(opts: &CreateOptions) -> Result<Container> {
         crate::cgjoin::JoinPlan::new(cg.as_ref())
     };
     let cg_fd = match fast_join.as_ref() {
-        // With a fast-join plan nothing else places the init in the v2 cgroup, so a failed
-        // dup (EMFILE) must fail the create, not leave the container outside its cgroup.
-        Some(j) => j
-            .v2_fd
-            .as_ref()
-            .map(|f| f.try_clone())
-            .transpose()
-            .map_err(|e| RuntimeError::io("cgroup: dup the v2 directory fd", e))?,
+        Some(j) => j.dup_v2_fd()?,
         None if by_parent => None,
         None => cg.clone_into_fd(),
     };

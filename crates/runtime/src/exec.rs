@@ -172,14 +172,7 @@ pub fn exec(c: &Container, opts: &ExecOptions) -> Result<Pid> {
         None => None,
     };
     let cg_fd = match fast_join.as_ref() {
-        // With a fast-join plan nothing else places the process in the v2 cgroup, so a
-        // failed dup (EMFILE) must fail the exec, not leave the process outside it.
-        Some(j) => j
-            .v2_fd
-            .as_ref()
-            .map(|f| f.try_clone())
-            .transpose()
-            .map_err(|e| RuntimeError::io("cgroup: dup the v2 directory fd", e))?,
+        Some(j) => j.dup_v2_fd()?,
         None => cg.clone_into_fd(),
     };
     let forked = clone_process(

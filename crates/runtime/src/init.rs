@@ -157,14 +157,14 @@ pub fn join_ns(t: LinuxNamespaceType, path: &Path) -> Result<()> {
         .map_err(|e| RuntimeError::sys(format!("linux.namespaces: setns {}", path.display()), e))
 }
 
-/// Becomes root of a joined user namespace, as runc does after joining one: our host ids
+/// Becomes root of the (`which`: new or joined) user namespace, as runc does: our host ids
 /// are usually not mapped there, and files created with an unmapped fsuid fail (EOVERFLOW).
 /// The capabilities stay: the new uid is the namespace's root.
-fn become_userns_root(sys: &mut LinuxSys) -> Result<()> {
+fn become_userns_root(sys: &mut LinuxSys, which: &str) -> Result<()> {
     sys.set_gid(0)
-        .map_err(|e| RuntimeError::io("setresgid(0) in the joined user namespace", e))?;
+        .map_err(|e| RuntimeError::io(format!("setresgid(0) in the {which} user namespace"), e))?;
     sys.set_uid(0)
-        .map_err(|e| RuntimeError::io("setresuid(0) in the joined user namespace", e))
+        .map_err(|e| RuntimeError::io(format!("setresuid(0) in the {which} user namespace"), e))
 }
 
 /// Gives the process the signal state a program expects (as runc's does): every signal at its
@@ -249,25 +249,17 @@ fn prepare(ctx: &InitContext<'_>) -> Result<Ready> {
     let state_json = hook_state(&state)?;
     let mut sys = LinuxSys;
     if ctx.ns.is_new(LinuxNamespaceType::User) {
-        // Become the namespace's root (the parent has written the maps).
-        sys.set_gid(0)
-            .map_err(|e| RuntimeError::io("setresgid(0) in the new user namespace", e))?;
-        sys.set_uid(0)
-            .map_err(|e| RuntimeError::io("setresuid(0) in the new user namespace", e))?;
+        // The parent has written the maps.
+        become_userns_root(&mut sys, "new")?;
     }
-    let user_joined = ctx
-        .ns
-        .join
-        .iter()
-        .any(|(t, _)| *t == LinuxNamespaceType::User);
-    if user_joined && ctx.ns.needs_helper() {
+    if ctx.ns.needs_helper() {
         // Cloned inside the joined user namespace by the helper (nshelper).
-        become_userns_root(&mut sys)?;
+        become_userns_root(&mut sys, "joined")?;
     }
     for (t, path) in ctx.ns.child_joins() {
         join_ns(*t, path)?;
         if *t == LinuxNamespaceType::User {
-            become_userns_root(&mut sys)?;
+            become_userns_root(&mut sys, "joined")?;
         }
     }
     if ctx.ns.is_new(LinuxNamespaceType::Cgroup) {

@@ -125,32 +125,25 @@ impl Drop for DockerRegistry {
 
 /// Writes an htpasswd file with one bcrypt (`-B`) entry, using apache2-utils' `htpasswd`.
 pub fn htpasswd(path: &Path, user: &str, password: &str) -> io::Result<()> {
-    let st = Command::new("htpasswd")
-        .arg("-Bbc")
-        .arg(path)
-        .args([user, password])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()?;
-    if st.success() {
-        Ok(())
-    } else {
-        Err(io::Error::other(format!("htpasswd exited with {st}")))
-    }
+    let mut c = Command::new("htpasswd");
+    c.arg("-Bbc").arg(path).args([user, password]);
+    run_quietly(c, "htpasswd")
 }
 
 /// Runs `openssl ARGS` in `dir`, quietly; fails with the arguments and the exit status.
 fn openssl(dir: &Path, args: &[&str]) -> io::Result<()> {
-    let st = Command::new("openssl")
-        .args(args)
-        .current_dir(dir)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()?;
+    let mut c = Command::new("openssl");
+    c.args(args).current_dir(dir);
+    run_quietly(c, &format!("openssl {args:?}"))
+}
+
+/// Runs `c` without output; fails naming `what` and the exit status.
+fn run_quietly(mut c: Command, what: &str) -> io::Result<()> {
+    let st = c.stdout(Stdio::null()).stderr(Stdio::null()).status()?;
     if st.success() {
         Ok(())
     } else {
-        Err(io::Error::other(format!("openssl {args:?}: {st}")))
+        Err(io::Error::other(format!("{what}: {st}")))
     }
 }
 
